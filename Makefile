@@ -28,7 +28,7 @@ kamailio:
 	@-systemctl stop kamailio >/dev/null 2>&1 || true
 
 run: build
-	node dist/cli/main.js run $(RUN_SCRIPT) $(RUN_ARGS)
+	node dist/src/cli/main.js run $(RUN_SCRIPT) $(RUN_ARGS)
 
 test: build sipp
 	npx vitest run
