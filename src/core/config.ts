@@ -1,0 +1,142 @@
+// Settings: what kamailio.cfg's global parameters and modparam lines say, for viaduct.
+// A script exports `settings`; command-line flags override it field by field.
+import { isIP } from 'node:net';
+
+export interface ListenSpec {
+  proto: 'udp';
+  host: string;        // literal IP the socket binds (IPv6 without brackets)
+  port: number;
+  family: 4 | 6;
+  advertiseHost?: string; // what we write in Via/Record-Route instead of host
+  advertisePort?: number;
+  text: string;        // as the user wrote it, for messages
+}
+
+export type LogLevelName = 'alert' | 'crit' | 'err' | 'warn' | 'notice' | 'info' | 'dbg';
+
+export interface Settings {
+  listen: ListenSpec[];
+  workers: number;
+  alias: string[];           // "host[:port]" names is_myself() also accepts
+  http: { host: string; port: number } | null;
+  logLevel: LogLevelName;
+  modparams: Record<string, Record<string, string | number>>;
+  ringBytes: number;         // per-worker ring size
+}
+
+/** What a script may export as `settings` (all optional, loosely typed as users write it). */
+export interface ScriptSettings {
+  listen?: string | string[];
+  workers?: number;
+  alias?: string | string[];
+  advertise?: string;
+  http?: string | false;
+  log_level?: LogLevelName;
+  logLevel?: LogLevelName;
+  modparams?: Record<string, Record<string, string | number>>;
+  ring_bytes?: number;
+}
+
+export class ConfigError extends Error {}
+
+export const DEFAULT_LISTEN = 'udp:127.0.0.1:5060';
+export const DEFAULT_HTTP = '127.0.0.1:9060';
+
+/** Splits "host:port" where host may be "[v6]". Port 0 when absent. */
+export function splitHostPort(s: string): { host: string; port: number } {
+  let host: string;
+  let rest = '';
+  if (s.startsWith('[')) {
+    const close = s.indexOf(']');
+    if (close < 0) throw new ConfigError(`unterminated IPv6 reference in "${s}"`);
+    host = s.slice(1, close);
+    rest = s.slice(close + 1);
+  } else {
+    const colon = s.lastIndexOf(':');
+    // a bare IPv6 literal without brackets has several colons and no port
+    if (colon >= 0 && s.indexOf(':') === colon) { host = s.slice(0, colon); rest = s.slice(colon); } else { host = s; }
+  }
+  let port = 0;
+  if (rest) {
+    if (!/^:\d{1,5}$/.test(rest)) throw new ConfigError(`bad port in "${s}"`);
+    port = Number(rest.slice(1));
+    if (port < 1 || port > 65535) throw new ConfigError(`port out of range in "${s}"`);
+  }
+  if (!host) throw new ConfigError(`missing host in "${s}"`);
+  return { host, port };
+}
+
+/** Parses Kamailio's listen syntax: "udp:IP:PORT [advertise HOST:PORT]". */
+export function parseListen(text: string): ListenSpec {
+  const m = /^\s*(?:(udp|tcp|tls|ws|wss|sctp):)?(.+?)(?:\s+advertise\s+(\S+))?\s*$/i.exec(text);
+  if (!m) throw new ConfigError(`bad listen "${text}"`);
+  const proto = (m[1] ?? 'udp').toLowerCase();
+  if (proto !== 'udp') throw new ConfigError(`listen "${text}": only udp is supported so far`);
+  const { host, port } = splitHostPort(m[2]);
+  const family = isIP(host);
+  if (family === 0) throw new ConfigError(`listen "${text}": the address must be a literal IPv4 or IPv6 address`);
+  const spec: ListenSpec = { proto: 'udp', host, port: port || 5060, family: family as 4 | 6, text: text.trim() };
+  if (m[3]) {
+    const adv = splitHostPort(m[3]);
+    spec.advertiseHost = adv.host;
+    spec.advertisePort = adv.port || spec.port;
+  }
+  return spec;
+}
+
+function parseHttp(s: string): { host: string; port: number } | null {
+  if (s === 'off' || s === 'false' || s === '') return null;
+  const hp = splitHostPort(s);
+  if (!hp.port) throw new ConfigError(`--http "${s}" needs a port`);
+  return hp;
+}
+
+const LOG_LEVELS: LogLevelName[] = ['alert', 'crit', 'err', 'warn', 'notice', 'info', 'dbg'];
+
+function toArray(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/** Command-line overrides, as parsed by the CLI. */
+export interface CliOverrides {
+  listen: string[];
+  workers?: number;
+  http?: string;
+  alias: string[];
+  modparams: string[]; // MODULE:NAME=VALUE
+  logLevel?: string;
+}
+
+export function resolveSettings(script: ScriptSettings | undefined, cli: CliOverrides, cpuCount: number): Settings {
+  const s = script ?? {};
+  const listenTexts = cli.listen.length ? cli.listen : toArray(s.listen);
+  const listen = (listenTexts.length ? listenTexts : [DEFAULT_LISTEN]).map(parseListen);
+  if (s.advertise && !cli.listen.length) {
+    const adv = splitHostPort(s.advertise);
+    for (const l of listen) if (!l.advertiseHost) { l.advertiseHost = adv.host; l.advertisePort = adv.port || l.port; }
+  }
+  // One worker per core beyond the receiving thread; on one or two cores inline is cheapest.
+  const workers = cli.workers ?? s.workers ?? (cpuCount > 2 ? cpuCount - 1 : 0);
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new ConfigError(`workers must be an integer 0..64, got ${workers}`);
+  const level = (cli.logLevel ?? s.log_level ?? s.logLevel ?? 'info') as LogLevelName;
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`log level "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const httpText = cli.http ?? (s.http === false ? 'off' : s.http) ?? DEFAULT_HTTP;
+  const modparams: Settings['modparams'] = {};
+  for (const [mod, params] of Object.entries(s.modparams ?? {})) modparams[mod] = { ...params };
+  for (const mp of cli.modparams) {
+    const m = /^([A-Za-z0-9_]+):([A-Za-z0-9_]+)=(.*)$/.exec(mp);
+    if (!m) throw new ConfigError(`--modparam "${mp}" is not MODULE:NAME=VALUE`);
+    (modparams[m[1]] ??= {})[m[2]] = /^-?\d+$/.test(m[3]) ? Number(m[3]) : m[3];
+  }
+  const ringBytes = s.ring_bytes ?? 4 << 20;
+  return {
+    listen, workers, logLevel: level, modparams, ringBytes,
+    alias: [...toArray(s.alias), ...cli.alias],
+    http: parseHttp(httpText),
+  };
+}
+
+export const LOG_LEVEL_VALUES: Record<LogLevelName, number> = {
+  // Kamailio's numeric levels (L_ALERT -5 ... L_DBG 3)
+  alert: -5, crit: -2, err: -1, warn: 0, notice: 1, info: 2, dbg: 3,
+};

@@ -1,0 +1,86 @@
+// Per-message state a routing script reads and changes: flags, destination URI, new R-URI,
+// the lumps that will rewrite the message, headers for a local reply. One instance per thread,
+// reset for every message (no allocation on the common path).
+import type { SipMessage } from './sip/message.js';
+import type { SipUri } from './sip/uri.js';
+import { Lumps, type Lump } from './lumps.js';
+
+export interface SocketInfo {
+  index: number;
+  family: 4 | 6;
+  bindHost: string;   // the literal address bound
+  port: number;
+  viaHost: string;    // advertised or bound host, IPv6 in brackets: what goes in Via/Record-Route
+  viaPort: number;
+  name: string;       // "udp:127.0.0.1:5060"
+}
+
+/** A name-addr header (From/To) whose URI or display name the script rewrote. */
+export interface NameAddrEdit {
+  uri: string;            // the current URI text
+  parsed: SipUri | null;  // cache of parseUri(uri)
+  uriLump: Lump | null;
+  nameLump: Lump | null;
+  closeLump: Lump | null; // '>' added when an addr-spec gets a display name
+}
+
+export class MsgContext {
+  msg!: SipMessage;
+  srcIp = '';
+  srcPort = 0;
+  sock!: SocketInfo;
+  isReply = false;
+  flags = 0;
+  bflags = 0;
+  du: string | null = null;
+  ruri: string | null = null;          // new Request-URI text when the script changed it
+  ruriParsed: SipUri | null = null;    // parse cache of the current R-URI
+  readonly lumps = new Lumps();
+  replyHeaders: string[] = [];
+  rr: string | null = null;            // record_route() requested: its params (";a=b") or ''
+  rrParams = '';                       // add_rr_param() additions
+  routeParams: string | null = null;   // params of our Route that loose_route() consumed
+  rrPreset: string[] | null = null;    // record_route_preset() addresses
+  forceRport = false;
+  localRport = false;
+  maxfwdDone = false;
+  dropped = false;
+  replied = false;
+  from: NameAddrEdit | null = null;
+  to: NameAddrEdit | null = null;
+  avps: Map<string, (string | number)[]> | null = null;
+  forceSocket: SocketInfo | null = null;
+
+  reset(msg: SipMessage, srcIp: string, srcPort: number, sock: SocketInfo): void {
+    this.msg = msg;
+    this.srcIp = srcIp;
+    this.srcPort = srcPort;
+    this.sock = sock;
+    this.isReply = !msg.isRequest;
+    this.flags = 0;
+    this.bflags = 0;
+    this.du = null;
+    this.ruri = null;
+    this.ruriParsed = null;
+    this.lumps.reset();
+    if (this.replyHeaders.length) this.replyHeaders = [];
+    this.rr = null;
+    this.rrParams = '';
+    this.routeParams = null;
+    this.rrPreset = null;
+    this.forceRport = false;
+    this.localRport = false;
+    this.maxfwdDone = false;
+    this.dropped = false;
+    this.replied = false;
+    this.from = null;
+    this.to = null;
+    this.avps = null;
+    this.forceSocket = null;
+  }
+
+  /** The Request-URI as it stands now (changed by the script or as received). */
+  currentRuri(): string {
+    return this.ruri ?? this.msg.ruri;
+  }
+}

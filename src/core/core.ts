@@ -1,0 +1,453 @@
+// The SIP core of one thread: what Kamailio's receive_msg(), forward_request(),
+// forward_reply() and the sl reply builder do. A worker (or the receiving thread when
+// workers=0) owns one SipCore and feeds it datagrams.
+import { performance } from 'node:perf_hooks';
+import type { Settings } from './config.js';
+import { MsgContext, type SocketInfo } from './context.js';
+import { fnv1a, h36 } from './hash.js';
+import type { Logger } from './log.js';
+import { applyLumps, type Lump } from './lumps.js';
+
+const lump = (start: number, end: number, text: string): Lump => ({ start, end, text, seq: 1e9 });
+import { HDR } from './sip/headers.js';
+import type { SipMessage, Via } from './sip/message.js';
+import { METHOD_ACK } from './sip/methods.js';
+import { parseMessage, SipParseError } from './sip/parser.js';
+import { formatHostPort, parseUri, type SipUri } from './sip/uri.js';
+import { validateMessage } from './sip/validate.js';
+import { C, methodCounter, replyCounters, slReplyCounters, type ThreadCounters } from './stats/counters.js';
+import { recordProcessingTime } from './stats/histogram.js';
+import type { Histogram } from 'hdr-histogram-js';
+
+export interface Transport {
+  send(sockIndex: number, data: Buffer, port: number, host: string): void;
+}
+
+/** Thrown by KSR.x.exit() / KSR.x.drop() to end the route; caught by the core. */
+export const EXIT = Symbol('ksr-exit');
+
+export type RouteFn = () => unknown;
+
+export interface Routes {
+  request?: RouteFn;
+  reply?: RouteFn;
+  onsend?: RouteFn;
+  named(name: string): RouteFn | undefined;
+}
+
+export interface Destination { host: string; port: number; family: 4 | 6 }
+
+const uriCache = new Map<string, SipUri>();
+
+/** parseUri with a small cache: scripts forward to the same few URIs over and over. */
+export function parseUriCached(s: string): SipUri {
+  let u = uriCache.get(s);
+  if (u === undefined) {
+    u = parseUri(s);
+    if (uriCache.size > 1024) uriCache.clear();
+    uriCache.set(s, u);
+  }
+  return u;
+}
+
+function isIPv6Literal(host: string): boolean {
+  return host.includes(':');
+}
+
+export class SipCore {
+  readonly ctx = new MsgContext();
+  routes: Routes = { named: () => undefined };
+  /** "host:port" (lower case, IPv6 bracketed) of every socket and alias: is_myself. */
+  private readonly myself = new Set<string>();
+  private readonly toTagPrefix: string;
+
+  constructor(
+    readonly settings: Settings,
+    readonly sockets: SocketInfo[],
+    readonly transport: Transport,
+    readonly counters: ThreadCounters,
+    readonly log: Logger,
+    readonly histogram: Histogram | null,
+    instanceTag: string,
+  ) {
+    this.toTagPrefix = instanceTag;
+    for (const s of sockets) {
+      this.myself.add(`${formatHostPort(s.bindHost, 0).toLowerCase()}:${s.port}`);
+      this.myself.add(`${s.viaHost.toLowerCase()}:${s.viaPort}`);
+    }
+    for (const a of settings.alias) {
+      const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(a.trim());
+      if (!m) continue;
+      const host = m[1].toLowerCase();
+      if (m[2]) this.myself.add(`${host}:${m[2]}`);
+      else for (const s of sockets) this.myself.add(`${host}:${s.port}`);
+    }
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  /** Processes one datagram received on socket `sockIndex`. Never throws. */
+  receive(buf: Buffer, srcIp: string, srcPort: number, sockIndex: number): void {
+    const t0 = this.histogram ? performance.now() : 0;
+    const sock = this.sockets[sockIndex];
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(buf);
+    } catch (e) {
+      this.counters.inc(C.bad_msg_hdr);
+      this.log.dbg(`dropping unparsable message from ${srcIp}:${srcPort}: ${(e as Error).message}`);
+      this.replyToBroken(buf, srcIp, srcPort, sock, e);
+      return;
+    }
+    const ctx = this.ctx;
+    ctx.reset(msg, srcIp, srcPort, sock);
+    try {
+      if (msg.isRequest) this.onRequest(ctx, msg);
+      else this.onReply(ctx, msg);
+    } catch (e) {
+      if (e instanceof SipParseError) {
+        this.counters.inc(msg.isRequest ? C.err_requests : C.err_replies);
+        this.counters.inc(C.bad_msg_hdr);
+        this.log.dbg(`bad header in message from ${srcIp}:${srcPort}: ${e.reason}`);
+      } else {
+        this.counters.inc(C['viaduct:script_errors']);
+        this.log.err(`error processing message from ${srcIp}:${srcPort}: ${(e as Error)?.stack ?? e}`);
+      }
+    }
+    if (this.histogram) recordProcessingTime(this.histogram, (performance.now() - t0) * 1e6);
+  }
+
+  /** A request whose framing is broken: answer 400 if the headers a reply needs still parse. */
+  private replyToBroken(buf: Buffer, srcIp: string, srcPort: number, sock: SocketInfo, err: unknown): void {
+    if (buf.length < 8 || buf.toString('latin1', 0, 4) === 'SIP/') {
+      this.counters.inc(C.err_replies);
+      return;
+    }
+    this.counters.inc(C.err_requests);
+    // Re-parse leniently: only the headers up to the blank line, ignoring the body framing.
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(Buffer.concat([buf.subarray(0, end), Buffer.from('\r\nContent-Length: 0\r\n\r\n')]).subarray(0));
+      if (!msg.isRequest || msg.methodId === METHOD_ACK) return;
+      msg.topVia(); msg.from(); msg.to(); msg.callId(); msg.cseq();
+    } catch {
+      return; // nothing we can address a reply with: a counted drop
+    }
+    this.ctx.reset(msg, srcIp, srcPort, sock);
+    const reason = err instanceof SipParseError ? err.reason : 'Bad Request';
+    this.sendReply(400, `Bad Request (${reason})`);
+  }
+
+  private onRequest(ctx: MsgContext, msg: SipMessage): void {
+    const c = this.counters;
+    c.inc(C.rcv_requests);
+    const mc = methodCounter(msg.methodId);
+    if (mc >= 0) c.inc(mc);
+    const bad = validateMessage(msg);
+    if (bad !== null) {
+      c.inc(C.err_requests);
+      this.log.dbg(`rejecting ${msg.method} from ${ctx.srcIp}:${ctx.srcPort}: ${bad.code} ${bad.reason}`);
+      if (msg.methodId !== METHOD_ACK) this.sendReply(bad.code, bad.reason);
+      return;
+    }
+    // sl: an ACK for a reply we sent statelessly ends here (Kamailio's sl ACK filter).
+    if (msg.methodId === METHOD_ACK) {
+      const tag = msg.to().tag;
+      if (tag !== undefined && tag.startsWith(this.toTagPrefix)) {
+        c.inc(C['sl:received_ACKs']);
+        return;
+      }
+    }
+    if (this.routes.request) this.runRoute(this.routes.request);
+    if (!ctx.replied && ctx.dropped) c.inc(C.drop_requests);
+  }
+
+  private onReply(ctx: MsgContext, msg: SipMessage): void {
+    const c = this.counters;
+    c.inc(C.rcv_replies);
+    for (const id of replyCounters(msg.status)) c.inc(id);
+    const bad = validateMessage(msg);
+    if (bad !== null) {
+      c.inc(C.err_replies);
+      this.log.dbg(`dropping bad reply from ${ctx.srcIp}:${ctx.srcPort}: ${bad.reason}`);
+      return;
+    }
+    const vias = msg.vias();
+    const top = vias[0];
+    if (!this.isMyVia(top) || vias.length < 2) {
+      // not sent through us (or addressed to us alone): nothing to forward it to
+      c.inc(C.drop_replies);
+      return;
+    }
+    ctx.lumps.remove(top.removeStart, top.removeEnd);
+    if (this.routes.reply) this.runRoute(this.routes.reply);
+    if (ctx.dropped) {
+      c.inc(C.drop_replies);
+      return;
+    }
+    const next = vias[1];
+    const host = next.received ?? next.maddr ?? next.host;
+    const port = next.rport ? Number(next.rport) : next.port || 5060;
+    const sock = this.socketFor(isIPv6Literal(host) ? 6 : 4);
+    if (!sock) {
+      c.inc(C.err_replies);
+      return;
+    }
+    const out = applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, ctx.lumps.list, 0, '');
+    this.transport.send(sock.index, out, port, host);
+    c.inc(C.fwd_replies);
+  }
+
+  /** Runs a route function; KSR.x.exit()/drop() end it, other errors are logged and counted. */
+  runRoute(fn: RouteFn): void {
+    try {
+      fn();
+    } catch (e) {
+      if (e === EXIT) return;
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- myself
+
+  isMyself(host: string, port: number): boolean {
+    const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    return this.myself.has(`${h.toLowerCase()}:${port || 5060}`);
+  }
+
+  isMyselfUri(uri: string): boolean {
+    try {
+      const u = parseUriCached(uri);
+      return this.isMyself(u.host, u.port || (u.scheme === 'sips' ? 5061 : 5060));
+    } catch {
+      return false;
+    }
+  }
+
+  private isMyVia(v: Via): boolean {
+    return this.isMyself(v.host, v.port || 5060);
+  }
+
+  /** The socket to send from for a destination of this address family. */
+  socketFor(family: 4 | 6): SocketInfo | undefined {
+    const ctx = this.ctx;
+    if (ctx.forceSocket && ctx.forceSocket.family === family) return ctx.forceSocket;
+    if (ctx.sock && ctx.sock.family === family) return ctx.sock;
+    return this.sockets.find((s) => s.family === family);
+  }
+
+  // ---------------------------------------------------------------- forward
+
+  /** Where a URI sends us (maddr, port defaults). Throws SipParseError on a bad URI. */
+  destinationOf(uri: string): Destination {
+    const u = parseUriCached(uri);
+    if (u.scheme !== 'sip' && u.scheme !== 'sips') throw new SipParseError(`cannot forward to a ${u.scheme}: URI`);
+    const host = u.params.maddr || u.host;
+    return { host, port: u.port || (u.scheme === 'sips' ? 5061 : 5060), family: isIPv6Literal(host) ? 6 : 4 };
+  }
+
+  /** The first Route if it is a loose-routing hop that is not us (RFC 3261 16.12). */
+  private looseRouteTarget(msg: SipMessage): string | null {
+    if (msg.getHeader(HDR.ROUTE) === undefined) return null;
+    const r = msg.routes()[0];
+    const u = parseUriCached(r.uri);
+    if (!('lr' in u.params) || this.isMyself(u.host, u.port)) return null;
+    return r.uri;
+  }
+
+  /**
+   * Stateless forward (Kamailio forward(), RFC 3261 16.11): to `uri`, else $du, else a loose
+   * Route, else the R-URI. Returns 1 on success, -1 on failure (a reply may have been sent).
+   */
+  forwardRequest(uri?: string): number {
+    const ctx = this.ctx;
+    const msg = ctx.msg;
+    if (!msg.isRequest) return -1;
+    const c = this.counters;
+    let dst: Destination;
+    try {
+      dst = this.destinationOf(uri ?? ctx.du ?? this.looseRouteTarget(msg) ?? ctx.currentRuri());
+    } catch (e) {
+      c.inc(C.err_requests);
+      this.log.err(`forward: ${(e as Error).message}`);
+      return -1;
+    }
+    const sock = this.socketFor(dst.family);
+    if (!sock) {
+      c.inc(C.err_requests);
+      this.log.err(`forward: no IPv${dst.family} socket to send to ${dst.host}`);
+      return -1;
+    }
+    // RFC 3261 16.3 step 3 and 16.6 step 3: 483 at zero, otherwise decrement or add.
+    if (!ctx.maxfwdDone) {
+      const mf = msg.maxForwards();
+      if (mf === 0) {
+        this.sendReply(483, 'Too Many Hops');
+        return -1;
+      }
+      if (mf > 0) {
+        const h = msg.getHeader(HDR.MAX_FORWARDS)!;
+        ctx.lumps.replace(h.valueStart, h.valueEnd, String(mf - 1));
+      } else {
+        ctx.lumps.insert(msg.headersEnd, 'Max-Forwards: 70\r\n');
+      }
+      ctx.maxfwdDone = true;
+    }
+    const loopKey = this.loopHash(msg);
+    if (this.hasLooped(msg, loopKey)) {
+      c.inc(C['viaduct:loops_detected']);
+      this.sendReply(482, 'Loop Detected');
+      return -1;
+    }
+    const out = this.buildForwardedRequest(sock, loopKey);
+    if (this.routes.onsend) {
+      this.runRoute(this.routes.onsend);
+      if (ctx.dropped) {
+        ctx.dropped = false;
+        c.inc(C.drop_requests);
+        return -1;
+      }
+    }
+    this.transport.send(sock.index, out, dst.port, dst.host);
+    c.inc(C.fwd_requests);
+    return 1;
+  }
+
+  /** Hash of what identifies this request apart from its Via stack: equal on a true loop. */
+  private loopHash(msg: SipMessage): number {
+    let h = fnv1a(msg.ruri);
+    h = fnv1a(msg.callId(), h);
+    h = fnv1a(msg.from().tag ?? '', h);
+    return fnv1a(String(msg.cseq().num), h);
+  }
+
+  private hasLooped(msg: SipMessage, loopKey: number): boolean {
+    const vias = msg.vias();
+    const suffix = `.${h36(loopKey)}`;
+    for (let i = 0; i < vias.length; i++) {
+      const v = vias[i];
+      if (v.branch !== undefined && v.branch.endsWith(suffix) && this.isMyVia(v)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * RFC 3261 16.11: the same for retransmissions, distinct per request, and a CANCEL or a
+   * non-2xx ACK gets the branch of its INVITE (all three carry the INVITE's top branch).
+   */
+  private branchFor(msg: SipMessage, loopKey: number): string {
+    const top = msg.topVia();
+    let h: number;
+    if (top.branch !== undefined && top.branch.startsWith('z9hG4bK')) {
+      h = fnv1a(top.branch, fnv1a(top.host, top.port));
+    } else {
+      // RFC 2543 client: the fields of its transaction id (17.2.3)
+      h = fnv1a(msg.ruri, fnv1a(msg.callId(), fnv1a(msg.from().tag ?? '', msg.cseq().num)));
+      h = fnv1a(top.host, h ^ top.port);
+    }
+    return `z9hG4bKvd${h36(h)}.${h36(loopKey)}`;
+  }
+
+  private buildForwardedRequest(sock: SocketInfo, loopKey: number): Buffer {
+    const ctx = this.ctx;
+    const msg = ctx.msg;
+    // Lumps that belong to this one forward only (a script may forward twice).
+    const once: Lump[] = [];
+    // received / rport on the upstream Via (RFC 3261 18.2.1, RFC 3581)
+    const top = msg.topVia();
+    const rport = top.hasRport || ctx.forceRport;
+    if (rport || top.host !== ctx.srcIp) {
+      if (top.received === undefined) once.push(lump(top.end, top.end, `;received=${ctx.srcIp}`));
+      if (top.hasRport && top.rport === '') {
+        const at = this.rportValueOffset(msg, top);
+        if (at >= 0) once.push(lump(at, at, `=${ctx.srcPort}`));
+      } else if (!top.hasRport && ctx.forceRport) {
+        once.push(lump(top.end, top.end, `;rport=${ctx.srcPort}`));
+      }
+    }
+    if (ctx.ruri !== null) once.push(lump(msg.ruriStart, msg.ruriEnd, ctx.ruri));
+    let prefix = `Via: SIP/2.0/UDP ${sock.viaHost}:${sock.viaPort};branch=${this.branchFor(msg, loopKey)}${ctx.localRport ? ';rport' : ''}\r\n`;
+    if (ctx.rr !== null) prefix += this.recordRouteHeaders(sock, ctx.rr + ctx.rrParams);
+    else if (ctx.rrPreset !== null) for (const a of ctx.rrPreset) prefix += `Record-Route: <sip:${a}>\r\n`;
+    const all = once.length ? ctx.lumps.list.concat(once) : ctx.lumps.list;
+    return applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, all, msg.firstLineEnd, prefix);
+  }
+
+  /** Offset just after ";rport" in the top Via when it has no value. */
+  private rportValueOffset(msg: SipMessage, v: Via): number {
+    const text = msg.buf.toString('latin1', v.start, v.end);
+    const m = /;\s*rport(?=\s*(?:;|$))/i.exec(text);
+    return m ? v.start + m.index + m[0].length : -1;
+  }
+
+  /** Record-Route for rr.record_route(): two entries when in and out sockets differ (r2=on). */
+  private recordRouteHeaders(out: SocketInfo, params: string): string {
+    const inn = this.ctx.sock;
+    if (inn === out) return `Record-Route: <sip:${out.viaHost}:${out.viaPort};lr${params}>\r\n`;
+    return `Record-Route: <sip:${out.viaHost}:${out.viaPort};r2=on;lr${params}>\r\n` +
+      `Record-Route: <sip:${inn.viaHost}:${inn.viaPort};r2=on;lr${params}>\r\n`;
+  }
+
+  // ---------------------------------------------------------------- replies
+
+  /** The To-tag of our stateless replies: instance prefix plus a hash of the request. */
+  private toTag(msg: SipMessage): string {
+    const top = msg.topVia();
+    return `${this.toTagPrefix}${h36(fnv1a(msg.callId(), fnv1a(msg.from().tag ?? '', fnv1a(top.branch ?? ''))))}`;
+  }
+
+  /**
+   * Sends a stateless reply to the current request (sl_send_reply): Via, From, To (with our
+   * tag), Call-ID and CSeq copied, headers queued by append_to_reply. Returns 1 or -1.
+   */
+  sendReply(code: number, reason: string): number {
+    const ctx = this.ctx;
+    const msg = ctx.msg;
+    if (!msg.isRequest || !Number.isInteger(code) || code < 100 || code > 699) return -1;
+    if (msg.methodId === METHOD_ACK) return -1; // never reply to an ACK
+    const b = msg.buf;
+    const vias = msg.getHeaders(HDR.VIA);
+    const top = msg.topVia();
+    let out = `SIP/2.0 ${code} ${reason.replace(/[\r\n]/g, ' ')}\r\n`;
+    // RFC 3581 / 3261 18.2.1: the top Via gets received (and rport's value) in the reply too.
+    let extra = '';
+    if (top.received === undefined && (top.hasRport || ctx.forceRport || top.host !== ctx.srcIp)) extra += `;received=${ctx.srcIp}`;
+    for (let i = 0; i < vias.length; i++) {
+      const h = vias[i];
+      if (i === 0) {
+        let line = b.toString('utf8', h.lineStart, top.end) + extra;
+        let rest = b.toString('utf8', top.end, h.lineEnd);
+        if (top.hasRport && top.rport === '') {
+          const at = this.rportValueOffset(msg, top);
+          if (at >= 0) line = b.toString('utf8', h.lineStart, at) + `=${ctx.srcPort}` + b.toString('utf8', at, top.end) + extra;
+        } else if (ctx.forceRport && !top.hasRport) {
+          line += `;rport=${ctx.srcPort}`;
+        }
+        out += line + rest;
+      } else {
+        out += b.toString('utf8', h.lineStart, h.lineEnd);
+      }
+    }
+    const from = msg.getHeader(HDR.FROM)!;
+    const to = msg.getHeader(HDR.TO)!;
+    out += b.toString('utf8', from.lineStart, from.lineEnd);
+    if (msg.to().tag === undefined && code > 100) {
+      out += b.toString('utf8', to.lineStart, to.valueEnd) + `;tag=${this.toTag(msg)}\r\n`;
+    } else {
+      out += b.toString('utf8', to.lineStart, to.lineEnd);
+    }
+    const cid = msg.getHeader(HDR.CALL_ID)!;
+    const cseq = msg.getHeader(HDR.CSEQ)!;
+    out += b.toString('utf8', cid.lineStart, cid.lineEnd) + b.toString('utf8', cseq.lineStart, cseq.lineEnd);
+    for (const h of ctx.replyHeaders) out += h;
+    out += 'Server: viaduct\r\nContent-Length: 0\r\n\r\n';
+    // where: the source address, the Via port unless rport asks for the source port
+    const port = top.hasRport || ctx.forceRport ? ctx.srcPort : top.port || 5060;
+    this.transport.send(ctx.sock.index, Buffer.from(out, 'utf8'), port, ctx.srcIp);
+    ctx.replied = true;
+    for (const id of slReplyCounters(code)) this.counters.inc(id);
+    return 1;
+  }
+}

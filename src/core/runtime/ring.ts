@@ -1,0 +1,124 @@
+// Single-producer single-consumer ring of datagrams in a SharedArrayBuffer: the receiving
+// thread appends, one worker consumes. Each record carries the bytes plus the source address
+// and the local socket index. The consumer sleeps on a flag; the producer rings the doorbell
+// (Atomics.notify) only when that flag says the consumer is asleep, so a busy worker costs no
+// futex per message.
+
+// Control slots (Int32Array indices) before the data region.
+export const RING_HEAD = 0;      // next write offset (producer)
+export const RING_TAIL = 1;      // next read offset (consumer)
+export const RING_SLEEPING = 2;  // 1 while the consumer waits for the doorbell
+export const RING_DROPS = 3;     // records refused because the ring was full
+export const RING_BUSY = 4;      // 1 while the consumer processes the record at TAIL
+const CONTROL_BYTES = 64;
+
+// Record layout at a 4-aligned offset:
+//   int32 total length (aligned), uint16 payload length, uint8 socket index, uint8 address length,
+//   uint16 source port, uint16 reserved, 46 bytes address text (latin1), payload...
+const REC_HDR = 56;
+const WRAP = -1;                 // record length meaning "continue at offset 0"
+const ADDR_MAX = 46;
+
+export function createRingBuffer(dataBytes: number): SharedArrayBuffer {
+  return new SharedArrayBuffer(CONTROL_BYTES + dataBytes);
+}
+
+export interface RingRecord {
+  payload: Buffer;   // a view into shared memory: valid until release()
+  address: string;
+  port: number;
+  socketIndex: number;
+}
+
+export class Ring {
+  readonly ctl: Int32Array;
+  private readonly data: Buffer;
+  private readonly view: DataView;
+  private readonly cap: number;
+  constructor(readonly sab: SharedArrayBuffer) {
+    this.ctl = new Int32Array(sab, 0, CONTROL_BYTES / 4);
+    this.cap = sab.byteLength - CONTROL_BYTES;
+    this.data = Buffer.from(sab, CONTROL_BYTES, this.cap);
+    this.view = new DataView(sab, CONTROL_BYTES, this.cap);
+  }
+
+  /** Producer: appends one datagram; false (and a counted drop) when full. Wakes a sleeping consumer. */
+  push(payload: Buffer, address: string, port: number, socketIndex: number): boolean {
+    const need = (REC_HDR + payload.length + 3) & ~3;
+    let head = this.ctl[RING_HEAD];
+    const tail = Atomics.load(this.ctl, RING_TAIL);
+    if (head >= tail) {
+      // free space runs to the end, then from 0 to tail-4 (never let head catch tail)
+      if (this.cap - head < need) {
+        if (tail - 4 < need) return this.full();
+        if (this.cap - head >= 4) this.view.setInt32(head, WRAP, true);
+        head = 0;
+      } else if (head + need === this.cap && tail === 0) {
+        return this.full();
+      }
+    } else if (tail - head - 4 < need) {
+      return this.full();
+    }
+    const v = this.view;
+    v.setInt32(head, need, true);
+    v.setUint16(head + 4, payload.length, true);
+    v.setUint8(head + 6, socketIndex);
+    const alen = this.data.write(address, head + 12, ADDR_MAX, 'latin1');
+    v.setUint8(head + 7, alen);
+    v.setUint16(head + 8, port, true);
+    payload.copy(this.data, head + REC_HDR);
+    let next = head + need;
+    if (next === this.cap) next = 0;
+    Atomics.store(this.ctl, RING_HEAD, next);
+    if (Atomics.load(this.ctl, RING_SLEEPING) === 1) {
+      Atomics.store(this.ctl, RING_SLEEPING, 0);
+      Atomics.notify(this.ctl, RING_SLEEPING, 1);
+    }
+    return true;
+  }
+
+  private full(): false {
+    Atomics.add(this.ctl, RING_DROPS, 1);
+    return false;
+  }
+
+  /** Consumer: the next record, or null when empty. Call release() when done with it. */
+  peek(out: RingRecord): boolean {
+    let tail = this.ctl[RING_TAIL];
+    const head = Atomics.load(this.ctl, RING_HEAD);
+    if (tail === head) return false;
+    if (this.cap - tail < 4 || this.view.getInt32(tail, true) === WRAP) {
+      tail = 0;
+      Atomics.store(this.ctl, RING_TAIL, 0);
+      if (head === 0) return false;
+    }
+    const v = this.view;
+    const len = v.getUint16(tail + 4, true);
+    out.socketIndex = v.getUint8(tail + 6);
+    out.address = this.data.toString('latin1', tail + 12, tail + 12 + v.getUint8(tail + 7));
+    out.port = v.getUint16(tail + 8, true);
+    out.payload = this.data.subarray(tail + REC_HDR, tail + REC_HDR + len);
+    return true;
+  }
+
+  release(): void {
+    const tail = this.ctl[RING_TAIL];
+    let next = tail + this.view.getInt32(tail, true);
+    if (next >= this.cap) next = 0;
+    Atomics.store(this.ctl, RING_TAIL, next);
+  }
+
+  /** Records waiting (counts them; used when a worker dies). */
+  pending(): number {
+    let n = 0;
+    let t = Atomics.load(this.ctl, RING_TAIL);
+    const head = Atomics.load(this.ctl, RING_HEAD);
+    while (t !== head) {
+      if (this.cap - t < 4 || this.view.getInt32(t, true) === WRAP) { t = 0; continue; }
+      n++;
+      t += this.view.getInt32(t, true);
+      if (t >= this.cap) t = 0;
+    }
+    return n;
+  }
+}

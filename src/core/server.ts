@@ -1,0 +1,166 @@
+// The control plane (main thread): loads and checks the script, starts the worker threads and
+// the receiving thread, supervises them, and serves /metrics and JSON-RPC over HTTP.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { resolveSettings, type CliOverrides, type Settings } from './config.js';
+import { SipCore } from './core.js';
+import { buildKSR, resolveModparams } from './ksr.js';
+import { createLogger, type Logger } from './log.js';
+import { Ring, RING_BUSY, createRingBuffer } from './runtime/ring.js';
+import { socketInfos, type ThreadData } from './runtime/thread.js';
+import { loadScript } from './script.js';
+import { C, createStatsBuffer, sumStats, ThreadCounters } from './stats/counters.js';
+import { RpcRegistry } from '../rpc/registry.js';
+import { registerBuiltins } from '../rpc/builtins.js';
+import { createMetricsRegistry } from '../rpc/metrics.js';
+import { startHttpServer, type HttpServerHandle } from '../rpc/server.js';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
+
+const MAIN_ROW = 0;
+const RECEIVER_ROW = 1;
+
+interface ThreadSlot {
+  name: string;
+  row: number;
+  worker: Worker;
+  ring?: Ring;            // workers only
+  data: ThreadData;
+}
+
+export interface RunningServer {
+  settings: Settings;
+  readyLine: string;
+  rpc: RpcRegistry;
+  stop(): Promise<void>;
+}
+
+function onceMessage(w: Worker, type: string, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m: { type: string; message?: string }): void => {
+      if (m.type === type) { cleanup(); resolve(); } else if (m.type === 'error') { cleanup(); reject(new Error(`${what}: ${m.message}`)); }
+    };
+    const onErr = (e: Error): void => { cleanup(); reject(new Error(`${what}: ${e.message}`)); };
+    const onExit = (code: number): void => { cleanup(); reject(new Error(`${what} exited with code ${code} while starting`)); };
+    const cleanup = (): void => { w.off('message', onMsg); w.off('error', onErr); w.off('exit', onExit); };
+    w.on('message', onMsg);
+    w.once('error', onErr);
+    w.once('exit', onExit);
+  });
+}
+
+export async function startServer(scriptFile: string, cli: CliOverrides): Promise<RunningServer> {
+  // Load the script here first: a bad script stops start-up with file, line and reason, and its
+  // exported settings decide how many threads to start.
+  const probeSab = createStatsBuffer(1);
+  const probeSettings = resolveSettings(undefined, { ...cli, listen: cli.listen.length ? cli.listen : [] }, 1);
+  const probeLog = createLogger(probeSettings.logLevel, '[main]');
+  const probeCore = new SipCore(probeSettings, socketInfos(probeSettings), { send() {} }, new ThreadCounters(probeSab, 0), probeLog, null, '');
+  const script = loadScript(scriptFile, buildKSR(probeCore, resolveModparams({})));
+  const settings = resolveSettings(script.settings, cli, availableParallelism());
+  const modparams = resolveModparams(settings.modparams);
+  const log: Logger = createLogger(settings.logLevel, '[main]');
+
+  const statsSab = createStatsBuffer(2 + settings.workers);
+  const mainCounters = new ThreadCounters(statsSab, MAIN_ROW);
+  const instanceTag = `vd${randomBytes(3).toString('hex')}-`;
+  const ringSabs = Array.from({ length: settings.workers }, () => createRingBuffer(settings.ringBytes));
+  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag };
+  const workerUrl = new URL('./runtime/worker.js', import.meta.url);
+  const receiverUrl = new URL('./runtime/receiver.js', import.meta.url);
+  let stopping = false;
+
+  const slots: ThreadSlot[] = [];
+  const spawn = (url: URL, data: ThreadData): Worker => new Worker(url, { workerData: data, stdout: false, stderr: false });
+
+  // Workers bind first: on Linux unicast datagrams go to the socket bound last, the receiver's.
+  for (let k = 0; k < settings.workers; k++) {
+    const data: ThreadData = { ...base, role: 'worker', name: `worker ${k + 1}`, row: 2 + k, rings: [ringSabs[k]] };
+    const slot: ThreadSlot = { name: data.name, row: data.row, worker: spawn(workerUrl, data), ring: new Ring(ringSabs[k]), data };
+    slots.push(slot);
+  }
+  await Promise.all(slots.map((s) => onceMessage(s.worker, 'bound', s.name)));
+  const recvData: ThreadData = { ...base, role: 'receiver', name: 'receiver', row: RECEIVER_ROW, rings: ringSabs };
+  const receiver: ThreadSlot = { name: 'receiver', row: RECEIVER_ROW, worker: spawn(receiverUrl, recvData), data: recvData };
+  await onceMessage(receiver.worker, 'ready', 'receiver');
+
+  const restart = (slot: ThreadSlot, why: string): void => {
+    if (stopping) return;
+    mainCounters.inc(C['viaduct:worker_restarts']);
+    const ring = slot.ring!;
+    // The record the worker was processing when it died is lost (and skipped: it may be what
+    // killed it). Everything behind it stays queued for the new worker.
+    if (Atomics.load(ring.ctl, RING_BUSY) === 1) {
+      mainCounters.inc(C['viaduct:worker_lost_messages']);
+      ring.release();
+      Atomics.store(ring.ctl, RING_BUSY, 0);
+    }
+    log.err(`${slot.name} died (${why}); ${ring.pending()} queued messages wait for its restart`);
+    slot.worker = spawn(workerUrl, slot.data);
+    watch(slot);
+    onceMessage(slot.worker, 'bound', slot.name)
+      .then(() => { receiver.worker.postMessage({ type: 'rebind' }); log.notice(`${slot.name} restarted`); })
+      .catch((e) => log.err(`${slot.name} restart failed: ${(e as Error).message}`));
+  };
+  const watch = (slot: ThreadSlot): void => {
+    const w = slot.worker;
+    let err = '';
+    w.on('error', (e) => { err = e.stack ?? String(e); });
+    w.on('exit', (code) => { if (slot.worker === w) restart(slot, err || `exit code ${code}`); });
+  };
+  slots.forEach(watch);
+  receiver.worker.on('exit', (code) => {
+    if (stopping) return;
+    log.crit(`the receiving thread died (exit code ${code}); stopping`);
+    process.exitCode = 1;
+    void stop();
+  });
+
+  // Histograms: ask every SIP thread for its encoding.
+  let histSeq = 0;
+  const askHistogram = (w: Worker): Promise<string | null> => new Promise((resolve) => {
+    const id = ++histSeq;
+    const t = setTimeout(() => { w.off('message', on); resolve(null); }, 1000);
+    const on = (m: { type: string; id?: number; data?: string | null }): void => {
+      if (m.type === 'histogram' && m.id === id) { clearTimeout(t); w.off('message', on); resolve(m.data ?? null); }
+    };
+    w.on('message', on);
+    w.postMessage({ type: 'histogram', id });
+  });
+  const sipThreads = (): Worker[] => (settings.workers === 0 ? [receiver.worker] : slots.map((s) => s.worker));
+
+  const startTime = new Date();
+  const rpc = new RpcRegistry();
+  const stats = (): Map<string, number> => sumStats(statsSab);
+  registerBuiltins(rpc, {
+    startTime,
+    version: VERSION,
+    stats,
+    processes: () => [
+      { IDX: 0, PID: process.pid, DSC: 'main: control plane, http' },
+      { IDX: 1, PID: process.pid, DSC: `receiver: ${socketInfos(settings).map((s) => s.name).join(' ')}${settings.workers ? '' : ' (runs the script)'}` },
+      ...slots.map((s, i) => ({ IDX: 2 + i, PID: process.pid, DSC: `${s.name}: routing script` })),
+    ],
+  });
+  let http: HttpServerHandle | null = null;
+  if (settings.http) {
+    const registry = createMetricsRegistry({
+      stats,
+      histograms: async () => (await Promise.all(sipThreads().map(askHistogram))).filter((x): x is string => x !== null),
+    });
+    http = await startHttpServer({ host: settings.http.host, port: settings.http.port, registry: rpc, metrics: () => registry.metrics() });
+  }
+
+  async function stop(): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    await Promise.all([receiver.worker.terminate(), ...slots.map((s) => s.worker.terminate())]);
+    await http?.close();
+  }
+
+  const readyLine = `viaduct ready sockets=${socketInfos(settings).map((s) => s.name.slice(4)).map((n) => `udp:${n}`).join(',')}` +
+    ` http=${http ? http.address : 'off'} workers=${settings.workers}`;
+  return { settings, readyLine, rpc, stop };
+}

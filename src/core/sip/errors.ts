@@ -1,0 +1,13 @@
+/**
+ * A message, or a value a lazy accessor was asked for, is syntactically broken.
+ * `reason` is a short human phrase ("bad request line", "Content-Length larger than the
+ * message") suitable for a log line or a 400 reason phrase.
+ */
+export class SipParseError extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'SipParseError';
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,196 @@
+// Header names mapped to small integer ids, so the parser tags each header line once and
+// everything after compares integers instead of strings.
+
+export const HDR = {
+  OTHER: 0,
+  VIA: 1,
+  FROM: 2,
+  TO: 3,
+  CALL_ID: 4,
+  CSEQ: 5,
+  CONTACT: 6,
+  MAX_FORWARDS: 7,
+  ROUTE: 8,
+  RECORD_ROUTE: 9,
+  CONTENT_LENGTH: 10,
+  CONTENT_TYPE: 11,
+  USER_AGENT: 12,
+  SERVER: 13,
+  SUPPORTED: 14,
+  REQUIRE: 15,
+  PROXY_REQUIRE: 16,
+  UNSUPPORTED: 17,
+  ALLOW: 18,
+  EXPIRES: 19,
+  AUTHORIZATION: 20,
+  PROXY_AUTHORIZATION: 21,
+  WWW_AUTHENTICATE: 22,
+  PROXY_AUTHENTICATE: 23,
+  PATH: 24,
+  DATE: 25,
+  ACCEPT: 26,
+  SUBJECT: 27,
+  EVENT: 28,
+  REFER_TO: 29,
+  MIN_EXPIRES: 30,
+  ORGANIZATION: 31,
+  PRIORITY: 32,
+  TIMESTAMP: 33,
+  CONTENT_ENCODING: 34,
+  CONTENT_DISPOSITION: 35,
+  ALLOW_EVENTS: 36,
+  SESSION_EXPIRES: 37,
+  P_ASSERTED_IDENTITY: 38,
+  REFERRED_BY: 39,
+  ACCEPT_ENCODING: 40,
+  ACCEPT_LANGUAGE: 41,
+  ALERT_INFO: 42,
+  CALL_INFO: 43,
+  ERROR_INFO: 44,
+  IN_REPLY_TO: 45,
+  MIME_VERSION: 46,
+  REPLY_TO: 47,
+  RETRY_AFTER: 48,
+  WARNING: 49,
+  AUTHENTICATION_INFO: 50,
+  CONTENT_LANGUAGE: 51,
+  RSEQ: 52,
+  RACK: 53,
+  SUBSCRIPTION_STATE: 54,
+  MIN_SE: 55,
+  P_PREFERRED_IDENTITY: 56,
+  PRIVACY: 57,
+  DIVERSION: 58,
+  SERVICE_ROUTE: 59,
+  REASON: 60,
+  REPLACES: 61,
+  IDENTITY: 62,
+  SIP_IF_MATCH: 63,
+  SIP_ETAG: 64,
+  ACCEPT_CONTACT: 65,
+  REJECT_CONTACT: 66,
+  REQUEST_DISPOSITION: 67,
+  FLOW_TIMER: 68,
+} as const;
+
+/** One more than the largest HDR id: size for per-id tables. */
+export const HDR_COUNT = 69;
+
+// [id, canonical name, compact form (RFC 3261 7.3.3 and the IANA SIP header registry)]
+const DEFS: readonly (readonly [number, string, string?])[] = [
+  [HDR.VIA, 'Via', 'v'],
+  [HDR.FROM, 'From', 'f'],
+  [HDR.TO, 'To', 't'],
+  [HDR.CALL_ID, 'Call-ID', 'i'],
+  [HDR.CSEQ, 'CSeq'],
+  [HDR.CONTACT, 'Contact', 'm'],
+  [HDR.MAX_FORWARDS, 'Max-Forwards'],
+  [HDR.ROUTE, 'Route'],
+  [HDR.RECORD_ROUTE, 'Record-Route'],
+  [HDR.CONTENT_LENGTH, 'Content-Length', 'l'],
+  [HDR.CONTENT_TYPE, 'Content-Type', 'c'],
+  [HDR.USER_AGENT, 'User-Agent'],
+  [HDR.SERVER, 'Server'],
+  [HDR.SUPPORTED, 'Supported', 'k'],
+  [HDR.REQUIRE, 'Require'],
+  [HDR.PROXY_REQUIRE, 'Proxy-Require'],
+  [HDR.UNSUPPORTED, 'Unsupported'],
+  [HDR.ALLOW, 'Allow'],
+  [HDR.EXPIRES, 'Expires'],
+  [HDR.AUTHORIZATION, 'Authorization'],
+  [HDR.PROXY_AUTHORIZATION, 'Proxy-Authorization'],
+  [HDR.WWW_AUTHENTICATE, 'WWW-Authenticate'],
+  [HDR.PROXY_AUTHENTICATE, 'Proxy-Authenticate'],
+  [HDR.PATH, 'Path'],
+  [HDR.DATE, 'Date'],
+  [HDR.ACCEPT, 'Accept'],
+  [HDR.SUBJECT, 'Subject', 's'],
+  [HDR.EVENT, 'Event', 'o'],
+  [HDR.REFER_TO, 'Refer-To', 'r'],
+  [HDR.MIN_EXPIRES, 'Min-Expires'],
+  [HDR.ORGANIZATION, 'Organization'],
+  [HDR.PRIORITY, 'Priority'],
+  [HDR.TIMESTAMP, 'Timestamp'],
+  [HDR.CONTENT_ENCODING, 'Content-Encoding', 'e'],
+  [HDR.CONTENT_DISPOSITION, 'Content-Disposition'],
+  [HDR.ALLOW_EVENTS, 'Allow-Events', 'u'],
+  [HDR.SESSION_EXPIRES, 'Session-Expires', 'x'],
+  [HDR.P_ASSERTED_IDENTITY, 'P-Asserted-Identity'],
+  [HDR.REFERRED_BY, 'Referred-By', 'b'],
+  [HDR.ACCEPT_ENCODING, 'Accept-Encoding'],
+  [HDR.ACCEPT_LANGUAGE, 'Accept-Language'],
+  [HDR.ALERT_INFO, 'Alert-Info'],
+  [HDR.CALL_INFO, 'Call-Info'],
+  [HDR.ERROR_INFO, 'Error-Info'],
+  [HDR.IN_REPLY_TO, 'In-Reply-To'],
+  [HDR.MIME_VERSION, 'MIME-Version'],
+  [HDR.REPLY_TO, 'Reply-To'],
+  [HDR.RETRY_AFTER, 'Retry-After'],
+  [HDR.WARNING, 'Warning'],
+  [HDR.AUTHENTICATION_INFO, 'Authentication-Info'],
+  [HDR.CONTENT_LANGUAGE, 'Content-Language'],
+  [HDR.RSEQ, 'RSeq'],
+  [HDR.RACK, 'RAck'],
+  [HDR.SUBSCRIPTION_STATE, 'Subscription-State'],
+  [HDR.MIN_SE, 'Min-SE'],
+  [HDR.P_PREFERRED_IDENTITY, 'P-Preferred-Identity'],
+  [HDR.PRIVACY, 'Privacy'],
+  [HDR.DIVERSION, 'Diversion'],
+  [HDR.SERVICE_ROUTE, 'Service-Route'],
+  [HDR.REASON, 'Reason'],
+  [HDR.REPLACES, 'Replaces'],
+  [HDR.IDENTITY, 'Identity', 'y'],
+  [HDR.SIP_IF_MATCH, 'SIP-If-Match'],
+  [HDR.SIP_ETAG, 'SIP-ETag'],
+  [HDR.ACCEPT_CONTACT, 'Accept-Contact', 'a'],
+  [HDR.REJECT_CONTACT, 'Reject-Contact', 'j'],
+  [HDR.REQUEST_DISPOSITION, 'Request-Disposition', 'd'],
+  [HDR.FLOW_TIMER, 'Flow-Timer'],
+];
+
+/** Canonical spelling of each known header id (used when writing headers). */
+export const HDR_CANONICAL_NAMES: Record<number, string> = {};
+
+const byLowerName = new Map<string, number>();
+// Byte lookup: full names bucketed by (length, folded first letter); compact forms by letter.
+const BUCKET_BITS = 5;
+const buckets: { lower: Uint8Array; id: number }[][] = [];
+const compact = new Uint8Array(128);
+
+for (const [id, name, short] of DEFS) {
+  HDR_CANONICAL_NAMES[id] = name;
+  const lower = name.toLowerCase();
+  byLowerName.set(lower, id);
+  const key = (name.length << BUCKET_BITS) | (lower.charCodeAt(0) & 31);
+  (buckets[key] ??= []).push({ lower: Buffer.from(lower, 'latin1'), id });
+  if (short !== undefined) {
+    byLowerName.set(short, id);
+    compact[short.charCodeAt(0)] = id;
+  }
+}
+
+/** Header id of a header name, case-insensitive, compact forms included; HDR.OTHER when unknown. */
+export function headerIdOf(name: string): number {
+  return byLowerName.get(name.toLowerCase()) ?? HDR.OTHER;
+}
+
+/**
+ * Header id of the header name in buf[start, end) without decoding it. Case is folded with
+ * `| 0x20`, which is exact for letters and '-' (the only characters in known names).
+ */
+export function headerIdFromBytes(buf: Uint8Array, start: number, end: number): number {
+  const len = end - start;
+  if (len === 1) {
+    const c = buf[start] | 0x20;
+    return c < 128 ? compact[c] : HDR.OTHER;
+  }
+  const candidates = buckets[(len << BUCKET_BITS) | (buf[start] & 31)];
+  if (candidates === undefined) return HDR.OTHER;
+  for (let c = 0; c < candidates.length; c++) {
+    const lower = candidates[c].lower;
+    let i = 0;
+    while (i < len && (buf[start + i] | 0x20) === lower[i]) i++;
+    if (i === len) return candidates[c].id;
+  }
+  return HDR.OTHER;
+}

@@ -1,0 +1,230 @@
+// SIP, SIPS and tel URIs (RFC 3261 19.1, 25.1; RFC 3966) and opaque URIs of other schemes.
+// Not on the per-byte hot path: it runs when a script or module asks for a parsed URI.
+
+import { SipParseError } from './errors.js';
+
+export interface SipUri {
+  /** Lower-case: 'sip' | 'sips' | 'tel' | any other scheme. */
+  scheme: string;
+  /**
+   * User part as written (escapes kept), '' if none. For tel: the number. For other
+   * schemes: the whole scheme-specific part as written (so formatUri stays the inverse).
+   */
+  user: string;
+  password: string | undefined;
+  /** Host without IPv6 brackets; '' for tel and other schemes. */
+  host: string;
+  hostIsIPv6: boolean;
+  /** 0 when absent. */
+  port: number;
+  /** URI parameters; names lower-cased, values as written, '' for flags such as lr. */
+  params: Record<string, string>;
+  /** Parameters exactly as written, e.g. ";transport=udp;lr"; '' if none. formatUri writes this. */
+  paramsRaw: string;
+  /** Headers part as written including '?', e.g. "?subject=a"; '' if none. */
+  headersRaw: string;
+}
+
+function charClass(chars: string): Uint8Array {
+  const t = new Uint8Array(128);
+  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
+  for (let i = 0; i < chars.length; i++) t[chars.charCodeAt(i)] = 1;
+  return t;
+}
+
+// RFC 3261 25.1 character sets. Every class also admits '%', whose two hex digits are
+// checked separately (escaped).
+const UNRESERVED = "-_.!~*'()%";
+const USER = charClass(UNRESERVED + '&=+$,;?/');
+const PASSWORD = charClass(UNRESERVED + '&=+$,');
+const PARAM = charClass(UNRESERVED + '[]/:&+$');
+const HEADER = charClass(UNRESERVED + '[]/?:+$=&');
+const URIC = charClass(UNRESERVED + ';/?:@&=+$,');
+const HOSTNAME = charClass('-._');
+const SCHEME = charClass('+-.');
+const TEL = charClass('+-.()*#'); // phonedigit-hex and visual separators (RFC 3966 3)
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
+}
+
+/** Throws unless every character of s[start, end) is in class t and every '%' starts an escape. */
+function checkChars(s: string, start: number, end: number, t: Uint8Array, what: string): void {
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || t[c] !== 1) throw new SipParseError(`bad URI ${what}`);
+    if (c === 0x25) {
+      if (i + 2 >= end || !isHex(s.charCodeAt(i + 1)) || !isHex(s.charCodeAt(i + 2))) {
+        throw new SipParseError(`bad escape in URI ${what}`);
+      }
+      i += 2;
+    }
+  }
+}
+
+/**
+ * Parses uri-parameters starting at s[start] (a ';') up to end into params; returns nothing:
+ * names are lower-cased, a missing value is ''. An empty name (";;") is an error.
+ */
+function parseParams(s: string, start: number, end: number, params: Record<string, string>): void {
+  let i = start;
+  while (i < end) {
+    // s[i] is ';'
+    let j = i + 1;
+    while (j < end && s.charCodeAt(j) !== 0x3b) j++;
+    const eq = s.indexOf('=', i + 1);
+    const nameEnd = eq !== -1 && eq < j ? eq : j;
+    if (nameEnd === i + 1) throw new SipParseError('bad URI parameter');
+    checkChars(s, i + 1, nameEnd, PARAM, 'parameter');
+    let value = '';
+    if (nameEnd < j) {
+      checkChars(s, nameEnd + 1, j, PARAM, 'parameter');
+      value = s.slice(nameEnd + 1, j);
+    }
+    params[s.slice(i + 1, nameEnd).toLowerCase()] = value;
+    i = j;
+  }
+}
+
+function makeUri(scheme: string): SipUri {
+  return {
+    scheme,
+    user: '',
+    password: undefined,
+    host: '',
+    hostIsIPv6: false,
+    port: 0,
+    params: Object.create(null) as Record<string, string>,
+    paramsRaw: '',
+    headersRaw: '',
+  };
+}
+
+/** Parses a URI; throws SipParseError when it is malformed. */
+export function parseUri(s: string): SipUri {
+  let colon = 0;
+  while (colon < s.length) {
+    const c = s.charCodeAt(colon);
+    if (c >= 128 || SCHEME[c] !== 1) break;
+    colon++;
+  }
+  const first = s.charCodeAt(0) | 0x20;
+  if (colon === 0 || colon >= s.length || s.charCodeAt(colon) !== 0x3a || first < 0x61 || first > 0x7a) {
+    throw new SipParseError('bad URI scheme');
+  }
+  const scheme = s.slice(0, colon).toLowerCase();
+  if (colon + 1 >= s.length) throw new SipParseError('empty URI');
+  if (scheme === 'sip' || scheme === 'sips') return parseSipUri(s, colon + 1, makeUri(scheme));
+  if (scheme === 'tel') return parseTelUri(s, colon + 1, makeUri(scheme));
+  const u = makeUri(scheme);
+  checkChars(s, colon + 1, s.length, URIC, 'characters');
+  u.user = s.slice(colon + 1);
+  return u;
+}
+
+function parseSipUri(s: string, start: number, u: SipUri): SipUri {
+  const end = s.length;
+  // userinfo: '@' cannot occur unescaped in host, parameters or headers, so the first one
+  // ends the userinfo even when the user part holds ';' or '?' (RFC 4475 3.1.1.9).
+  const at = s.indexOf('@', start);
+  let p = start;
+  if (at !== -1) {
+    const pw = s.indexOf(':', start);
+    const userEnd = pw !== -1 && pw < at ? pw : at;
+    if (userEnd === start) throw new SipParseError('bad URI user');
+    checkChars(s, start, userEnd, USER, 'user');
+    u.user = s.slice(start, userEnd);
+    if (userEnd < at) {
+      checkChars(s, userEnd + 1, at, PASSWORD, 'password');
+      u.password = s.slice(userEnd + 1, at);
+    }
+    p = at + 1;
+  }
+  // host
+  if (s.charCodeAt(p) === 0x5b) {
+    const close = s.indexOf(']', p);
+    if (close === -1 || close === p + 1) throw new SipParseError('bad URI host');
+    for (let i = p + 1; i < close; i++) {
+      const c = s.charCodeAt(i);
+      if (!isHex(c) && c !== 0x3a && c !== 0x2e) throw new SipParseError('bad URI host');
+    }
+    u.host = s.slice(p + 1, close);
+    u.hostIsIPv6 = true;
+    p = close + 1;
+  } else {
+    const hs = p;
+    while (p < end) {
+      const c = s.charCodeAt(p);
+      if (c >= 128 || HOSTNAME[c] !== 1) break;
+      p++;
+    }
+    if (p === hs) throw new SipParseError('bad URI host');
+    u.host = s.slice(hs, p);
+  }
+  // port
+  if (p < end && s.charCodeAt(p) === 0x3a) {
+    const ps = ++p;
+    let port = 0;
+    while (p < end && s.charCodeAt(p) >= 0x30 && s.charCodeAt(p) <= 0x39) port = port * 10 + s.charCodeAt(p++) - 0x30;
+    if (p === ps || p - ps > 5 || port > 65535) throw new SipParseError('bad URI port');
+    u.port = port;
+  }
+  return parseTail(s, p, u);
+}
+
+function parseTelUri(s: string, start: number, u: SipUri): SipUri {
+  let p = start;
+  while (p < s.length && s.charCodeAt(p) !== 0x3b && s.charCodeAt(p) !== 0x3f) {
+    const c = s.charCodeAt(p);
+    if (c >= 128 || (TEL[c] !== 1 && !isHex(c))) throw new SipParseError('bad tel URI number');
+    p++;
+  }
+  if (p === start) throw new SipParseError('bad tel URI number');
+  u.user = s.slice(start, p);
+  return parseTail(s, p, u);
+}
+
+/** Parameters and headers after the host (or tel number), starting at s[p]. */
+function parseTail(s: string, p: number, u: SipUri): SipUri {
+  const end = s.length;
+  if (p === end) return u;
+  let q = s.indexOf('?', p);
+  if (q === -1) q = end;
+  if (p < q) {
+    if (s.charCodeAt(p) !== 0x3b) throw new SipParseError('bad URI: unexpected characters after host');
+    parseParams(s, p, q, u.params);
+    u.paramsRaw = s.slice(p, q);
+  }
+  if (q < end) {
+    if (q + 1 === end) throw new SipParseError('bad URI headers');
+    checkChars(s, q + 1, end, HEADER, 'headers');
+    u.headersRaw = s.slice(q);
+  }
+  return u;
+}
+
+/** host[:port], with IPv6 addresses in brackets and port 0 left out. */
+export function formatHostPort(host: string, port: number): string {
+  const h = host.indexOf(':') !== -1 && host.charCodeAt(0) !== 0x5b ? '[' + host + ']' : host;
+  return port ? h + ':' + port : h;
+}
+
+/** ";name=value;flag" from a params record (to rebuild paramsRaw after changing params). */
+export function formatParams(params: Record<string, string>): string {
+  let out = '';
+  for (const name in params) out += params[name] === '' ? ';' + name : ';' + name + '=' + params[name];
+  return out;
+}
+
+/** Inverse of parseUri. Parameters are written from paramsRaw (see formatParams). */
+export function formatUri(u: SipUri): string {
+  if (u.scheme !== 'sip' && u.scheme !== 'sips') return u.scheme + ':' + u.user + u.paramsRaw + u.headersRaw;
+  let userinfo = '';
+  if (u.user !== '' || u.password !== undefined) {
+    userinfo = u.password === undefined ? u.user + '@' : u.user + ':' + u.password + '@';
+  }
+  const host = u.hostIsIPv6 && u.host.charCodeAt(0) !== 0x5b ? '[' + u.host + ']' : u.host;
+  return u.scheme + ':' + userinfo + (u.port ? host + ':' + u.port : host) + u.paramsRaw + u.headersRaw;
+}

@@ -1,0 +1,107 @@
+// rr: Record-Route and loose routing (RFC 3261 16.4, 16.6 step 4, 16.12), stateless.
+// record_route() only marks the message: the header is written when forward() knows the
+// outgoing socket, so that a change of socket gives two entries (r2=on) as in Kamailio.
+import { parseUriCached } from '../../core/core.js';
+import { HDR } from '../../core/sip/headers.js';
+import { defineModule, ok } from '../module.js';
+
+const paramCache = new Map<string, RegExp>();
+
+export default defineModule({
+  name: 'rr',
+  params: {
+    enable_double_rr: { default: 1, type: 'int' },
+  },
+  kemi: (core) => {
+    const routeParamsOfTop = (): string | null => {
+      const ctx = core.ctx;
+      if (ctx.routeParams !== null) return ctx.routeParams;
+      if (ctx.msg.getHeader(HDR.ROUTE) === undefined) return null;
+      return parseUriCached(ctx.msg.routes()[0].uri).paramsRaw;
+    };
+    return {
+      /** record_route([params]): add Record-Route when the request is forwarded */
+      record_route(params?: string): number {
+        const ctx = core.ctx;
+        if (!ctx.msg.isRequest) return -1;
+        ctx.rr = params ? (params.startsWith(';') ? params : `;${params}`) : '';
+        return 1;
+      },
+      record_route_params(params: string): number {
+        return this.record_route(params);
+      },
+      /** record_route_preset(addr[, addr2]): Record-Route <sip:addr;lr> (r2=on on both with two) */
+      record_route_preset(addr: string, addr2?: string): number {
+        const ctx = core.ctx;
+        if (!ctx.msg.isRequest) return -1;
+        const strip = (a: string): string => a.replace(/^sips?:/i, '');
+        ctx.rrPreset = addr2
+          ? [`${strip(addr)};r2=on;lr`, `${strip(addr2)};r2=on;lr`]
+          : [`${strip(addr)};lr`];
+        return 1;
+      },
+      /** add_rr_param(";name=value"): a parameter on our Record-Route */
+      add_rr_param(param: string): number {
+        core.ctx.rrParams += param.startsWith(';') ? param : `;${param}`;
+        return 1;
+      },
+      /** check_route_param(re): our Route's parameters match the regular expression */
+      check_route_param(pattern: string): number {
+        const p = routeParamsOfTop();
+        if (p === null) return -1;
+        let r = paramCache.get(pattern);
+        if (!r) { r = new RegExp(pattern); paramCache.set(pattern, r); }
+        return ok(r.test(p));
+      },
+      /**
+       * loose_route(): routes a request by its Route set. 1 when the Route set was processed
+       * (next hop in $du, or the R-URI rewritten for a strict router); -1 when there is no
+       * Route, or only our own Route on a request outside a dialog (then removed).
+       */
+      loose_route(): number {
+        const ctx = core.ctx;
+        const msg = ctx.msg;
+        if (!msg.isRequest || msg.getHeader(HDR.ROUTE) === undefined) return -1;
+        const routes = msg.routes();
+        let first = 0;
+        let last = routes.length; // exclusive
+        // A strict router before us put our Record-Route URI in the R-URI (RFC 3261 16.4):
+        // the original R-URI is the last Route.
+        if (core.isMyselfUri(ctx.currentRuri())) {
+          ctx.routeParams = parseUriCached(ctx.currentRuri()).paramsRaw;
+          const orig = routes[last - 1];
+          ctx.ruri = orig.uri;
+          ctx.ruriParsed = null;
+          ctx.lumps.remove(orig.removeStart, orig.removeEnd);
+          last--;
+        }
+        if (first < last && core.isMyselfUri(routes[first].uri)) {
+          const u = parseUriCached(routes[first].uri);
+          ctx.routeParams = u.paramsRaw;
+          ctx.lumps.remove(routes[first].removeStart, routes[first].removeEnd);
+          first++;
+          // double Record-Route (r2=on): the second entry is ours too
+          if (u.params.r2 !== undefined && first < last && core.isMyselfUri(routes[first].uri)) {
+            ctx.lumps.remove(routes[first].removeStart, routes[first].removeEnd);
+            first++;
+          }
+          if (first >= last) return msg.to().tag === undefined && ctx.ruri === null ? -1 : 1;
+        }
+        if (first >= last) return 1;
+        const next = routes[first];
+        const nu = parseUriCached(next.uri);
+        if ('lr' in nu.params) {
+          ctx.du = next.uri;
+          return 1;
+        }
+        // The next hop is a strict router: it goes in the R-URI, the R-URI at the end of the set.
+        const lastRoute = msg.getHeaders(HDR.ROUTE).at(-1)!;
+        ctx.lumps.insert(lastRoute.lineEnd, `Route: <${ctx.currentRuri()}>\r\n`);
+        ctx.ruri = next.uri;
+        ctx.ruriParsed = null;
+        ctx.lumps.remove(next.removeStart, next.removeEnd);
+        return 1;
+      },
+    };
+  },
+});
