@@ -43,11 +43,14 @@ function transpile(file: string, src: string): string {
 }
 
 /** Finds "file:line" for an error thrown while compiling or running the script's top level. */
-function lineOf(err: unknown, file: string): number {
+function lineOf(err: unknown, file: string, src: string): number {
   const stack = err instanceof Error && err.stack ? err.stack : '';
   const esc = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const m = new RegExp(`${esc}:(\\d+)`).exec(stack);
-  return m ? Number(m[1]) : 0;
+  if (!m) return 0;
+  // an unexpected end of input points past the script, into our appended lookup
+  const lines = src.split('\n').length - (src.endsWith('\n') ? 1 : 0);
+  return Math.min(Number(m[1]), lines);
 }
 
 export function loadScript(path: string, ksr: object): LoadedScript {
@@ -66,7 +69,7 @@ export function loadScript(path: string, ksr: object): LoadedScript {
   try {
     compiled = vm.compileFunction(body, ['exports', 'require', 'module', 'KSR', '__filename', '__dirname'], { filename: file }) as typeof compiled;
   } catch (e) {
-    throw new ScriptError(file, lineOf(e, file), (e as Error).message);
+    throw new ScriptError(file, lineOf(e, file, src), (e as Error).message);
   }
   const mod = { exports: {} as Record<string, unknown> };
   const baseRequire = createRequire(file);
@@ -75,7 +78,7 @@ export function loadScript(path: string, ksr: object): LoadedScript {
   try {
     lookup = compiled(mod.exports, requireFn, mod, ksr, file, dirname(file));
   } catch (e) {
-    throw new ScriptError(file, lineOf(e, file), `error while loading: ${(e as Error).message}`);
+    throw new ScriptError(file, lineOf(e, file, src), `error while loading: ${(e as Error).message}`);
   }
   const exported = mod.exports;
   const find = (name: string): unknown => {

@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseListen, resolveSettings, splitHostPort } from '../../../src/core/config.js';
+
+const cli = { listen: [], alias: [], modparams: [] };
+
+describe('config', () => {
+  it('parses Kamailio listen syntax with advertise and IPv6', () => {
+    expect(parseListen('udp:127.0.0.1:5080')).toMatchObject({ host: '127.0.0.1', port: 5080, family: 4 });
+    expect(parseListen('udp:[::1]:5062')).toMatchObject({ host: '::1', port: 5062, family: 6 });
+    expect(parseListen('udp:10.0.0.1:5060 advertise 203.0.113.5:5090')).toMatchObject({ advertiseHost: '203.0.113.5', advertisePort: 5090 });
+    expect(parseListen('127.0.0.1')).toMatchObject({ port: 5060 });
+    expect(() => parseListen('udp:example.com:5060')).toThrow(ConfigError);
+    expect(() => parseListen('tcp:127.0.0.1:5060')).toThrow(/only udp/);
+    expect(splitHostPort('[2001:db8::1]:7')).toEqual({ host: '2001:db8::1', port: 7 });
+  });
+  it('lets command-line flags override script settings', () => {
+    const s = resolveSettings({ listen: 'udp:127.0.0.1:5000', workers: 3, modparams: { maxfwd: { max_limit: 20 } } },
+      { ...cli, workers: 1, modparams: ['maxfwd:max_limit=30', 'rr:enable_double_rr=0'] }, 8);
+    expect(s.workers).toBe(1);
+    expect(s.listen[0].port).toBe(5000);
+    expect(s.modparams).toEqual({ maxfwd: { max_limit: 30 }, rr: { enable_double_rr: 0 } });
+    expect(resolveSettings(undefined, { ...cli, listen: ['udp:127.0.0.1:6000'] }, 8).listen[0].port).toBe(6000);
+  });
+  it('rejects bad values with a clear error', () => {
+    expect(() => resolveSettings({ workers: -1 }, cli, 2)).toThrow(/workers/);
+    expect(() => resolveSettings(undefined, { ...cli, modparams: ['nonsense'] }, 2)).toThrow(/MODULE:NAME=VALUE/);
+    expect(() => resolveSettings(undefined, { ...cli, logLevel: 'loud' }, 2)).toThrow(/log level/);
+  });
+});
