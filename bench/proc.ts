@@ -252,3 +252,27 @@ export function ownsPort(pid: number, port: number, proto: SocketProto = 'udp'):
 
 /** Whether any process has a socket bound to `port`. */
 export const portInUse = (port: number, proto: SocketProto = 'udp'): boolean => socketInodes(proto, port).size > 0;
+
+/** Processes holding a socket bound to `port`, for "port busy" messages. */
+export function portOwners(port: number, proto: SocketProto = 'udp'): { pid: number; command: string }[] {
+  const owners: { pid: number; command: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || !ownsPort(Number(name), port, proto)) continue;
+    let command = '';
+    try {
+      command = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim();
+    } catch {
+      /* gone */
+    }
+    owners.push({ pid: Number(name), command });
+  }
+  return owners;
+}
+
+/** Busy and total CPU ticks of the whole machine, all cores (first line of /proc/stat). */
+export function machineTicks(): { busy: number; total: number } {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/);
+  const v = fields.map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user..steal; guest is already in user
+  return { busy: total - v[3]! - v[4]!, total }; // minus idle and iowait
+}

@@ -201,7 +201,7 @@ export function rttPercentiles(text: string): Record<string, Percentiles> {
     // Recorded in microseconds: the histogram stores integers.
     const h = hdr.build({ numberOfSignificantValueDigits: 3 });
     for (const v of values) h.recordValue(Math.max(0, Math.round(v * 1000)));
-    const ms = (us: number) => us / 1000;
+    const ms = (us: number) => Math.round(us / 10) / 100; // ms to 0.01
     out[rtd] = {
       count: values.length,
       p50: ms(h.getValueAtPercentile(50)),

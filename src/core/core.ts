@@ -167,7 +167,7 @@ export class SipCore {
   private onReply(ctx: MsgContext, msg: SipMessage): void {
     const c = this.counters;
     c.inc(C.rcv_replies);
-    for (const id of replyCounters(msg.status)) c.inc(id);
+    c.incAll(replyCounters(msg.status, msg.cseq().methodId));
     const bad = validateMessage(msg);
     if (bad !== null) {
       c.inc(C.err_replies);
@@ -447,7 +447,7 @@ export class SipCore {
     const port = top.hasRport || ctx.forceRport ? ctx.srcPort : top.port || 5060;
     this.transport.send(ctx.sock.index, Buffer.from(out, 'utf8'), port, ctx.srcIp);
     ctx.replied = true;
-    for (const id of slReplyCounters(code)) this.counters.inc(id);
+    this.counters.incAll(slReplyCounters(code));
     return 1;
   }
 }

@@ -118,13 +118,20 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     void stop();
   });
 
-  // Histograms: ask every SIP thread for its encoding.
+  // Histograms: ask every SIP thread for its encoding; a thread too busy to answer within a
+  // second is represented by its last answer, so the summary's _count never steps back.
   let histSeq = 0;
+  const lastHistogram = new Map<Worker, string>();
   const askHistogram = (w: Worker): Promise<string | null> => new Promise((resolve) => {
     const id = ++histSeq;
-    const t = setTimeout(() => { w.off('message', on); resolve(null); }, 1000);
+    const t = setTimeout(() => { w.off('message', on); resolve(lastHistogram.get(w) ?? null); }, 1000);
     const on = (m: { type: string; id?: number; data?: string | null }): void => {
-      if (m.type === 'histogram' && m.id === id) { clearTimeout(t); w.off('message', on); resolve(m.data ?? null); }
+      if (m.type === 'histogram' && m.id === id) {
+        clearTimeout(t);
+        w.off('message', on);
+        if (m.data) lastHistogram.set(w, m.data);
+        resolve(m.data ?? null);
+      }
     };
     w.on('message', on);
     w.postMessage({ type: 'histogram', id });

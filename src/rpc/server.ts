@@ -38,6 +38,19 @@ function isValidId(id: unknown): id is JsonRpcId {
   return id === null || typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
 }
 
+/** Calls the method for a valid request; every failure becomes an error response. */
+async function invoke(registry: RpcRegistry, method: string, params: object | undefined, id: JsonRpcId): Promise<JsonRpcResponse> {
+  try {
+    if (params !== undefined && !Array.isArray(params)) {
+      throw new RpcError(INVALID_PARAMS, 'Invalid Parameters: positional (array) params only');
+    }
+    const result = await registry.call(method, params ?? []);
+    return { jsonrpc: '2.0', id, result: result ?? null };
+  } catch (err) {
+    return errorResponse(id, err as RpcError); // registry.call only rejects with RpcError
+  }
+}
+
 /** Runs one request object; null for a notification. */
 async function runOne(registry: RpcRegistry, req: unknown): Promise<JsonRpcResponse | null> {
   if (typeof req !== 'object' || req === null || Array.isArray(req)) {
@@ -45,24 +58,11 @@ async function runOne(registry: RpcRegistry, req: unknown): Promise<JsonRpcRespo
   }
   const { jsonrpc, method, params, id } = req as Record<string, unknown>;
   const hasId = 'id' in req;
-  if (jsonrpc !== '2.0' || typeof method !== 'string' || (hasId && !isValidId(id))) {
+  const structured = params === undefined || (typeof params === 'object' && params !== null);
+  if (jsonrpc !== '2.0' || typeof method !== 'string' || (hasId && !isValidId(id)) || !structured) {
     return errorResponse(isValidId(id) ? id : null, new RpcError(INVALID_REQUEST, 'Invalid Request'));
   }
-  const replyId = hasId ? (id as JsonRpcId) : null;
-  if (params !== undefined && (typeof params !== 'object' || params === null)) {
-    return errorResponse(replyId, new RpcError(INVALID_REQUEST, 'Invalid Request')); // must be structured
-  }
-  let response: JsonRpcResponse;
-  if (params !== undefined && !Array.isArray(params)) {
-    response = errorResponse(replyId, new RpcError(INVALID_PARAMS, 'Invalid Parameters: positional (array) params only'));
-  } else {
-    try {
-      const result = await registry.call(method, params ?? []);
-      response = { jsonrpc: '2.0', id: replyId, result: result ?? null };
-    } catch (err) {
-      response = errorResponse(replyId, err as RpcError); // registry.call only rejects with RpcError
-    }
-  }
+  const response = await invoke(registry, method, params as object | undefined, hasId ? (id as JsonRpcId) : null);
   return hasId ? response : null;
 }
 

@@ -16,6 +16,8 @@
  * replyCounters()/slReplyCounters(), which allocate nothing per call.
  */
 
+/** Methods with an rcv_requests_<method> counter. Kamailio has none for KDMQ (kex's
+ *  km_cb_req_stats has no case for it), so neither do we: KDMQ counts in rcv_requests only. */
 const SIP_METHODS = [
   'invite', 'cancel', 'ack', 'bye', 'info', 'register', 'subscribe', 'notify', 'message', 'options',
   'prack', 'update', 'refer', 'publish',
@@ -199,8 +201,8 @@ const METHOD_BIT_COUNTER: readonly number[] = [
  *  METHOD_OTHER, -1 for anything else (KDMQ, HTTP methods, 0, combined bits). rcv_requests itself
  *  is not included: every request bumps RCV_REQUESTS, then this one. */
 export function methodCounter(methodId: number): number {
-  if (methodId <= 0 || (methodId & (methodId - 1)) !== 0) return -1;
   const bit = 31 - Math.clz32(methodId);
+  if (methodId !== 1 << bit) return -1; // not a single bit (0, combined, fractional, negative)
   return bit < METHOD_BIT_COUNTER.length ? METHOD_BIT_COUNTER[bit] : -1;
 }
 
@@ -225,12 +227,11 @@ const REPLY_CODE_COUNTER: Readonly<Record<number, number>> = {
   480: C.rcv_replies_480, 486: C.rcv_replies_486,
 };
 
-/** As kex km_cb_rpl_stats + km_cb_rpl_stats_by_method. */
+/** As kex km_cb_rpl_stats + km_cb_rpl_stats_by_method, without the rcv_replies total. */
 function computeReplyCounters(status: number, methodIndex: number): number[] {
-  const list = [RCV_REPLIES];
   const cls = Math.floor(status / 100);
-  if (cls < 1 || cls > 6) return list;
-  list.push(C[`rcv_replies_${cls as 1 | 2 | 3 | 4 | 5 | 6}xx`]);
+  if (cls < 1 || cls > 6) return [];
+  const list = [C[`rcv_replies_${cls as 1 | 2 | 3 | 4 | 5 | 6}xx`]];
   if (status >= 180 && status <= 189) list.push(C.rcv_replies_18x);
   const code = REPLY_CODE_COUNTER[status];
   if (code !== undefined) list.push(code);
@@ -241,18 +242,19 @@ function computeReplyCounters(status: number, methodIndex: number): number[] {
 }
 
 const MAX_STATUS = 999;
-const OUT_OF_RANGE: readonly number[] = Object.freeze([RCV_REPLIES]);
+const NONE: readonly number[] = Object.freeze([]);
 /** Lazily filled: [methodIndex + 1][status] -> frozen id list. */
 const replyCache: (readonly number[] | undefined)[][] = Array.from({ length: REPLY_METHODS.length + 1 }, () => []);
 
 /**
- * Every core counter a received reply bumps, rcv_replies included: rcv_replies, its class
- * (1xx..6xx), 18x, the codes Kamailio singles out (401 404 407 480 486) and, when the CSeq method
- * is given (Kamailio method bit), rcv_replies_<class>xx_<method> for the 8 methods kex tracks.
- * Returns a cached frozen array: no allocation after the first call for a status.
+ * The rcv_replies_* counters a received reply bumps: its class (1xx..6xx), 18x, the codes Kamailio
+ * singles out (401 404 407 480 486) and, when the CSeq method is given (Kamailio method bit),
+ * rcv_replies_<class>xx_<method> for the 8 methods kex tracks. Empty outside 100..699.
+ * rcv_replies itself is not included: every reply bumps RCV_REPLIES, then these (as with
+ * methodCounter for requests). Returns a cached frozen array: no allocation per message.
  */
 export function replyCounters(status: number, cseqMethodId = 0): readonly number[] {
-  if (!Number.isInteger(status) || status < 0 || status > MAX_STATUS) return OUT_OF_RANGE;
+  if (!Number.isInteger(status) || status < 0 || status > MAX_STATUS) return NONE;
   const mi = replyMethodIndex(cseqMethodId);
   const table = replyCache[mi + 1];
   return (table[status] ??= Object.freeze(computeReplyCounters(status, mi)));

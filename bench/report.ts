@@ -1,0 +1,119 @@
+// Turning measurements into the console table, the Markdown report and the JSON record.
+import type { Measurement } from './measure.js';
+import { BASELINE } from './targets.js';
+
+export interface BenchRun {
+  scenario: string;
+  description: string;
+  startedAt: string;
+  command: string;
+  durationS: number;
+  rates: number[];
+  targets: { name: string; description: string }[];
+  environment: Record<string, string | number>;
+  measurements: Measurement[];
+}
+
+const fmt = (v: number | null | undefined, digits = 0) => (v === null || v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+
+function ratioTo(m: Measurement, all: Measurement[], baseline: string): string {
+  const base = all.find((b) => b.target === baseline && b.rate === m.rate && !b.error);
+  if (!base?.proxyUsPerCall || m.proxyUsPerCall === null) return '-';
+  return `${(m.proxyUsPerCall / base.proxyUsPerCall).toFixed(2)}x`;
+}
+
+const HEADERS = [
+  'target', 'rate', 'calls/s', 'failed', 'CPU µs/call', `vs ${BASELINE}`, 'vs kamailio-default',
+  'p50 ms', 'p90 ms', 'p99 ms', 'uac/uas CPU %', 'SIPp-limited?',
+];
+
+function rowOf(m: Measurement, all: Measurement[]): string[] {
+  if (m.error) return [m.target, String(m.rate), 'error', '-', '-', '-', '-', '-', '-', '-', '-', firstLine(m.error)];
+  const rt = m.responseTime;
+  return [
+    m.target,
+    String(m.rate),
+    fmt(m.achievedRate),
+    String(m.failed),
+    fmt(m.proxyUsPerCall, 1),
+    ratioTo(m, all, BASELINE),
+    ratioTo(m, all, 'kamailio-default'),
+    fmt(rt?.p50),
+    fmt(rt?.p90),
+    fmt(rt?.p99),
+    `${fmt(m.uacCpuPct)}/${fmt(m.uasCpuPct)}`,
+    m.sippLimited ? `yes: ${m.limitReasons.join('; ')}` : 'no',
+  ];
+}
+
+const firstLine = (s: string) => s.split('\n')[0]!.slice(0, 120);
+
+/** Aligned plain-text table, or a Markdown table. */
+export function table(headers: string[], rows: string[][], markdown: boolean): string {
+  if (markdown) {
+    const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+    return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
+  }
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function measurementTable(ms: Measurement[], markdown: boolean): string {
+  return table(HEADERS, ms.map((m) => rowOf(m, ms)), markdown);
+}
+
+/** Highest rate with every requested call successful, per target (null: none). */
+export function highestCleanRate(ms: Measurement[], target: string): number | null {
+  const clean = ms.filter((m) => m.target === target && !m.error && m.failed === 0 && m.successful === m.callsRequested);
+  return clean.length ? Math.max(...clean.map((m) => m.rate)) : null;
+}
+
+function cleanRateLines(run: BenchRun): string[] {
+  const top = Math.max(...run.rates);
+  return run.targets.map(({ name }) => {
+    const r = highestCleanRate(run.measurements, name);
+    const note = r === null ? 'none (failed calls at every rate tried)' : r === top ? `${r} calls/s (every rate tried; the limit is higher)` : `${r} calls/s`;
+    return `- ${name}: ${note}`;
+  });
+}
+
+export function renderMarkdown(run: BenchRun): string {
+  const errors = run.measurements.filter((m) => m.error);
+  return [
+    `# Benchmark: ${run.scenario}`,
+    '',
+    `${run.description}. ${run.durationS} s per rate; started ${run.startedAt}.`,
+    '',
+    `Command: \`${run.command}\``,
+    '',
+    '## Environment',
+    '',
+    ...Object.entries(run.environment).map(([k, v]) => `- ${k}: ${v}`),
+    '',
+    '## Targets',
+    '',
+    ...run.targets.map((t) => `- ${t.name}: ${t.description}`),
+    '',
+    '## Results',
+    '',
+    measurementTable(run.measurements, true),
+    '',
+    'calls/s: the rate SIPp sustained while creating calls. CPU µs/call: utime+stime of every proxy',
+    'process and thread over the uac run, divided by successful calls. Response times are INVITE -> 200',
+    "at the uac, in SIPp's whole milliseconds. uac/uas CPU: percent of one core.",
+    '',
+    '## Highest rate without failed calls',
+    '',
+    ...cleanRateLines(run),
+    ...(errors.length
+      ? ['', '## Errors', '', ...errors.map((m) => `- ${m.target} at ${m.rate}: ${firstLine(m.error!)}`)]
+      : []),
+    '',
+  ].join('\n');
+}
+
+/** The console summary: the table and the clean rates. */
+export function renderText(run: BenchRun): string {
+  return [`== ${run.scenario}: ${run.description}`, measurementTable(run.measurements, false), '', 'Highest rate without failed calls:', ...cleanRateLines(run)].join('\n');
+}

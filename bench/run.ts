@@ -1,0 +1,149 @@
+// `make bench` (node dist/bench/run.js [flags]): every target at every rate, side by side
+// in one run, then bench/results/<timestamp>-<scenario>.{json,md} and latest.md.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { measure, type Measurement } from './measure.js';
+import { repoPath } from './paths.js';
+import { clockTicksPerSecond, portInUse, portOwners, sleep } from './proc.js';
+import { renderMarkdown, renderText, type BenchRun } from './report.js';
+import { scenarios, type Scenario } from './scenarios.js';
+import { targets, type Target } from './targets.js';
+
+const USAGE = `usage: node dist/bench/run.js [--scenario forward] [--targets a,b] [--rates 1000,2000,...]
+                               [--duration SECONDS] [--out DIR] [--list]
+  scenarios: ${Object.keys(scenarios).join(', ')}
+  targets:   ${targets.map((t) => t.name).join(', ')}
+  defaults:  --scenario forward --targets (all) --rates 1000,2000,4000,6000 --duration 10 --out bench/results`;
+
+/** "a,b c" and repeated flags alike. */
+const listOf = (values: string[] | undefined): string[] => (values ?? []).flatMap((v) => v.split(/[,\s]+/)).filter(Boolean);
+
+function pick<T extends { name: string }>(all: Record<string, T> | T[], names: string[], what: string): T[] {
+  const list = Array.isArray(all) ? all : Object.values(all);
+  return names.map((n) => {
+    const hit = list.find((x) => x.name === n);
+    if (!hit) throw new Error(`unknown ${what} "${n}"; known: ${list.map((x) => x.name).join(', ')}`);
+    return hit;
+  });
+}
+
+/** First output line of a version command (`sipp -v` exits 1, so the status is ignored). */
+function firstLineOf(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
+  if (r.error) return `unavailable (${r.error.message})`;
+  return `${r.stdout}\n${r.stderr}`.split('\n').map((l) => l.trim()).find(Boolean) ?? '?';
+}
+
+function environment(): Record<string, string | number> {
+  const cpuModel = cpus()[0]?.model ?? '?';
+  return {
+    cpu: `${cpus().length} x ${cpuModel}`,
+    kernel: release(),
+    node: process.version,
+    sipp: firstLineOf('sipp', ['-v']),
+    kamailio: firstLineOf('kamailio', ['-v']),
+    clk_tck: clockTicksPerSecond(),
+  };
+}
+
+/**
+ * The Debian package starts Kamailio as a service on 5060. Stop it if it holds one of
+ * our ports (systemd may not be running at all: then say who holds the port).
+ */
+async function freeScenarioPorts(s: Scenario): Promise<void> {
+  const ports = [s.proxy, s.uac, ...s.uas].map((e) => e.port);
+  if (!ports.some((p) => portInUse(p))) return;
+  try {
+    execFileSync('systemctl', ['stop', 'kamailio'], { stdio: 'ignore', timeout: 15_000 });
+    await sleep(500);
+  } catch {
+    /* no systemd, or no such service */
+  }
+  const busy = ports.filter((p) => portInUse(p));
+  if (busy.length) {
+    const who = busy.map((p) => `${p} (${portOwners(p).map((o) => `pid ${o.pid}: ${o.command}`).join('; ') || 'owner unknown'})`);
+    throw new Error(`UDP ports needed by the bench are in use: ${who.join(', ')}`);
+  }
+}
+
+async function runScenario(s: Scenario, chosen: Target[], rates: number[], durationS: number, command: string): Promise<BenchRun> {
+  await freeScenarioPorts(s);
+  const run: BenchRun = {
+    scenario: s.name,
+    description: s.description,
+    startedAt: new Date().toISOString(),
+    command,
+    durationS,
+    rates,
+    targets: chosen.map((t) => ({ name: t.name, description: t.description })),
+    environment: environment(),
+    measurements: [],
+  };
+  const cores = cpus().length;
+  // Rates outer, targets inner: targets compared at one rate are measured close together in time.
+  for (const rate of rates) {
+    for (const t of chosen) {
+      process.stdout.write(`${s.name}: ${t.name} at ${rate} calls/s for ${durationS} s ... `);
+      const m: Measurement = await measure(s, t, rate, durationS, cores);
+      run.measurements.push(m);
+      process.stdout.write(
+        m.error
+          ? `error: ${m.error.split('\n')[0]}\n`
+          : `${m.successful}/${m.callsRequested} ok, ${m.failed} failed, ${m.proxyUsPerCall?.toFixed(1) ?? '-'} µs/call` +
+              `${m.sippLimited ? ` (SIPp-limited: ${m.limitReasons.join('; ')})` : ''}\n`,
+      );
+    }
+  }
+  return run;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      scenario: { type: 'string', multiple: true },
+      targets: { type: 'string', multiple: true },
+      rates: { type: 'string', multiple: true },
+      duration: { type: 'string' },
+      out: { type: 'string' },
+      list: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || values.list) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const chosenScenarios = pick(scenarios, listOf(values.scenario).length ? listOf(values.scenario) : ['forward'], 'scenario');
+  const chosenTargets = listOf(values.targets).length ? pick(targets, listOf(values.targets), 'target') : targets;
+  const rates = (listOf(values.rates).length ? listOf(values.rates) : ['1000', '2000', '4000', '6000']).map(Number);
+  const durationS = Number(values.duration ?? 10);
+  if (rates.some((r) => !(r > 0)) || !(durationS > 0)) throw new Error(`rates and duration must be positive numbers\n${USAGE}`);
+  const outDir = values.out ?? repoPath('bench/results');
+  mkdirSync(outDir, { recursive: true });
+
+  const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const command = ['node', 'dist/bench/run.js', ...process.argv.slice(2)].join(' ');
+  const reports: string[] = [];
+  for (const s of chosenScenarios) {
+    const run = await runScenario(s, chosenTargets, rates, durationS, command);
+    const base = join(outDir, `${stamp}-${s.name}`);
+    const md = renderMarkdown(run);
+    writeFileSync(`${base}.json`, `${JSON.stringify(run, null, 2)}\n`);
+    writeFileSync(`${base}.md`, md);
+    reports.push(md);
+    process.stdout.write(`\n${renderText(run)}\n\nwrote ${base}.json and ${base}.md\n\n`);
+  }
+  writeFileSync(join(outDir, 'latest.md'), reports.join('\n'));
+}
+
+// Ctrl-C: exit, which kills the SIPp and proxy process groups (see proc.ts).
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench: ${e.message}\n`);
+  process.exit(1);
+});

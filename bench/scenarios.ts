@@ -1,0 +1,42 @@
+// Benchmark scenarios as data: where the proxy listens, which SIPp uas instances stand
+// behind it, what the uac runs, and the same job written for Kamailio and for viaduct.
+// A new scenario (e.g. dispatcher: ds_select_dst(1, 4) over three uas) is one more entry.
+import type { SippOptions } from './sipp.js';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  /** Where the proxy listens (UDP) and the uac sends. */
+  proxy: Endpoint;
+  /** SIPp uas instances the proxy forwards to; each runs `uasOptions`. */
+  uas: Endpoint[];
+  /** The uac, sending to `proxy`; rate and call count come from the run. */
+  uac: Endpoint & Pick<SippOptions, 'scenario' | 'transport' | 'extraArgs'>;
+  uasOptions: Pick<SippOptions, 'scenario' | 'transport' | 'extraArgs'>;
+  /** Repository-relative Kamailio cfg doing the same job (listening on `proxy`). */
+  kamailioCfg: string;
+  /** Kamailio -A defines for that cfg. */
+  kamailioDefines?: Record<string, string | true>;
+  /** Repository-relative viaduct routing script. */
+  viaductScript: string;
+}
+
+const LOOPBACK = '127.0.0.1';
+
+export const scenarios: Record<string, Scenario> = {
+  forward: {
+    name: 'forward',
+    description: "stateless forward() of every request to one SIPp uas (SIPp's default uac/uas call flow)",
+    proxy: { host: LOOPBACK, port: 5060 },
+    uas: [{ host: LOOPBACK, port: 5070 }],
+    uac: { host: LOOPBACK, port: 5080, scenario: 'uac' },
+    uasOptions: { scenario: 'uas' },
+    kamailioCfg: 'bench/kamailio/forward.cfg',
+    viaductScript: 'bench/scripts/forward.js',
+  },
+};

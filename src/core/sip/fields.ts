@@ -1,0 +1,396 @@
+// Byte-level parsers for the structured header values a proxy reads: Via, name-addr lists
+// (From, To, Contact, Route, Record-Route, ...) and CSeq. They work on buf directly so that
+// every offset they report is a byte offset, and decode only the pieces they return.
+
+import {
+  DQUOTE, HOST, PARAM_VALUE, TOKEN,
+  decodeUnfolded, isLWS, parseDigits, skipClass, skipLWS, skipQuoted,
+} from './chars.js';
+import { SipParseError } from './errors.js';
+import { HDR_CANONICAL_NAMES } from './headers.js';
+import type { HeaderField, NameAddr, Via } from './message.js';
+import { METHOD_NAMES, METHOD_OTHER, methodIdFromBytes } from './methods.js';
+
+const COMMA = 0x2c;
+const SEMI = 0x3b;
+const EQUAL = 0x3d;
+const SLASH = 0x2f;
+const COLON = 0x3a;
+const LAQUOT = 0x3c;
+const RAQUOT = 0x3e;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const STAR = 0x2a;
+const QMARK = 0x3f;
+
+function fail(buf: Buffer, h: HeaderField, detail: string): never {
+  const name = HDR_CANONICAL_NAMES[h.id] ?? buf.toString('latin1', h.nameStart, h.nameEnd);
+  throw new SipParseError(`bad ${name} header: ${detail}`);
+}
+
+// ---- strings without allocation for the common cases ----
+
+/** Whether buf[start, end) equals `known` (lower-case) ignoring ASCII case. */
+function matchLower(buf: Buffer, start: number, end: number, known: string): boolean {
+  if (end - start !== known.length) return false;
+  for (let i = 0; i < known.length; i++) if ((buf[start + i] | 0x20) !== known.charCodeAt(i)) return false;
+  return true;
+}
+
+// Parameter names that occur in nearly every message: returned as constants, not decoded.
+const COMMON_PARAMS = ['branch', 'received', 'rport', 'maddr', 'ttl', 'tag', 'lr', 'transport', 'expires', 'q'];
+
+function paramName(buf: Buffer, start: number, end: number): string {
+  for (let i = 0; i < COMMON_PARAMS.length; i++) {
+    if (matchLower(buf, start, end, COMMON_PARAMS[i])) return COMMON_PARAMS[i];
+  }
+  return buf.toString('latin1', start, end).toLowerCase();
+}
+
+const TRANSPORTS = ['UDP', 'TCP', 'TLS', 'SCTP', 'WS', 'WSS'];
+const PROTOCOLS = TRANSPORTS.map((t) => 'SIP/2.0/' + t);
+
+/** Value of a decimal string of at most maxLen digits, else -1. */
+function smallUint(s: string, maxLen: number): number {
+  if (s.length === 0 || s.length > maxLen) return -1;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+// ---- generic parameters: *( SEMI token [ EQUAL gen-value ] ) ----
+
+/**
+ * Parses `;name[=value]` pairs from p into params and returns the position just after the
+ * last one (p itself when there are none). LWS is allowed around ';' and '=' (RFC 3261 25.1).
+ * Values are kept as written (quoted strings keep their quotes).
+ */
+function parseParams(buf: Buffer, p: number, end: number, params: Record<string, string>, h: HeaderField): number {
+  for (;;) {
+    let q = skipLWS(buf, p, end);
+    if (q >= end || buf[q] !== SEMI) return p;
+    q = skipLWS(buf, q + 1, end);
+    const ns = q;
+    q = skipClass(buf, q, end, TOKEN);
+    if (q === ns) fail(buf, h, 'empty parameter');
+    const name = paramName(buf, ns, q);
+    p = q;
+    let value = '';
+    q = skipLWS(buf, q, end);
+    if (q < end && buf[q] === EQUAL) {
+      q = skipLWS(buf, q + 1, end);
+      const vs = q;
+      if (q < end && buf[q] === DQUOTE) {
+        q = skipQuoted(buf, q, end);
+        if (q < 0) fail(buf, h, 'unterminated quoted string');
+      } else {
+        q = skipClass(buf, q, end, PARAM_VALUE);
+      }
+      if (q === vs) fail(buf, h, `empty value for parameter ${name}`);
+      value = buf.toString('utf8', vs, q);
+      p = q;
+    }
+    params[name] = value;
+  }
+}
+
+// ---- removal ranges shared by Via and name-addr lists ----
+
+interface Removable {
+  start: number;
+  end: number;
+  removeStart: number;
+  removeEnd: number;
+}
+
+/**
+ * Sets removeStart/removeEnd of the values list[from..] that came from header line h: the
+ * whole line when it holds one value; otherwise the value and the comma and whitespace that
+ * separate it from its neighbour (the following one, or the preceding one for the last).
+ */
+function setRemoveRanges(list: Removable[], from: number, h: HeaderField): void {
+  const n = list.length - from;
+  if (n === 1) {
+    list[from].removeStart = h.lineStart;
+    list[from].removeEnd = h.lineEnd;
+    return;
+  }
+  for (let i = from; i < list.length; i++) {
+    const v = list[i];
+    if (i < list.length - 1) {
+      v.removeStart = v.start;
+      v.removeEnd = list[i + 1].start;
+    } else {
+      v.removeStart = list[i - 1].end;
+      v.removeEnd = v.end;
+    }
+  }
+}
+
+// ---- Via (RFC 3261 20.42, 25.1: via-parm) ----
+
+/** Expects SWS "/" SWS at p; returns the position after it. */
+function slash(buf: Buffer, p: number, end: number, h: HeaderField): number {
+  p = skipLWS(buf, p, end);
+  if (p >= end || buf[p] !== SLASH) fail(buf, h, 'bad sent-protocol');
+  return skipLWS(buf, p + 1, end);
+}
+
+/** A constant from list equal (case-insensitively) to buf[start, end), else the bytes upper-cased. */
+function upperToken(buf: Buffer, start: number, end: number, list: string[]): string {
+  for (let i = 0; i < list.length; i++) {
+    if (matchLower(buf, start, end, list[i].toLowerCase())) return list[i];
+  }
+  return buf.toString('latin1', start, end).toUpperCase();
+}
+
+function parseViaParm(buf: Buffer, p: number, end: number, h: HeaderField): Via {
+  const start = p;
+  // sent-protocol = protocol-name SLASH protocol-version SLASH transport
+  const nameEnd = skipClass(buf, p, end, TOKEN);
+  p = slash(buf, nameEnd, end, h);
+  const verStart = p;
+  const verEnd = skipClass(buf, p, end, TOKEN);
+  p = slash(buf, verEnd, end, h);
+  const trStart = p;
+  p = skipClass(buf, p, end, TOKEN);
+  if (nameEnd === start || verEnd === verStart || p === trStart) fail(buf, h, 'bad sent-protocol');
+  const transport = upperToken(buf, trStart, p, TRANSPORTS);
+  let protocol: string;
+  if (p - start === 8 + transport.length && matchLower(buf, start, start + 8, 'sip/2.0/')) {
+    protocol = PROTOCOLS[TRANSPORTS.indexOf(transport)] ?? 'SIP/2.0/' + transport;
+  } else {
+    // folded or unusual: rebuild without the LWS (RFC 4475 3.1.1.1)
+    protocol = buf.toString('latin1', start, nameEnd).toUpperCase() + '/' +
+      buf.toString('latin1', verStart, verEnd) + '/' + transport;
+  }
+
+  // LWS sent-by
+  const afterProto = p;
+  p = skipLWS(buf, p, end);
+  if (p === afterProto || p >= end) fail(buf, h, 'missing sent-by');
+  let host: string;
+  if (buf[p] === LBRACKET) {
+    const hs = p + 1;
+    p = skipClass(buf, hs, end, HOST);
+    while (p < end && buf[p] === COLON) p = skipClass(buf, p + 1, end, HOST);
+    if (p >= end || buf[p] !== RBRACKET || p === hs) fail(buf, h, 'bad IPv6 reference');
+    host = buf.toString('latin1', hs, p);
+    p++;
+  } else {
+    const hs = p;
+    p = skipClass(buf, p, end, HOST);
+    if (p === hs) fail(buf, h, 'bad sent-by host');
+    host = buf.toString('latin1', hs, p);
+  }
+  // [ COLON port ], COLON = SWS ":" SWS
+  let port = 0;
+  const q = skipLWS(buf, p, end);
+  if (q < end && buf[q] === COLON) {
+    const ps = skipLWS(buf, q + 1, end);
+    let pe = ps;
+    while (pe < end && buf[pe] >= 0x30 && buf[pe] <= 0x39) pe++;
+    port = pe - ps <= 5 ? parseDigits(buf, ps, pe) : -1;
+    if (port < 1 || port > 65535) fail(buf, h, 'bad port');
+    p = pe;
+  }
+
+  const params = Object.create(null) as Record<string, string>;
+  p = parseParams(buf, p, end, params, h);
+  let ttl: number | undefined;
+  if (params.ttl !== undefined) {
+    ttl = smallUint(params.ttl, 3);
+    if (ttl < 0 || ttl > 255) fail(buf, h, 'bad ttl'); // via-ttl = 1*3DIGIT, 0-255
+  }
+  const rport = params.rport;
+  return {
+    protocol,
+    transport,
+    host,
+    port,
+    branch: params.branch,
+    received: params.received,
+    rport,
+    hasRport: rport !== undefined,
+    maddr: params.maddr,
+    ttl,
+    params,
+    start,
+    end: p,
+    removeStart: 0,
+    removeEnd: 0,
+    header: h,
+  };
+}
+
+/** Appends every via-parm of Via header line h to out, in order. */
+export function parseViaHeader(buf: Buffer, h: HeaderField, out: Via[]): void {
+  const end = h.valueEnd;
+  const from = out.length;
+  let p = h.valueStart;
+  if (p >= end) fail(buf, h, 'empty value');
+  for (;;) {
+    const via = parseViaParm(buf, p, end, h);
+    out.push(via);
+    p = skipLWS(buf, via.end, end);
+    if (p >= end) break;
+    if (buf[p] !== COMMA) fail(buf, h, 'unexpected characters after a value');
+    p = skipLWS(buf, p + 1, end);
+    if (p >= end) fail(buf, h, 'empty value after comma');
+  }
+  setRemoveRanges(out, from, h);
+}
+
+// ---- name-addr / addr-spec lists (RFC 3261 20.10, 20.20, 20.30, 20.34, 20.39, 25.1) ----
+
+/** Display name from a quoted-string buf[start, end) (quotes included): unquoted and unescaped. */
+function unquote(buf: Buffer, start: number, end: number): string {
+  const raw = decodeUnfolded(buf, start + 1, end - 1);
+  if (raw.indexOf('\\') === -1) return raw;
+  let out = '';
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === '\\' && i + 1 < raw.length) out += raw[++i];
+    else out += c;
+  }
+  return out;
+}
+
+function parseNameAddr(buf: Buffer, p: number, end: number, h: HeaderField, allowStar: boolean): NameAddr {
+  const start = p;
+  let displayName: string | undefined;
+  let uriStart: number;
+  let uriEnd: number;
+  let star = false;
+
+  if (allowStar && buf[p] === STAR && skipLWS(buf, p + 1, end) >= end) {
+    // Contact: * (RFC 3261 10.2.2)
+    star = true;
+    uriStart = p;
+    uriEnd = p + 1;
+    p = uriEnd;
+  } else {
+    if (buf[p] === DQUOTE) {
+      const q = skipQuoted(buf, p, end);
+      if (q < 0) fail(buf, h, 'unterminated quoted string');
+      displayName = unquote(buf, p, q);
+      p = skipLWS(buf, q, end);
+      if (p >= end || buf[p] !== LAQUOT) fail(buf, h, 'expected < after the display name');
+    } else if (buf[p] !== LAQUOT) {
+      // *(token LWS) followed by '<' is a display name; anything else is an addr-spec
+      let q = p;
+      let tokensEnd = p;
+      while (q < end) {
+        if (TOKEN[buf[q]] === 1) tokensEnd = q = skipClass(buf, q, end, TOKEN);
+        else if (isLWS(buf[q])) q = skipLWS(buf, q, end);
+        else break;
+      }
+      if (q < end && buf[q] === LAQUOT) {
+        displayName = decodeUnfolded(buf, p, tokensEnd);
+        p = q;
+      }
+    }
+    if (buf[p] === LAQUOT) {
+      uriStart = p + 1;
+      uriEnd = uriStart;
+      while (uriEnd < end && buf[uriEnd] !== RAQUOT) {
+        if (isLWS(buf[uriEnd])) fail(buf, h, 'whitespace inside <>'); // RFC 4475 3.1.2.14
+        uriEnd++;
+      }
+      if (uriEnd >= end) fail(buf, h, 'missing >');
+      if (uriEnd === uriStart) fail(buf, h, 'empty URI');
+      p = uriEnd + 1;
+    } else {
+      // addr-spec: a URI with ',', ';' or '?' must be in <> (RFC 3261 20), so ';' starts the
+      // header parameters and ',' the next value
+      uriStart = p;
+      while (p < end) {
+        const b = buf[p];
+        if (b === SEMI || b === COMMA || isLWS(b)) break;
+        if (b === QMARK) fail(buf, h, 'a URI with headers must be enclosed in <>'); // RFC 4475 3.1.2.13
+        if (b === LAQUOT || b === RAQUOT || b === DQUOTE) fail(buf, h, 'unexpected character');
+        p++;
+      }
+      uriEnd = p;
+      if (uriEnd === uriStart) fail(buf, h, 'missing URI');
+    }
+  }
+
+  const params = Object.create(null) as Record<string, string>;
+  p = parseParams(buf, p, end, params, h);
+  const na: NameAddr = {
+    displayName,
+    uri: buf.toString('utf8', uriStart, uriEnd),
+    uriStart,
+    uriEnd,
+    params,
+    tag: params.tag,
+    start,
+    end: p,
+    removeStart: 0,
+    removeEnd: 0,
+    header: h,
+  };
+  if (star) na.star = true;
+  return na;
+}
+
+/**
+ * Appends the values of name-addr header line h to out. `multi` allows a comma-separated
+ * list (Contact, Route, Record-Route, ...); From and To hold exactly one value.
+ */
+export function parseNameAddrHeader(buf: Buffer, h: HeaderField, out: NameAddr[], multi: boolean, allowStar: boolean): void {
+  const end = h.valueEnd;
+  const from = out.length;
+  let p = h.valueStart;
+  if (p >= end) fail(buf, h, 'empty value');
+  for (;;) {
+    const na = parseNameAddr(buf, p, end, h, allowStar);
+    out.push(na);
+    p = skipLWS(buf, na.end, end);
+    if (p >= end) break;
+    if (buf[p] !== COMMA) fail(buf, h, 'unexpected characters after a value');
+    if (!multi) fail(buf, h, 'more than one value');
+    p = skipLWS(buf, p + 1, end);
+    if (p >= end) fail(buf, h, 'empty value after comma');
+    if (na.star) fail(buf, h, '* must be the only value');
+  }
+  setRemoveRanges(out, from, h);
+}
+
+// ---- CSeq (RFC 3261 20.16): 1*DIGIT LWS Method ----
+
+export interface CSeq {
+  num: number;
+  method: string;
+  methodId: number;
+}
+
+/** Largest CSeq number: it must be less than 2**31 (RFC 3261 8.1.1.5). */
+export const CSEQ_MAX = 0x7fffffff;
+
+export function parseCSeq(buf: Buffer, h: HeaderField): CSeq {
+  const end = h.valueEnd;
+  const ds = h.valueStart;
+  let p = ds;
+  while (p < end && buf[p] >= 0x30 && buf[p] <= 0x39) p++;
+  if (p === ds) fail(buf, h, 'missing sequence number');
+  const num = parseDigits(buf, ds, p);
+  if (num > CSEQ_MAX) fail(buf, h, 'sequence number out of range'); // RFC 4475 3.1.2.4
+  const ms = skipLWS(buf, p, end);
+  const me = skipClass(buf, ms, end, TOKEN);
+  if (ms === p || me === ms || me !== end) fail(buf, h, 'expected a number and a method');
+  const methodId = methodIdFromBytes(buf, ms, me);
+  const method = methodId === METHOD_OTHER ? buf.toString('latin1', ms, me) : METHOD_NAMES[methodId];
+  return { num, method, methodId };
+}
+
+/** Value of a 1*DIGIT header (Max-Forwards, Expires, ...), LWS-trimmed; -1 when not digits. */
+export function headerDigits(buf: Buffer, h: HeaderField): number {
+  return parseDigits(buf, h.valueStart, h.valueEnd);
+}
+

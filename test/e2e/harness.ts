@@ -1,0 +1,76 @@
+// Helpers for the end-to-end tests: start the real server, allocate ports, send raw UDP.
+// The process, port and UDP machinery lives in bench/ (the benchmark uses it too).
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, releasePorts } from '../../bench/ports.js';
+import { spawnViaduct, type ViaductProcess as Spawned } from '../../bench/viaduct.js';
+
+export { freePort, freePorts, releasePorts } from '../../bench/ports.js';
+export { sendUdp, UdpListener, type Datagram } from '../../bench/udp.js';
+export { RpcError, parseReadyLine, type ViaductReady } from '../../bench/viaduct.js';
+export { runSipp, startSipp, type SippOptions, type SippResult, type SippProcess } from '../../bench/sipp.js';
+
+export interface StartViaductOptions {
+  /** A path to a routing script, or the script's source (written to a temp file). */
+  script: string;
+  /** File name for inline source (the extension tells the loader what it is); default script.js. */
+  scriptName?: string;
+  /** e.g. 'udp:127.0.0.1:5060'. */
+  listen: string[];
+  workers: number;
+  /** IP:PORT for JSON-RPC and /metrics, or 'off'. Default: 127.0.0.1 on a free port. */
+  http?: string;
+  modparams?: string[];
+  extraArgs?: string[];
+  readyTimeoutMs?: number;
+}
+
+export type ViaductProcess = Spawned;
+
+/**
+ * Spawns `node dist/src/cli/main.js run SCRIPT --listen ... --workers N --http IP:PORT` and
+ * resolves after its `viaduct ready ...` line (rejects with its output on exit or timeout).
+ * Needs `make build` (vitest does not compile src/).
+ */
+export async function startViaduct(opts: StartViaductOptions): Promise<ViaductProcess> {
+  let tempDir: string | undefined;
+  let script = opts.script;
+  if (!existsSync(script)) {
+    tempDir = mkdtempSync(join(tmpdir(), 'viaduct-script-'));
+    script = join(tempDir, opts.scriptName ?? 'script.js');
+    writeFileSync(script, opts.script);
+  }
+  const ownHttpPort = opts.http === undefined ? await freePort() : undefined;
+  const cleanup = () => {
+    if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+    if (ownHttpPort !== undefined) releasePorts([ownHttpPort]);
+  };
+  try {
+    const v = await spawnViaduct({
+      script,
+      listen: opts.listen,
+      workers: opts.workers,
+      http: opts.http ?? `127.0.0.1:${ownHttpPort}`,
+      modparams: opts.modparams,
+      extraArgs: opts.extraArgs,
+      readyTimeoutMs: opts.readyTimeoutMs,
+    });
+    return {
+      ...v,
+      get pids() {
+        return v.pids;
+      },
+      async stop() {
+        try {
+          return await v.stop();
+        } finally {
+          cleanup();
+        }
+      },
+    };
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+}
