@@ -1,5 +1,5 @@
 // One measurement: a target running a scenario under SIPp at one call rate.
-import { cpuSecondsBetween, cpuTicks, machineTicks, portInUse, portOwners, sleep } from './proc.js';
+import { cpuSecondsBetween, cpuTicks, machineTicks, portInUse, portOwners, processesNamed, sleep } from './proc.js';
 import { waitUntilForwarding } from './probe.js';
 import type { Endpoint, Scenario } from './scenarios.js';
 import { runSipp, startSipp, type Percentiles, type SippMessageStat, type SippProcess } from './sipp.js';
@@ -23,7 +23,7 @@ export interface Measurement {
   /** Proxy CPU (utime+stime, every process and thread) over the uac run. */
   proxyCpuS: number;
   proxyUsPerCall: number | null;
-  /** Percent of one core, over the uac run. */
+  /** Percent of one core while calls were being created (failed calls drain for ~32 s after, nearly idle). */
   proxyCpuPct: number;
   uacCpuPct: number;
   /** The busiest uas. */
@@ -37,6 +37,8 @@ export interface Measurement {
   limitReasons: string[];
   uacMessages: SippMessageStat[];
   uacErrors: string[];
+  /** Things that may have disturbed the measurement (other SIPp processes on the machine). */
+  warnings: string[];
   wallS: number;
   /** Set when the measurement could not be made (target failed to start...). */
   error?: string;
@@ -60,6 +62,25 @@ async function waitPortsFree(s: Scenario, timeoutMs = 10_000): Promise<void> {
     }
     await sleep(100);
   }
+}
+
+/**
+ * Sockets on the scenario's ports held by processes that are not ours. This machine is
+ * shared: with SO_REUSEADDR a second proxy can bind the same UDP port and take the traffic.
+ */
+function intruders(s: Scenario, ours: number[]): string[] {
+  return [s.proxy, ...s.uas].flatMap((e) =>
+    portOwners(e.port)
+      .filter((o) => !ours.includes(o.pid))
+      .map((o) => `port ${e.port} also bound by pid ${o.pid} (${o.command})`),
+  );
+}
+
+/** Other SIPp instances may be sending to our proxy port (their own proxy gone or not). */
+function otherSipps(ours: number[]): string[] {
+  return processesNamed('sipp')
+    .filter((p) => !ours.includes(p.pid))
+    .map((p) => `another SIPp was running: pid ${p.pid} (${p.command})`);
 }
 
 function limitReasons(m: Measurement, cores: number): string[] {
@@ -98,6 +119,7 @@ function emptyMeasurement(s: Scenario, t: Target, rate: number, durationS: numbe
     limitReasons: [],
     uacMessages: [],
     uacErrors: [],
+    warnings: [],
     wallS: 0,
   };
 }
@@ -119,6 +141,7 @@ export async function measure(s: Scenario, t: Target, rate: number, durationS: n
     await Promise.all(uases.map((u) => u.ready));
 
     const uasCpu0 = uases.map((u) => u.cpuSeconds());
+    const before = otherSipps(uases.map((u) => u.pid));
     const proxyCpu0 = cpuTicks(proxy.pids);
     const machine0 = machineTicks();
     const t0 = performance.now();
@@ -138,6 +161,7 @@ export async function measure(s: Scenario, t: Target, rate: number, durationS: n
     const proxyCpuS = cpuSecondsBetween(proxyCpu0, cpuTicks(proxy.pids));
     const machine1 = machineTicks();
     const uasCpu = uases.map((u, i) => u.cpuSeconds() - uasCpu0[i]!);
+    const activeS = uac.sustainedCallRate > 0 ? Math.min(wallS, uac.created / uac.sustainedCallRate) : wallS;
 
     Object.assign(m, {
       created: uac.created,
@@ -148,16 +172,19 @@ export async function measure(s: Scenario, t: Target, rate: number, durationS: n
       achievedRate: uac.sustainedCallRate,
       proxyCpuS,
       proxyUsPerCall: uac.successful > 0 ? (proxyCpuS * 1e6) / uac.successful : null,
-      proxyCpuPct: (100 * proxyCpuS) / wallS,
-      uacCpuPct: (100 * uac.cpuS) / uac.wallS,
-      uasCpuPct: (100 * Math.max(0, ...uasCpu)) / wallS,
+      proxyCpuPct: (100 * proxyCpuS) / activeS,
+      uacCpuPct: (100 * uac.cpuS) / activeS,
+      uasCpuPct: (100 * Math.max(0, ...uasCpu)) / activeS,
       machineBusyPct: (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total),
       responseTime: uac.responseTime,
       uacMessages: uac.messages,
       uacErrors: uac.errors.slice(0, 10),
       wallS,
     } satisfies Partial<Measurement>);
-    if (uac.timedOut) m.error = 'the uac did not finish in time and was stopped';
+    m.warnings = [...new Set([...before, ...otherSipps(uases.map((u) => u.pid))])];
+    const foreign = intruders(s, [...proxy.pids, ...uases.map((u) => u.pid)]);
+    if (foreign.length) m.error = `result discarded: ${foreign.join('; ')}`;
+    else if (uac.timedOut) m.error = 'the uac did not finish in time and was stopped';
     m.limitReasons = limitReasons(m, cores);
     m.sippLimited = m.limitReasons.length > 0;
   } catch (e) {

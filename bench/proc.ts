@@ -276,3 +276,18 @@ export function machineTicks(): { busy: number; total: number } {
   const total = v.slice(0, 8).reduce((a, b) => a + b, 0); // user..steal; guest is already in user
   return { busy: total - v[3]! - v[4]!, total }; // minus idle and iowait
 }
+
+/** Processes whose command name (/proc/PID/comm) is `comm`. */
+export function processesNamed(comm: string): { pid: number; command: string }[] {
+  const found: { pid: number; command: string }[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() !== comm) continue;
+      found.push({ pid: Number(name), command: readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').join(' ').trim() });
+    } catch {
+      /* gone */
+    }
+  }
+  return found;
+}

@@ -28,11 +28,13 @@ const HEADERS = [
 ];
 
 function rowOf(m: Measurement, all: Measurement[]): string[] {
-  if (m.error) return [m.target, String(m.rate), 'error', '-', '-', '-', '-', '-', '-', '-', '-', firstLine(m.error)];
+  // '*': something else ran SIPp on the machine meanwhile (see Warnings).
+  const rate = `${m.rate}${m.warnings.length ? '*' : ''}`;
+  if (m.error) return [m.target, rate, 'error', '-', '-', '-', '-', '-', '-', '-', '-', firstLine(m.error)];
   const rt = m.responseTime;
   return [
     m.target,
-    String(m.rate),
+    rate,
     fmt(m.achievedRate),
     String(m.failed),
     fmt(m.proxyUsPerCall, 1),
@@ -80,6 +82,7 @@ function cleanRateLines(run: BenchRun): string[] {
 
 export function renderMarkdown(run: BenchRun): string {
   const errors = run.measurements.filter((m) => m.error);
+  const warned = run.measurements.filter((m) => m.warnings.length);
   return [
     `# Benchmark: ${run.scenario}`,
     '',
@@ -101,13 +104,17 @@ export function renderMarkdown(run: BenchRun): string {
     '',
     'calls/s: the rate SIPp sustained while creating calls. CPU µs/call: utime+stime of every proxy',
     'process and thread over the uac run, divided by successful calls. Response times are INVITE -> 200',
-    "at the uac, in SIPp's whole milliseconds. uac/uas CPU: percent of one core.",
+    "at the uac, in SIPp's whole milliseconds. uac/uas CPU: percent of one core. A rate marked * was",
+    'measured while another SIPp ran on the machine (see Warnings).',
     '',
     '## Highest rate without failed calls',
     '',
     ...cleanRateLines(run),
     ...(errors.length
       ? ['', '## Errors', '', ...errors.map((m) => `- ${m.target} at ${m.rate}: ${firstLine(m.error!)}`)]
+      : []),
+    ...(warned.length
+      ? ['', '## Warnings', '', ...warned.flatMap((m) => m.warnings.map((w) => `- ${m.target} at ${m.rate}: ${w}`))]
       : []),
     '',
   ].join('\n');

@@ -93,7 +93,8 @@ async function runScenario(s: Scenario, chosen: Target[], rates: number[], durat
         m.error
           ? `error: ${m.error.split('\n')[0]}\n`
           : `${m.successful}/${m.callsRequested} ok, ${m.failed} failed, ${m.proxyUsPerCall?.toFixed(1) ?? '-'} µs/call` +
-              `${m.sippLimited ? ` (SIPp-limited: ${m.limitReasons.join('; ')})` : ''}\n`,
+              `${m.sippLimited ? ` (SIPp-limited: ${m.limitReasons.join('; ')})` : ''}` +
+              `${m.warnings.length ? ` [warning: ${m.warnings.join('; ')}]` : ''}\n`,
       );
     }
   }

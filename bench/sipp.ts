@@ -38,7 +38,10 @@ export interface SippOptions {
   calls?: number;
   /** -l: maximum simultaneous calls. */
   maxConcurrent?: number;
-  /** -timeout: SIPp stops by itself after this many seconds. */
+  /**
+   * -timeout: SIPp stops creating calls after this many seconds. 3.6.1 then still waits
+   * for the calls in progress (up to ~32 s of INVITE retransmissions): use timeoutMs for a hard cap.
+   */
   maxDurationS?: number;
   /** -aa: answer INFO, NOTIFY, OPTIONS and UPDATE automatically. */
   autoAnswer?: boolean;
@@ -52,7 +55,10 @@ export interface SippOptions {
   /** -key NAME VALUE: generic keywords ([NAME] in the scenario). */
   keywords?: Record<string, string | number>;
   extraArgs?: string[];
-  /** Our own deadline: SIGTERM after this long; the result then has timedOut=true. */
+  /**
+   * Our own deadline: SIGTERM after this long; the result then has timedOut=true (SIPp exits 0
+   * on SIGTERM and counts calls cut short neither as successful nor as failed).
+   */
   timeoutMs?: number;
   /** Keep the trace directory (its path is in the result) instead of deleting it. */
   keepFiles?: boolean;
@@ -114,6 +120,9 @@ export function sippArgs(opts: SippOptions): string[] {
   if (opts.localIp) a.push('-i', opts.localIp);
   if (opts.localPort !== undefined) a.push('-p', String(opts.localPort));
   if (opts.transport) a.push('-t', opts.transport);
+  // Socket-per-call modes refuse to start while -max_socket (default 50000) is not below
+  // the open-files limit, which is lower than that here.
+  if (opts.transport?.endsWith('n') && !opts.extraArgs?.includes('-max_socket')) a.push('-max_socket', '10000');
   if (opts.rate !== undefined) a.push('-r', String(opts.rate));
   if (opts.ratePeriodMs !== undefined) a.push('-rp', String(opts.ratePeriodMs));
   if (opts.calls !== undefined) a.push('-m', String(opts.calls));

@@ -21,7 +21,7 @@ export interface Settings {
   http: { host: string; port: number } | null;
   logLevel: LogLevelName;
   modparams: Record<string, Record<string, string | number>>;
-  ringBytes: number;         // per-worker ring size
+  ringBytes: number;         // size of each ring between two threads
 }
 
 /** What a script may export as `settings` (all optional, loosely typed as users write it). */
@@ -128,7 +128,7 @@ export function resolveSettings(script: ScriptSettings | undefined, cli: CliOver
     if (!m) throw new ConfigError(`--modparam "${mp}" is not MODULE:NAME=VALUE`);
     (modparams[m[1]] ??= {})[m[2]] = /^-?\d+$/.test(m[3]) ? Number(m[3]) : m[3];
   }
-  const ringBytes = s.ring_bytes ?? 4 << 20;
+  const ringBytes = s.ring_bytes ?? 2 << 20;
   return {
     listen, workers, logLevel: level, modparams, ringBytes,
     alias: [...toArray(s.alias), ...cli.alias],

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Settings } from './config.js';
 import { MsgContext, type SocketInfo } from './context.js';
-import { fnv1a, h36 } from './hash.js';
+import { fnv1a, hex32 } from './hash.js';
 import type { Logger } from './log.js';
 import { applyLumps, type Lump } from './lumps.js';
 
@@ -59,6 +59,8 @@ export class SipCore {
   routes: Routes = { named: () => undefined };
   /** "host:port" (lower case, IPv6 bracketed) of every socket and alias: is_myself. */
   private readonly myself = new Set<string>();
+  /** Socket addresses as received in Via/URIs most of the time, checked before the Set. */
+  private readonly myHosts: { host: string; port: number }[] = [];
   private readonly toTagPrefix: string;
 
   constructor(
@@ -74,6 +76,7 @@ export class SipCore {
     for (const s of sockets) {
       this.myself.add(`${formatHostPort(s.bindHost, 0).toLowerCase()}:${s.port}`);
       this.myself.add(`${s.viaHost.toLowerCase()}:${s.viaPort}`);
+      this.myHosts.push({ host: s.bindHost, port: s.port }, { host: s.viaHost.replace(/^\[|\]$/g, ''), port: s.viaPort });
     }
     for (const a of settings.alias) {
       const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(a.trim());
@@ -149,7 +152,11 @@ export class SipCore {
     if (bad !== null) {
       c.inc(C.err_requests);
       this.log.dbg(`rejecting ${msg.method} from ${ctx.srcIp}:${ctx.srcPort}: ${bad.code} ${bad.reason}`);
-      if (msg.methodId !== METHOD_ACK) this.sendReply(bad.code, bad.reason);
+      if (msg.methodId !== METHOD_ACK) {
+        // RFC 3261 16.3 step 5: a 420 lists the unsupported Proxy-Require tags
+        if (bad.unsupported) ctx.replyHeaders.push(`Unsupported: ${bad.unsupported.join(', ')}\r\n`);
+        this.sendReply(bad.code, bad.reason);
+      }
       return;
     }
     // sl: an ACK for a reply we sent statelessly ends here (Kamailio's sl ACK filter).
@@ -213,8 +220,14 @@ export class SipCore {
   // ---------------------------------------------------------------- myself
 
   isMyself(host: string, port: number): boolean {
+    const p = port || 5060;
+    // the common case, an address exactly as we listen on it, without building a string
+    for (let i = 0; i < this.myHosts.length; i++) {
+      const m = this.myHosts[i];
+      if (m.port === p && m.host === host) return true;
+    }
     const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-    return this.myself.has(`${h.toLowerCase()}:${port || 5060}`);
+    return this.myself.has(`${h.toLowerCase()}:${p}`);
   }
 
   isMyselfUri(uri: string): boolean {
@@ -325,7 +338,7 @@ export class SipCore {
 
   private hasLooped(msg: SipMessage, loopKey: number): boolean {
     const vias = msg.vias();
-    const suffix = `.${h36(loopKey)}`;
+    const suffix = `.${hex32(loopKey)}`;
     for (let i = 0; i < vias.length; i++) {
       const v = vias[i];
       if (v.branch !== undefined && v.branch.endsWith(suffix) && this.isMyVia(v)) return true;
@@ -347,7 +360,7 @@ export class SipCore {
       h = fnv1a(msg.ruri, fnv1a(msg.callId(), fnv1a(msg.from().tag ?? '', msg.cseq().num)));
       h = fnv1a(top.host, h ^ top.port);
     }
-    return `z9hG4bKvd${h36(h)}.${h36(loopKey)}`;
+    return `z9hG4bKvd${hex32(h)}.${hex32(loopKey)}`;
   }
 
   private buildForwardedRequest(sock: SocketInfo, loopKey: number): Buffer {
@@ -395,7 +408,7 @@ export class SipCore {
   /** The To-tag of our stateless replies: instance prefix plus a hash of the request. */
   private toTag(msg: SipMessage): string {
     const top = msg.topVia();
-    return `${this.toTagPrefix}${h36(fnv1a(msg.callId(), fnv1a(msg.from().tag ?? '', fnv1a(top.branch ?? ''))))}`;
+    return `${this.toTagPrefix}${hex32(fnv1a(msg.callId(), fnv1a(msg.from().tag ?? '', fnv1a(top.branch ?? ''))))}`;
   }
 
   /**

@@ -20,7 +20,10 @@ export function fnv1aBytes(b: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
-/** Base-36 text of a 32-bit hash (short, token-safe). */
-export function h36(n: number): string {
-  return (n >>> 0).toString(36);
+const HEX = '0123456789abcdef';
+
+/** Fixed-width hex of a 32-bit hash (toString(16) takes V8's slow radix path). */
+export function hex32(n: number): string {
+  return HEX[(n >>> 28) & 15] + HEX[(n >>> 24) & 15] + HEX[(n >>> 20) & 15] + HEX[(n >>> 16) & 15] +
+    HEX[(n >>> 12) & 15] + HEX[(n >>> 8) & 15] + HEX[(n >>> 4) & 15] + HEX[n & 15];
 }

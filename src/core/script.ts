@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import vm from 'node:vm';
-import ts from 'typescript';
 import type { ScriptSettings } from './config.js';
 
 export class ScriptError extends Error {
@@ -29,6 +28,8 @@ function needsTranspile(file: string, src: string): boolean {
 }
 
 function transpile(file: string, src: string): string {
+  // Loaded on demand: the compiler is large, and plain KEMI files never need it.
+  const ts = createRequire(import.meta.url)('typescript') as typeof import('typescript');
   const out = ts.transpileModule(src, {
     fileName: file,
     reportDiagnostics: true,

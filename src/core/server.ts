@@ -8,7 +8,7 @@ import { resolveSettings, type CliOverrides, type Settings } from './config.js';
 import { SipCore } from './core.js';
 import { buildKSR, resolveModparams } from './ksr.js';
 import { createLogger, type Logger } from './log.js';
-import { Ring, RING_BUSY, createRingBuffer } from './runtime/ring.js';
+import { createRingBuffer, Doorbells, Ring, RING_BUSY } from './runtime/ring.js';
 import { socketInfos, type ThreadData } from './runtime/thread.js';
 import { loadScript } from './script.js';
 import { C, createStatsBuffer, sumStats, ThreadCounters } from './stats/counters.js';
@@ -26,7 +26,7 @@ interface ThreadSlot {
   name: string;
   row: number;
   worker: Worker;
-  ring?: Ring;            // workers only
+  ringsIn: Ring[];        // workers: every ring into it
   data: ThreadData;
 }
 
@@ -66,8 +66,13 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const statsSab = createStatsBuffer(2 + settings.workers);
   const mainCounters = new ThreadCounters(statsSab, MAIN_ROW);
   const instanceTag = `vd${randomBytes(3).toString('hex')}-`;
-  const ringSabs = Array.from({ length: settings.workers }, () => createRingBuffer(settings.ringBytes));
-  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag };
+  // rings[p][k]: from producer p (0: the receiver, 1..N: worker p-1) into worker k
+  const n = settings.workers;
+  const rings = Array.from({ length: n + 1 }, (_, p) =>
+    Array.from({ length: n }, (_, k) => (p === k + 1 ? null : createRingBuffer(settings.ringBytes))));
+  const bells = Doorbells.create(n);
+  const ringsInto = (k: number): SharedArrayBuffer[] => rings.map((row) => row[k]).filter((r): r is SharedArrayBuffer => r !== null);
+  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag, bells };
   const workerUrl = new URL('./runtime/worker.js', import.meta.url);
   const receiverUrl = new URL('./runtime/receiver.js', import.meta.url);
   let stopping = false;
@@ -77,31 +82,34 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
 
   // Workers bind first: on Linux unicast datagrams go to the socket bound last, the receiver's.
   for (let k = 0; k < settings.workers; k++) {
-    const data: ThreadData = { ...base, role: 'worker', name: `worker ${k + 1}`, row: 2 + k, rings: [ringSabs[k]] };
-    const slot: ThreadSlot = { name: data.name, row: data.row, worker: spawn(workerUrl, data), ring: new Ring(ringSabs[k]), data };
+    const data: ThreadData = { ...base, role: 'worker', name: `worker ${k + 1}`, row: 2 + k, workerIndex: k, ringsOut: rings[k + 1], ringsIn: ringsInto(k) };
+    const slot: ThreadSlot = { name: data.name, row: data.row, worker: spawn(workerUrl, data), ringsIn: data.ringsIn.map((r) => new Ring(r)), data };
     slots.push(slot);
   }
   await Promise.all(slots.map((s) => onceMessage(s.worker, 'bound', s.name)));
-  const recvData: ThreadData = { ...base, role: 'receiver', name: 'receiver', row: RECEIVER_ROW, rings: ringSabs };
-  const receiver: ThreadSlot = { name: 'receiver', row: RECEIVER_ROW, worker: spawn(receiverUrl, recvData), data: recvData };
+  const recvData: ThreadData = { ...base, role: 'receiver', name: 'receiver', row: RECEIVER_ROW, workerIndex: -1, ringsOut: rings[0], ringsIn: [] };
+  const receiver: ThreadSlot = { name: 'receiver', row: RECEIVER_ROW, worker: spawn(receiverUrl, recvData), ringsIn: [], data: recvData };
   await onceMessage(receiver.worker, 'ready', 'receiver');
 
   const restart = (slot: ThreadSlot, why: string): void => {
     if (stopping) return;
     mainCounters.inc(C['viaduct:worker_restarts']);
-    const ring = slot.ring!;
     // The record the worker was processing when it died is lost (and skipped: it may be what
     // killed it). Everything behind it stays queued for the new worker.
-    if (Atomics.load(ring.ctl, RING_BUSY) === 1) {
-      mainCounters.inc(C['viaduct:worker_lost_messages']);
-      ring.release();
-      Atomics.store(ring.ctl, RING_BUSY, 0);
+    let queued = 0;
+    for (const ring of slot.ringsIn) {
+      if (Atomics.load(ring.ctl, RING_BUSY) === 1) {
+        mainCounters.inc(C['viaduct:worker_lost_messages']);
+        ring.release();
+        Atomics.store(ring.ctl, RING_BUSY, 0);
+      }
+      queued += ring.pending();
     }
-    log.err(`${slot.name} died (${why}); ${ring.pending()} queued messages wait for its restart`);
+    log.err(`${slot.name} died (${why}); ${queued} queued messages wait for its restart`);
     slot.worker = spawn(workerUrl, slot.data);
     watch(slot);
     onceMessage(slot.worker, 'bound', slot.name)
-      .then(() => { receiver.worker.postMessage({ type: 'rebind' }); log.notice(`${slot.name} restarted`); })
+      .then(() => log.notice(`${slot.name} restarted`))
       .catch((e) => log.err(`${slot.name} restart failed: ${(e as Error).message}`));
   };
   const watch = (slot: ThreadSlot): void => {

@@ -1,13 +1,11 @@
-// Single-producer single-consumer ring of datagrams in a SharedArrayBuffer: the receiving
-// thread appends, one worker consumes. Each record carries the bytes plus the source address
-// and the local socket index. The consumer sleeps on a flag; the producer rings the doorbell
-// (Atomics.notify) only when that flag says the consumer is asleep, so a busy worker costs no
-// futex per message.
+// Single-producer single-consumer ring of datagrams in a SharedArrayBuffer: one thread that
+// received a datagram appends, the worker owning its Call-ID consumes. Each record carries the
+// bytes plus the source address and the local socket index. Waking the consumer is the
+// Doorbell's job (one per worker, shared by all the rings it drains).
 
 // Control slots (Int32Array indices) before the data region.
 export const RING_HEAD = 0;      // next write offset (producer)
 export const RING_TAIL = 1;      // next read offset (consumer)
-export const RING_SLEEPING = 2;  // 1 while the consumer waits for the doorbell
 export const RING_DROPS = 3;     // records refused because the ring was full
 export const RING_BUSY = 4;      // 1 while the consumer processes the record at TAIL
 const CONTROL_BYTES = 64;
@@ -42,7 +40,7 @@ export class Ring {
     this.view = new DataView(sab, CONTROL_BYTES, this.cap);
   }
 
-  /** Producer: appends one datagram; false (and a counted drop) when full. Wakes a sleeping consumer. */
+  /** Producer: appends one datagram; false (and a counted drop) when full. */
   push(payload: Buffer, address: string, port: number, socketIndex: number): boolean {
     const need = (REC_HDR + payload.length + 3) & ~3;
     let head = this.ctl[RING_HEAD];
@@ -70,10 +68,6 @@ export class Ring {
     let next = head + need;
     if (next === this.cap) next = 0;
     Atomics.store(this.ctl, RING_HEAD, next);
-    if (Atomics.load(this.ctl, RING_SLEEPING) === 1) {
-      Atomics.store(this.ctl, RING_SLEEPING, 0);
-      Atomics.notify(this.ctl, RING_SLEEPING, 1);
-    }
     return true;
   }
 
@@ -120,5 +114,25 @@ export class Ring {
       if (t >= this.cap) t = 0;
     }
     return n;
+  }
+}
+
+/**
+ * One Int32 slot per worker: 1 while that worker sleeps. A producer rings (Atomics.notify)
+ * only when the slot says the worker sleeps, so a busy worker costs no futex per message.
+ */
+export class Doorbells {
+  readonly slots: Int32Array;
+  constructor(readonly sab: SharedArrayBuffer) {
+    this.slots = new Int32Array(sab);
+  }
+  static create(workers: number): SharedArrayBuffer {
+    return new SharedArrayBuffer(Math.max(1, workers) * 4);
+  }
+  ring(k: number): void {
+    if (Atomics.load(this.slots, k) === 1) {
+      Atomics.store(this.slots, k, 0);
+      Atomics.notify(this.slots, k, 1);
+    }
   }
 }

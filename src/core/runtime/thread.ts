@@ -8,7 +8,8 @@ import { buildKSR, type KSRApi } from '../ksr.js';
 import { createLogger, type Logger } from '../log.js';
 import { loadScript } from '../script.js';
 import { formatHostPort } from '../sip/uri.js';
-import { ThreadCounters } from '../stats/counters.js';
+import { fastSender } from './udp-send.js';
+import { C, ThreadCounters } from '../stats/counters.js';
 import { createProcessingHistogram } from '../stats/histogram.js';
 import type { ParamValue } from '../../modules/module.js';
 
@@ -21,7 +22,10 @@ export interface ThreadData {
   settings: Settings;
   modparams: Record<string, Record<string, ParamValue>>;
   statsSab: SharedArrayBuffer;
-  rings: SharedArrayBuffer[];   // the receiver: all; a worker: [its own]
+  workerIndex: number;          // 0-based; -1 for the receiving thread
+  ringsOut: (SharedArrayBuffer | null)[]; // [k]: this thread's ring into worker k (null: itself)
+  ringsIn: SharedArrayBuffer[];           // a worker: every ring into it
+  bells: SharedArrayBuffer;               // one doorbell per worker
   instanceTag: string;          // to-tag prefix of this server instance
 }
 
@@ -49,16 +53,17 @@ export async function bindSockets(infos: SocketInfo[]): Promise<dgram.Socket[]> 
   })));
 }
 
-export function udpTransport(sockets: dgram.Socket[], log: Logger, counters: ThreadCounters, errId: number): Transport {
-  const onSent = (err: Error | null): void => {
-    if (err) {
-      counters.inc(errId);
-      log.dbg(`send failed: ${err.message}`);
-    }
+/** Sends from the listening sockets (see udp-send.ts); failures are counted and logged. */
+export function udpTransport(sockets: dgram.Socket[], log: Logger, counters: ThreadCounters): Transport {
+  const onError = (err: number | Error): void => {
+    counters.inc(C['viaduct:send_errors']);
+    log.dbg(`send failed: ${typeof err === 'number' ? `libuv error ${err}` : err.message}`);
   };
+  for (const s of sockets) s.on('error', onError);
+  const senders = sockets.map((s) => fastSender(s, onError));
   return {
     send(i, data, port, host) {
-      sockets[i].send(data, port, host, onSent);
+      senders[i](data, port, host);
     },
   };
 }
@@ -71,9 +76,10 @@ export interface SipThread {
 }
 
 /** Builds the core and loads the script into this thread. Sockets are attached by the caller. */
-export function createSipThread(data: ThreadData, transport: Transport): SipThread {
+export function createSipThread(data: ThreadData, makeTransport: (log: Logger, counters: ThreadCounters) => Transport): SipThread {
   const log = createLogger(data.settings.logLevel, `[${data.name}]`);
   const counters = new ThreadCounters(data.statsSab, data.row);
+  const transport = makeTransport(log, counters);
   const sockets = socketInfos(data.settings);
   const core = new SipCore(data.settings, sockets, transport, counters, log, createProcessingHistogram(), data.instanceTag);
   const ksr = buildKSR(core, data.modparams);

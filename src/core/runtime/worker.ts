@@ -1,56 +1,68 @@
-// A worker thread: drains its ring (datagrams the receiving thread hashed to it by Call-ID),
-// runs the script on each, and sends from its own sockets bound to the listening addresses.
+// A worker thread: drains the rings into it (datagrams other threads received whose Call-ID it
+// owns), runs the script on each, and sends from its own sockets bound to the listening
+// addresses. The kernel may also deliver datagrams to those sockets: the worker keeps the ones
+// it owns and hands the others to their owners.
 import { parentPort, workerData } from 'node:worker_threads';
-import { C } from '../stats/counters.js';
 import { encodeHistogram } from '../stats/histogram.js';
-import { Ring, RING_BUSY, RING_SLEEPING, type RingRecord } from './ring.js';
-import { bindSockets, createSipThread, socketInfos, type ThreadData } from './thread.js';
+import { C } from '../stats/counters.js';
+import { Doorbells, Ring, RING_BUSY, type RingRecord } from './ring.js';
+import { CallRouter } from './router.js';
+import { bindSockets, createSipThread, socketInfos, udpTransport, type ThreadData } from './thread.js';
 
 const data = workerData as ThreadData;
+const self = data.workerIndex;
 const sockets = await bindSockets(socketInfos(data.settings));
-const thread = createSipThread(data, {
-  send(i, buf, port, host) { sockets[i].send(buf, port, host, onSent); },
-});
+const thread = createSipThread(data, (log, counters) => udpTransport(sockets, log, counters));
 const { core, counters } = thread;
-function onSent(err: Error | null): void {
-  if (err) counters.inc(C.err_requests);
-}
+const router = new CallRouter(data.ringsOut, data.bells, self, counters);
 
-// A datagram can reach a worker's own socket (the kernel gives unicast to the socket bound
-// last, and a restarted worker binds after the receiver until the receiver rebinds): handle it.
 sockets.forEach((s, i) => s.on('message', (buf, rinfo) => {
   counters.inc(C['viaduct:worker_socket_rcv']);
-  core.receive(buf, rinfo.address, rinfo.port, i);
+  const k = router.owner(buf);
+  if (k === self) core.receive(buf, rinfo.address, rinfo.port, i);
+  else router.handOff(k, buf, rinfo.address, rinfo.port, i);
 }));
 
-const ring = new Ring(data.rings[0]);
+const rings = data.ringsIn.map((sab) => new Ring(sab));
+const bell = new Doorbells(data.bells).slots;
 const rec: RingRecord = { payload: Buffer.alloc(0), address: '', port: 0, socketIndex: 0 };
-const ctl = ring.ctl;
 
-function drain(): void {
-  while (ring.peek(rec)) {
-    ctl[RING_BUSY] = 1; // tells the supervisor which record was in hand if this thread dies
-    core.receive(rec.payload, rec.address, rec.port, rec.socketIndex);
-    ring.release();
-    ctl[RING_BUSY] = 0;
+function drain(): boolean {
+  let any = false;
+  for (let r = 0; r < rings.length; r++) {
+    const ring = rings[r];
+    const ctl = ring.ctl;
+    while (ring.peek(rec)) {
+      ctl[RING_BUSY] = 1; // tells the supervisor which record was in hand if this thread dies
+      core.receive(rec.payload, rec.address, rec.port, rec.socketIndex);
+      ring.release();
+      ctl[RING_BUSY] = 0;
+      any = true;
+    }
   }
+  return any;
 }
 
-/** Drain, then sleep on the doorbell; the producer wakes us only when we say we sleep. */
+function anyPending(): boolean {
+  for (let r = 0; r < rings.length; r++) if (rings[r].peek(rec)) return true;
+  return false;
+}
+
+/** Drain, then sleep on the doorbell; producers ring it only when we say we sleep. */
 function loop(): void {
   for (;;) {
     drain();
-    Atomics.store(ctl, RING_SLEEPING, 1);
-    if (ring.peek(rec)) { // arrived between the drain and the flag
-      Atomics.store(ctl, RING_SLEEPING, 0);
+    Atomics.store(bell, self, 1);
+    if (anyPending()) { // arrived between the drain and the flag
+      Atomics.store(bell, self, 0);
       continue;
     }
-    const w = Atomics.waitAsync(ctl, RING_SLEEPING, 1);
+    const w = Atomics.waitAsync(bell, self, 1);
     if (w.async) {
       w.value.then(loop);
       return;
     }
-    // 'not-equal': the producer already cleared the flag
+    // 'not-equal': a producer already cleared the flag
   }
 }
 

@@ -6,25 +6,34 @@ export const HT = 0x09;
 export const CR = 0x0d;
 export const LF = 0x0a;
 export const DQUOTE = 0x22;
-export const BACKSLASH = 0x5c;
+const BACKSLASH = 0x5c;
 
-function table(chars: string, alnum: boolean): Uint8Array {
+/** A 256-entry class table: alphanumerics plus the given characters. */
+function table(chars: string): Uint8Array {
   const t = new Uint8Array(256);
-  if (alnum) {
-    for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
-    for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
-    for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
-  }
+  for (let c = 0x30; c <= 0x39; c++) t[c] = 1;
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = 1;
+  for (let c = 0x61; c <= 0x7a; c++) t[c] = 1;
   for (let i = 0; i < chars.length; i++) t[chars.charCodeAt(i)] = 1;
   return t;
 }
 
 /** RFC 3261 token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" */
-export const TOKEN = table("-.!%*_+`'~", true);
-/** Characters of a host name, IPv4 address, or (with ':' '[' ']') an IPv6 reference. '_' is tolerated as Kamailio does. */
-export const HOST = table('-._', true);
-/** Parameter values: token plus what a host or IPv6 address adds (gen-value = token / host / quoted-string). */
-export const PARAM_VALUE = table("-.!%*_+`'~:[]", true);
+export const TOKEN = table("-.!%*_+`'~");
+/** Host names and IPv4 addresses (IPv6 references add ':'); '_' is tolerated as Kamailio does. */
+export const HOST = table('-._');
+
+/**
+ * Unquoted parameter values. The grammar allows token / host, but a proxy forwards what
+ * others write (e.g. ";x=a/b@c", ";k=base64=="), so, as in Kamailio, any visible character
+ * except the delimiters ; , " < > is taken.
+ */
+export const PARAM_VALUE = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0x21; c < 0x100; c++) t[c] = 1;
+  for (const c of ';,"<>\x7f') t[c.charCodeAt(0)] = 0;
+  return t;
+})();
 
 /** True for SP, HTAB, CR and LF: inside a header value CR/LF only occur as part of folding (LWS). */
 export function isLWS(b: number): boolean {
@@ -39,6 +48,13 @@ export function skipLWS(buf: Uint8Array, p: number, end: number): number {
     p++;
   }
   return p;
+}
+
+/** Whether buf[start, end) is a non-empty token. */
+export function isToken(buf: Uint8Array, start: number, end: number): boolean {
+  if (start >= end) return false;
+  for (let p = start; p < end; p++) if (TOKEN[buf[p]] !== 1) return false;
+  return true;
 }
 
 /** First position at or after p, below end, whose byte is not in the class table t. */
@@ -78,9 +94,18 @@ export function parseDigits(buf: Uint8Array, start: number, end: number): number
 }
 
 /** Whether buf[start, end) contains a line feed, i.e. a folded (multi-line) value. */
-export function hasLF(buf: Uint8Array, start: number, end: number): boolean {
-  for (let p = start; p < end; p++) if (buf[p] === LF) return true;
-  return false;
+function hasLF(buf: Buffer, start: number, end: number): boolean {
+  const lf = buf.indexOf(LF, start); // memchr: stops at the line end right after the value
+  return lf !== -1 && lf < end;
+}
+
+// Prototype of parameter records: no inherited keys (params['constructor'] is undefined),
+// yet, unlike Object.create(null), objects made from it keep V8's fast properties.
+const PARAMS_PROTO = Object.create(null) as object;
+
+/** An empty record for parameters (names are data, so nothing may be inherited). */
+export function newParams(): Record<string, string> {
+  return Object.create(PARAMS_PROTO) as Record<string, string>;
 }
 
 /**

@@ -4,7 +4,7 @@
 
 import {
   DQUOTE, HOST, PARAM_VALUE, TOKEN,
-  decodeUnfolded, isLWS, parseDigits, skipClass, skipLWS, skipQuoted,
+  isLWS, newParams, parseDigits, skipClass, skipLWS, skipQuoted,
 } from './chars.js';
 import { SipParseError } from './errors.js';
 import { HDR_CANONICAL_NAMES } from './headers.js';
@@ -28,27 +28,83 @@ function fail(buf: Buffer, h: HeaderField, detail: string): never {
   throw new SipParseError(`bad ${name} header: ${detail}`);
 }
 
-// ---- strings without allocation for the common cases ----
+// ---- strings: decode a header value once, then hand out substrings ----
 
-/** Whether buf[start, end) equals `known` (lower-case) ignoring ASCII case. */
-function matchLower(buf: Buffer, start: number, end: number, known: string): boolean {
-  if (end - start !== known.length) return false;
-  for (let i = 0; i < known.length; i++) if ((buf[start + i] | 0x20) !== known.charCodeAt(i)) return false;
+/**
+ * Decoding bytes to a string costs the same for 5 bytes as for 60, so a header value is
+ * decoded once and its pieces are cut from that string by byte offset. That is exact while
+ * every character came from one byte (ASCII, or a lone invalid byte decoded as U+FFFD);
+ * otherwise pieces are decoded one by one.
+ */
+class ValueText {
+  private buf: Buffer | undefined = undefined;
+  private base = 0;
+  private str = '';
+  private exact = false;
+
+  reset(buf: Buffer, start: number, end: number): void {
+    this.buf = buf;
+    this.base = start;
+    this.str = buf.toString('utf8', start, end);
+    this.exact = this.str.length === end - start;
+  }
+
+  /** Drops the buffer reference (buf may be a view into shared memory). */
+  release(): void {
+    this.buf = undefined;
+    this.str = '';
+  }
+
+  get(start: number, end: number): string {
+    if (this.exact) return this.str.slice(start - this.base, end - this.base);
+    return this.buf!.toString('utf8', start, end);
+  }
+}
+
+// Parsing is synchronous and never re-entered, so one instance serves every call.
+const text = new ValueText();
+
+/** Replaces each folding (CRLF with surrounding whitespace) by one SP: rare, so a regex is fine. */
+function unfold(s: string): string {
+  return s.indexOf('\n') === -1 ? s : s.replace(/[ \t]*\r?\n[ \t]*/g, ' ');
+}
+
+// ---- names without allocation for the common cases ----
+
+/** Whether buf[start, end) equals `lower` (lower-case bytes) ignoring ASCII case. */
+function matchLower(buf: Buffer, start: number, end: number, lower: Uint8Array): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) if ((buf[start + i] | 0x20) !== lower[i]) return false;
   return true;
 }
 
-// Parameter names that occur in nearly every message: returned as constants, not decoded.
-const COMMON_PARAMS = ['branch', 'received', 'rport', 'maddr', 'ttl', 'tag', 'lr', 'transport', 'expires', 'q'];
+/** Constant strings for the lower-case names in list, bucketed by length for matching bytes. */
+class KnownNames {
+  private readonly byLength: { bytes: Uint8Array; name: string }[][] = [];
 
-function paramName(buf: Buffer, start: number, end: number): string {
-  for (let i = 0; i < COMMON_PARAMS.length; i++) {
-    if (matchLower(buf, start, end, COMMON_PARAMS[i])) return COMMON_PARAMS[i];
+  constructor(readonly names: readonly string[]) {
+    for (const name of names) (this.byLength[name.length] ??= []).push({ bytes: Buffer.from(name.toLowerCase(), 'latin1'), name });
   }
-  return buf.toString('latin1', start, end).toLowerCase();
+
+  /** The name equal to buf[start, end) ignoring case, or undefined. */
+  find(buf: Buffer, start: number, end: number): string | undefined {
+    const list = this.byLength[end - start];
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i++) if (matchLower(buf, start, end, list[i].bytes)) return list[i].name;
+    return undefined;
+  }
 }
 
-const TRANSPORTS = ['UDP', 'TCP', 'TLS', 'SCTP', 'WS', 'WSS'];
-const PROTOCOLS = TRANSPORTS.map((t) => 'SIP/2.0/' + t);
+// Parameter names that occur in nearly every message: returned as constants, not decoded.
+const COMMON_PARAMS = new KnownNames(['branch', 'received', 'rport', 'maddr', 'ttl', 'tag', 'lr', 'transport', 'expires', 'q']);
+
+function paramName(buf: Buffer, start: number, end: number): string {
+  return COMMON_PARAMS.find(buf, start, end) ?? text.get(start, end).toLowerCase();
+}
+
+const TRANSPORTS = new KnownNames(['UDP', 'TCP', 'TLS', 'SCTP', 'WS', 'WSS']);
+const PROTOCOLS = new Map(TRANSPORTS.names.map((t) => [t, 'SIP/2.0/' + t]));
+const SIP_2_0_SLASH = Buffer.from('sip/2.0/', 'latin1');
 
 /** Value of a decimal string of at most maxLen digits, else -1. */
 function smallUint(s: string, maxLen: number): number {
@@ -91,7 +147,7 @@ function parseParams(buf: Buffer, p: number, end: number, params: Record<string,
         q = skipClass(buf, q, end, PARAM_VALUE);
       }
       if (q === vs) fail(buf, h, `empty value for parameter ${name}`);
-      value = buf.toString('utf8', vs, q);
+      value = text.get(vs, q);
       p = q;
     }
     params[name] = value;
@@ -140,14 +196,6 @@ function slash(buf: Buffer, p: number, end: number, h: HeaderField): number {
   return skipLWS(buf, p + 1, end);
 }
 
-/** A constant from list equal (case-insensitively) to buf[start, end), else the bytes upper-cased. */
-function upperToken(buf: Buffer, start: number, end: number, list: string[]): string {
-  for (let i = 0; i < list.length; i++) {
-    if (matchLower(buf, start, end, list[i].toLowerCase())) return list[i];
-  }
-  return buf.toString('latin1', start, end).toUpperCase();
-}
-
 function parseViaParm(buf: Buffer, p: number, end: number, h: HeaderField): Via {
   const start = p;
   // sent-protocol = protocol-name SLASH protocol-version SLASH transport
@@ -159,15 +207,13 @@ function parseViaParm(buf: Buffer, p: number, end: number, h: HeaderField): Via 
   const trStart = p;
   p = skipClass(buf, p, end, TOKEN);
   if (nameEnd === start || verEnd === verStart || p === trStart) fail(buf, h, 'bad sent-protocol');
-  const transport = upperToken(buf, trStart, p, TRANSPORTS);
-  let protocol: string;
-  if (p - start === 8 + transport.length && matchLower(buf, start, start + 8, 'sip/2.0/')) {
-    protocol = PROTOCOLS[TRANSPORTS.indexOf(transport)] ?? 'SIP/2.0/' + transport;
-  } else {
-    // folded or unusual: rebuild without the LWS (RFC 4475 3.1.1.1)
-    protocol = buf.toString('latin1', start, nameEnd).toUpperCase() + '/' +
-      buf.toString('latin1', verStart, verEnd) + '/' + transport;
-  }
+  // Known transports written "SIP/2.0/xxx" get constant strings; anything else (unknown
+  // transport, LWS around the slashes as in RFC 4475 3.1.1.1) is rebuilt without the LWS.
+  const known = TRANSPORTS.find(buf, trStart, p);
+  const transport = known ?? buf.toString('latin1', trStart, p).toUpperCase();
+  const protocol = known !== undefined && matchLower(buf, start, trStart, SIP_2_0_SLASH)
+    ? PROTOCOLS.get(known)!
+    : buf.toString('latin1', start, nameEnd).toUpperCase() + '/' + buf.toString('latin1', verStart, verEnd) + '/' + transport;
 
   // LWS sent-by
   const afterProto = p;
@@ -179,13 +225,13 @@ function parseViaParm(buf: Buffer, p: number, end: number, h: HeaderField): Via 
     p = skipClass(buf, hs, end, HOST);
     while (p < end && buf[p] === COLON) p = skipClass(buf, p + 1, end, HOST);
     if (p >= end || buf[p] !== RBRACKET || p === hs) fail(buf, h, 'bad IPv6 reference');
-    host = buf.toString('latin1', hs, p);
+    host = text.get(hs, p);
     p++;
   } else {
     const hs = p;
     p = skipClass(buf, p, end, HOST);
     if (p === hs) fail(buf, h, 'bad sent-by host');
-    host = buf.toString('latin1', hs, p);
+    host = text.get(hs, p);
   }
   // [ COLON port ], COLON = SWS ":" SWS
   let port = 0;
@@ -199,7 +245,7 @@ function parseViaParm(buf: Buffer, p: number, end: number, h: HeaderField): Via 
     p = pe;
   }
 
-  const params = Object.create(null) as Record<string, string>;
+  const params = newParams();
   p = parseParams(buf, p, end, params, h);
   let ttl: number | undefined;
   if (params.ttl !== undefined) {
@@ -233,6 +279,17 @@ export function parseViaHeader(buf: Buffer, h: HeaderField, out: Via[]): void {
   const from = out.length;
   let p = h.valueStart;
   if (p >= end) fail(buf, h, 'empty value');
+  text.reset(buf, p, end);
+  try {
+    parseViaValues(buf, h, p, out);
+  } finally {
+    text.release();
+  }
+  setRemoveRanges(out, from, h);
+}
+
+function parseViaValues(buf: Buffer, h: HeaderField, p: number, out: Via[]): void {
+  const end = h.valueEnd;
   for (;;) {
     const via = parseViaParm(buf, p, end, h);
     out.push(via);
@@ -242,14 +299,13 @@ export function parseViaHeader(buf: Buffer, h: HeaderField, out: Via[]): void {
     p = skipLWS(buf, p + 1, end);
     if (p >= end) fail(buf, h, 'empty value after comma');
   }
-  setRemoveRanges(out, from, h);
 }
 
 // ---- name-addr / addr-spec lists (RFC 3261 20.10, 20.20, 20.30, 20.34, 20.39, 25.1) ----
 
 /** Display name from a quoted-string buf[start, end) (quotes included): unquoted and unescaped. */
-function unquote(buf: Buffer, start: number, end: number): string {
-  const raw = decodeUnfolded(buf, start + 1, end - 1);
+function unquote(start: number, end: number): string {
+  const raw = unfold(text.get(start + 1, end - 1));
   if (raw.indexOf('\\') === -1) return raw;
   let out = '';
   for (let i = 0; i < raw.length; i++) {
@@ -267,8 +323,9 @@ function parseNameAddr(buf: Buffer, p: number, end: number, h: HeaderField, allo
   let uriEnd: number;
   let star = false;
 
-  if (allowStar && buf[p] === STAR && skipLWS(buf, p + 1, end) >= end) {
-    // Contact: * (RFC 3261 10.2.2)
+  if (allowStar && buf[p] === STAR) {
+    // Contact: * (RFC 3261 10.2.2) stands alone; no URI starts with '*'
+    if (skipLWS(buf, p + 1, end) < end) fail(buf, h, '* must be the only value');
     star = true;
     uriStart = p;
     uriEnd = p + 1;
@@ -277,7 +334,7 @@ function parseNameAddr(buf: Buffer, p: number, end: number, h: HeaderField, allo
     if (buf[p] === DQUOTE) {
       const q = skipQuoted(buf, p, end);
       if (q < 0) fail(buf, h, 'unterminated quoted string');
-      displayName = unquote(buf, p, q);
+      displayName = unquote(p, q);
       p = skipLWS(buf, q, end);
       if (p >= end || buf[p] !== LAQUOT) fail(buf, h, 'expected < after the display name');
     } else if (buf[p] !== LAQUOT) {
@@ -290,18 +347,15 @@ function parseNameAddr(buf: Buffer, p: number, end: number, h: HeaderField, allo
         else break;
       }
       if (q < end && buf[q] === LAQUOT) {
-        displayName = decodeUnfolded(buf, p, tokensEnd);
+        displayName = unfold(text.get(p, tokensEnd));
         p = q;
       }
     }
     if (buf[p] === LAQUOT) {
+      // The URI's characters (no LWS inside <>, RFC 4475 3.1.2.14) are checked by parseUri.
       uriStart = p + 1;
-      uriEnd = uriStart;
-      while (uriEnd < end && buf[uriEnd] !== RAQUOT) {
-        if (isLWS(buf[uriEnd])) fail(buf, h, 'whitespace inside <>'); // RFC 4475 3.1.2.14
-        uriEnd++;
-      }
-      if (uriEnd >= end) fail(buf, h, 'missing >');
+      uriEnd = buf.indexOf(RAQUOT, uriStart);
+      if (uriEnd === -1 || uriEnd >= end) fail(buf, h, 'missing >');
       if (uriEnd === uriStart) fail(buf, h, 'empty URI');
       p = uriEnd + 1;
     } else {
@@ -320,11 +374,11 @@ function parseNameAddr(buf: Buffer, p: number, end: number, h: HeaderField, allo
     }
   }
 
-  const params = Object.create(null) as Record<string, string>;
+  const params = newParams();
   p = parseParams(buf, p, end, params, h);
   const na: NameAddr = {
     displayName,
-    uri: buf.toString('utf8', uriStart, uriEnd),
+    uri: text.get(uriStart, uriEnd),
     uriStart,
     uriEnd,
     params,
@@ -348,6 +402,17 @@ export function parseNameAddrHeader(buf: Buffer, h: HeaderField, out: NameAddr[]
   const from = out.length;
   let p = h.valueStart;
   if (p >= end) fail(buf, h, 'empty value');
+  text.reset(buf, p, end);
+  try {
+    parseNameAddrValues(buf, h, p, out, multi, allowStar);
+  } finally {
+    text.release();
+  }
+  setRemoveRanges(out, from, h);
+}
+
+function parseNameAddrValues(buf: Buffer, h: HeaderField, p: number, out: NameAddr[], multi: boolean, allowStar: boolean): void {
+  const end = h.valueEnd;
   for (;;) {
     const na = parseNameAddr(buf, p, end, h, allowStar);
     out.push(na);
@@ -357,9 +422,7 @@ export function parseNameAddrHeader(buf: Buffer, h: HeaderField, out: NameAddr[]
     if (!multi) fail(buf, h, 'more than one value');
     p = skipLWS(buf, p + 1, end);
     if (p >= end) fail(buf, h, 'empty value after comma');
-    if (na.star) fail(buf, h, '* must be the only value');
   }
-  setRemoveRanges(out, from, h);
 }
 
 // ---- CSeq (RFC 3261 20.16): 1*DIGIT LWS Method ----

@@ -152,21 +152,55 @@ const DEFS: readonly (readonly [number, string, string?])[] = [
 export const HDR_CANONICAL_NAMES: Record<number, string> = {};
 
 const byLowerName = new Map<string, number>();
-// Byte lookup: full names bucketed by (length, folded first letter); compact forms by letter.
-const BUCKET_BITS = 5;
-const buckets: { lower: Uint8Array; id: number }[][] = [];
 const compact = new Uint8Array(128);
+
+// Byte lookup: full names are bucketed by (length, first letter) and compared four bytes at a
+// time, as little-endian words of the lower-case name and of a fold mask (0x20 on letters,
+// 0 elsewhere): `(word | fold) === lower` matches letters in any case and '-' exactly.
+interface Candidate {
+  id: number;
+  lower: Int32Array;
+  fold: Int32Array;
+}
+const MAX_NAME = 31;
+const BUCKET_BITS = 5;
+const buckets: (Candidate[] | null)[] = new Array((MAX_NAME + 1) << BUCKET_BITS).fill(null);
+
+function nameWords(lower: string, mask: boolean): Int32Array {
+  const words = new Int32Array((lower.length + 3) >> 2);
+  for (let i = 0; i < lower.length; i++) {
+    const c = lower.charCodeAt(i);
+    const b = mask ? (c >= 0x61 && c <= 0x7a ? 0x20 : 0) : c;
+    words[i >> 2] |= b << ((i & 3) * 8);
+  }
+  return words;
+}
 
 for (const [id, name, short] of DEFS) {
   HDR_CANONICAL_NAMES[id] = name;
   const lower = name.toLowerCase();
   byLowerName.set(lower, id);
   const key = (name.length << BUCKET_BITS) | (lower.charCodeAt(0) & 31);
-  (buckets[key] ??= []).push({ lower: Buffer.from(lower, 'latin1'), id });
+  (buckets[key] ??= []).push({ id, lower: nameWords(lower, false), fold: nameWords(lower, true) });
   if (short !== undefined) {
     byLowerName.set(short, id);
     compact[short.charCodeAt(0)] = id;
   }
+}
+
+function nameMatches(buf: Uint8Array, start: number, len: number, c: Candidate): boolean {
+  const lower = c.lower;
+  const fold = c.fold;
+  let i = 0;
+  let w = 0;
+  for (; i + 4 <= len; i += 4, w++) {
+    const x = buf[start + i] | (buf[start + i + 1] << 8) | (buf[start + i + 2] << 16) | (buf[start + i + 3] << 24);
+    if ((x | fold[w]) !== lower[w]) return false;
+  }
+  if (i === len) return true;
+  let x = 0;
+  for (let k = 0; i + k < len; k++) x |= buf[start + i + k] << (k * 8);
+  return (x | fold[w]) === lower[w];
 }
 
 /** Header id of a header name, case-insensitive, compact forms included; HDR.OTHER when unknown. */
@@ -174,23 +208,18 @@ export function headerIdOf(name: string): number {
   return byLowerName.get(name.toLowerCase()) ?? HDR.OTHER;
 }
 
-/**
- * Header id of the header name in buf[start, end) without decoding it. Case is folded with
- * `| 0x20`, which is exact for letters and '-' (the only characters in known names).
- */
+/** Header id of the header name in buf[start, end) without decoding it; HDR.OTHER when unknown. */
 export function headerIdFromBytes(buf: Uint8Array, start: number, end: number): number {
   const len = end - start;
   if (len === 1) {
     const c = buf[start] | 0x20;
-    return c < 128 ? compact[c] : HDR.OTHER;
+    return c >= 0x61 && c <= 0x7a ? compact[c] : HDR.OTHER;
   }
+  if (len > MAX_NAME || len <= 0) return HDR.OTHER;
   const candidates = buckets[(len << BUCKET_BITS) | (buf[start] & 31)];
-  if (candidates === undefined) return HDR.OTHER;
+  if (candidates === null) return HDR.OTHER;
   for (let c = 0; c < candidates.length; c++) {
-    const lower = candidates[c].lower;
-    let i = 0;
-    while (i < len && (buf[start + i] | 0x20) === lower[i]) i++;
-    if (i === len) return candidates[c].id;
+    if (nameMatches(buf, start, len, candidates[c])) return candidates[c].id;
   }
   return HDR.OTHER;
 }

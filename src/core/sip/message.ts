@@ -4,12 +4,12 @@
 // records byte offsets and a small integer id computed from the name bytes. Every value is
 // decoded and parsed the first time something asks for it, then cached on the message.
 
-import { CR, HT, LF, SP, TOKEN, decodeUnfolded, parseDigits } from './chars.js';
+import { CR, HT, LF, SP, decodeUnfolded, isLWS, isToken, parseDigits } from './chars.js';
 import { SipParseError } from './errors.js';
-import { CSeq, parseCSeq, parseNameAddrHeader, parseViaHeader } from './fields.js';
+import { type CSeq, parseCSeq, parseNameAddrHeader, parseViaHeader } from './fields.js';
 import { HDR, HDR_CANONICAL_NAMES, headerIdFromBytes, headerIdOf } from './headers.js';
 import { METHOD_NAMES, METHOD_OTHER, METHOD_UNDEF, methodIdFromBytes } from './methods.js';
-import { SipUri, parseUri } from './uri.js';
+import { type SipUri, parseUri } from './uri.js';
 
 /** One header line (with its folded continuation lines). All offsets are byte offsets into msg.buf. */
 export interface HeaderField {
@@ -85,7 +85,7 @@ export class SipMessage {
   methodId = METHOD_UNDEF;
   ruriStart = 0;
   ruriEnd = 0;
-  /** 'SIP/2.0' (upper-cased as received). */
+  /** SIP-Version of the first line, e.g. 'SIP/2.0' ('SIP/' upper-cased). */
   version = VERSION_2_0;
   /** Replies; 0 on requests. */
   status = 0;
@@ -201,33 +201,35 @@ export class SipMessage {
     return (this._cseq ??= parseCSeq(this.buf, this.required(HDR.CSEQ)));
   }
 
-  /** The first Via value (of the first Via line). */
+  /** The first Via value (of the first Via line); throws when there is none. */
   topVia(): Via {
-    if (this._vias !== undefined) return this._vias[0];
-    return this.firstVias()[0];
+    const list = this._vias ?? this.firstVias();
+    if (list.length === 0) throw new SipParseError('missing Via header');
+    return list[0];
   }
 
-  /** Values of the first Via line: all a reply or a forwarded request needs most of the time. */
+  /** Values of the first Via line only: what most replies and forwards need. */
   private firstVias(): Via[] {
     if (this._firstVias === undefined) {
       const list: Via[] = [];
-      parseViaHeader(this.buf, this.required(HDR.VIA), list);
+      const h = this.getHeader(HDR.VIA);
+      if (h !== undefined) parseViaHeader(this.buf, h, list);
       this._firstVias = list;
     }
     return this._firstVias;
   }
 
-  /** Every Via value in order across all Via lines. */
+  /** Every Via value in order across all Via lines ([] when there is none). */
   vias(): Via[] {
     if (this._vias === undefined) {
-      const first = this.firstVias();
-      const list = first.slice();
+      const list: Via[] = [];
       const hs = this.headers;
-      let seenFirst = false;
+      let first = true;
       for (let i = 0; i < hs.length; i++) {
         if (hs[i].id !== HDR.VIA) continue;
-        if (seenFirst) parseViaHeader(this.buf, hs[i], list);
-        seenFirst = true;
+        if (first && this._firstVias !== undefined) list.push(...this._firstVias);
+        else parseViaHeader(this.buf, hs[i], list);
+        first = false;
       }
       this._vias = list;
     }
@@ -333,6 +335,7 @@ function versionString(buf: Buffer, start: number, end: number): string {
 /** Why a request line is malformed: only computed once it is known to be (cold path). */
 function requestLineProblem(buf: Buffer, start: number, end: number): string {
   const line = buf.toString('latin1', start, end);
+  if (line.startsWith(' ') || line.startsWith('\t')) return 'leading whitespace in request line';
   if (line.endsWith(' ') || line.endsWith('\t')) return 'trailing whitespace in request line'; // RFC 4475 3.1.2.10
   if (line.includes('  ')) return 'multiple SP in request line'; // RFC 4475 3.1.2.9
   const parts = line.split(' ');
@@ -344,25 +347,15 @@ function requestLineProblem(buf: Buffer, start: number, end: number): string {
 }
 
 function parseRequestLine(msg: SipMessage, buf: Buffer, start: number, end: number): void {
-  let p = start;
-  while (p < end && TOKEN[buf[p]] === 1) p++;
-  const methodEnd = p;
-  let ok = methodEnd > start && p < end && buf[p] === SP;
-  let uriEnd = 0;
-  let vEnd = -1;
-  if (ok) {
-    const uriStart = ++p;
-    while (p < end && buf[p] > SP && buf[p] !== 0x7f) p++;
-    uriEnd = p;
-    ok = uriEnd > uriStart && p < end && buf[p] === SP;
-    if (ok) {
-      vEnd = versionEnd(buf, p + 1, end);
-      ok = vEnd === end;
-    }
-  }
+  // Method SP Request-URI SP SIP-Version: exactly two SPs. The Request-URI characters are
+  // checked by parseUri when the URI is asked for (validateMessage does).
+  const methodEnd = buf.indexOf(SP, start);
+  const uriEnd = methodEnd === -1 || methodEnd >= end ? -1 : buf.indexOf(SP, methodEnd + 1);
+  const methodId = methodEnd > start ? methodIdFromBytes(buf, start, methodEnd) : METHOD_UNDEF;
+  const ok = methodId !== METHOD_UNDEF && uriEnd > methodEnd + 1 && uriEnd < end &&
+    versionEnd(buf, uriEnd + 1, end) === end && (methodId !== METHOD_OTHER || isToken(buf, start, methodEnd));
   if (!ok) throw new SipParseError(requestLineProblem(buf, start, end));
   msg.isRequest = true;
-  const methodId = methodIdFromBytes(buf, start, methodEnd);
   msg.methodId = methodId;
   msg.method = methodId === METHOD_OTHER ? buf.toString('latin1', start, methodEnd) : METHOD_NAMES[methodId];
   msg.ruriStart = methodEnd + 1;
@@ -400,8 +393,8 @@ export function parseMessage(buf: Buffer): SipMessage {
   while (p < len && (buf[p] === CR || buf[p] === LF)) p++;
   if (p === len) throw new SipParseError('empty message');
   const lineStart = p;
-  while (p < len && buf[p] !== LF) p++;
-  if (p === len) throw new SipParseError('first line not terminated');
+  p = buf.indexOf(LF, p);
+  if (p === -1) throw new SipParseError('first line not terminated');
   const lineEnd = p > lineStart && buf[p - 1] === CR ? p - 1 : p;
   if (startsWithSipSlash(buf, lineStart, lineEnd)) parseStatusLine(msg, buf, lineStart, lineEnd);
   else parseRequestLine(msg, buf, lineStart, lineEnd);
@@ -413,7 +406,7 @@ export function parseMessage(buf: Buffer): SipMessage {
   let contentLength = -1;
   for (;;) {
     if (p >= len) throw new SipParseError('missing empty line after headers');
-    let b = buf[p];
+    const b = buf[p];
     if (b === CR || b === LF) {
       msg.headersEnd = p;
       if (b === CR) {
@@ -424,28 +417,28 @@ export function parseMessage(buf: Buffer): SipMessage {
       break;
     }
     const start = p;
-    while (p < len && TOKEN[buf[p]] === 1) p++;
-    const nameEnd = p;
-    while (p < len && (buf[p] === SP || buf[p] === HT)) p++;
-    if (nameEnd === start || p >= len || buf[p] !== COLON) throw new SipParseError('bad header line');
-    const afterColon = ++p;
-    // Value: from the first non-LWS byte after ':' to the last one before the line end.
-    let valueStart = -1;
-    let valueEnd = -1;
-    for (;;) {
-      while (p < len && (b = buf[p]) !== LF) {
-        if (b !== SP && b !== HT && b !== CR) {
-          if (valueStart < 0) valueStart = p;
-          valueEnd = p + 1;
-        }
-        p++;
-      }
-      if (p >= len) throw new SipParseError('missing empty line after headers');
-      p++;
-      if (p >= len || (buf[p] !== SP && buf[p] !== HT)) break;
-    }
-    if (valueStart < 0) valueStart = valueEnd = afterColon; // empty value, e.g. "Subject:"
+    // Line end first, by memchr (far cheaper than a JS byte loop); a line that starts with SP
+    // or HTAB continues the header (folding, RFC 3261 7.3.1).
+    const firstLf = buf.indexOf(LF, p);
+    let lf = firstLf;
+    while (lf !== -1 && lf + 1 < len && (buf[lf + 1] === SP || buf[lf + 1] === HT)) lf = buf.indexOf(LF, lf + 1);
+    if (lf === -1) throw new SipParseError('missing empty line after headers');
+    p = lf + 1;
+    // name [WSP] ":" on the first line. A name that maps to an id is a token by construction;
+    // any other name is checked byte by byte.
+    let colon = start; // names are short: a JS loop beats the native call here
+    while (colon < firstLf && buf[colon] !== COLON) colon++;
+    if (colon === firstLf) throw new SipParseError('bad header line');
+    let nameEnd = colon;
+    while (nameEnd > start && (buf[nameEnd - 1] === SP || buf[nameEnd - 1] === HT)) nameEnd--;
     const id = headerIdFromBytes(buf, start, nameEnd);
+    if (id === HDR.OTHER && !isToken(buf, start, nameEnd)) throw new SipParseError('bad header line');
+    // Value: trimmed of LWS, which may include the CRLF of a fold right after the colon.
+    let valueStart = colon + 1;
+    while (valueStart < lf && isLWS(buf[valueStart])) valueStart++;
+    let valueEnd = lf;
+    while (valueEnd > valueStart && isLWS(buf[valueEnd - 1])) valueEnd--;
+    if (valueStart === lf) valueStart = valueEnd = colon + 1; // empty value, e.g. "Subject:"
     headers.push({ id, nameStart: start, nameEnd, valueStart, valueEnd, lineStart: start, lineEnd: p });
     if (id === HDR.CONTENT_LENGTH) {
       if (contentLength >= 0) throw new SipParseError('duplicate Content-Length'); // RFC 4475 3.3.9

@@ -1,6 +1,7 @@
 // SIP, SIPS and tel URIs (RFC 3261 19.1, 25.1; RFC 3966) and opaque URIs of other schemes.
 // Not on the per-byte hot path: it runs when a script or module asks for a parsed URI.
 
+import { newParams } from './chars.js';
 import { SipParseError } from './errors.js';
 
 export interface SipUri {
@@ -65,7 +66,7 @@ function checkChars(s: string, start: number, end: number, t: Uint8Array, what: 
 }
 
 /**
- * Parses uri-parameters starting at s[start] (a ';') up to end into params; returns nothing:
+ * Parses uri-parameters starting at s[start] (a ";") up to end into params:
  * names are lower-cased, a missing value is ''. An empty name (";;") is an error.
  */
 function parseParams(s: string, start: number, end: number, params: Record<string, string>): void {
@@ -96,7 +97,7 @@ function makeUri(scheme: string): SipUri {
     host: '',
     hostIsIPv6: false,
     port: 0,
-    params: Object.create(null) as Record<string, string>,
+    params: newParams(),
     paramsRaw: '',
     headersRaw: '',
   };
@@ -104,6 +105,16 @@ function makeUri(scheme: string): SipUri {
 
 /** Parses a URI; throws SipParseError when it is malformed. */
 export function parseUri(s: string): SipUri {
+  try {
+    return parseAnyUri(s);
+  } catch (e) {
+    // name the most common mistake (RFC 4475 3.1.2.8, 3.1.2.14) instead of its symptom
+    if (e instanceof SipParseError && /\s/.test(s)) throw new SipParseError('whitespace in URI');
+    throw e;
+  }
+}
+
+function parseAnyUri(s: string): SipUri {
   let colon = 0;
   while (colon < s.length) {
     const c = s.charCodeAt(colon);

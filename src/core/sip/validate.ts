@@ -68,7 +68,7 @@ function uriOf(msg: SipMessage, uri: string | null, what: string): SipUri {
 const RFC1123_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$/;
 
 function checkRequest(msg: SipMessage, opts: ValidateOptions | undefined): void {
-  // RFC 3261 8.2.x / 21.5.6, RFC 4475 3.1.2.16: an unknown SIP version gets 505.
+  // RFC 3261 21.5.6, RFC 4475 3.1.2.16: an unknown SIP version gets 505.
   if (msg.version !== 'SIP/2.0') throw new Reject(505, 'Version Not Supported');
 
   const countProblem = headerCountProblem(msg);

@@ -52,6 +52,8 @@ const SL = [
 
 const VIADUCT = [
   'ring_full_drops', // datagrams the receiving thread dropped because a worker's ring was full
+  'ring_handoffs', // datagrams a thread received and passed to the worker owning their Call-ID
+  'send_errors', // datagrams the kernel refused to send
   'worker_restarts',
   'worker_lost_messages', // messages in a worker's ring when it died
   'worker_socket_rcv', // datagrams that reached a worker's socket directly, not via the ring

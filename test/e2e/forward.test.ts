@@ -1,0 +1,153 @@
+// The acceptance scenario: SIPp's default uac -> viaduct -> SIPp's default uas, through a
+// one-line KEMI script, with the receiving thread running the script (workers 0) and with
+// 1 and 2 worker threads; every call must succeed and the core counters must account for
+// every message SIPp sent, retransmissions included.
+//
+// This file is the load test of the suite: vitest.config.ts runs it in its own project after
+// every other test file, so it has the machine to itself (as far as the suite is concerned).
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  freePorts,
+  releasePorts,
+  runSipp,
+  startSipp,
+  startViaduct,
+  type SippProcess,
+  type SippResult,
+  type ViaductProcess,
+} from './harness.js';
+
+const LOOPBACK = '127.0.0.1';
+
+/** `name value` lines of a Prometheus text page (no labels) -> map. */
+function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)\s+(\S+)$/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+const CORE = ['rcv_requests', 'fwd_requests', 'rcv_replies', 'fwd_replies', 'drop_requests', 'drop_replies', 'err_requests', 'err_replies'] as const;
+type Core = Record<(typeof CORE)[number], number>;
+
+const coreCounters = (m: Map<string, number>): Core =>
+  Object.fromEntries(CORE.map((k) => [k, m.get(`viaduct_core_${k}_total`) ?? NaN])) as Core;
+
+/** Scrapes /metrics until the message counters stop moving (the last datagrams are processed). */
+async function settledCounters(v: ViaductProcess): Promise<Core> {
+  let last = '';
+  let c = coreCounters(parseMetrics(await v.metrics()));
+  for (let i = 0; i < 40; i++) {
+    const key = JSON.stringify(c);
+    if (key === last) break;
+    last = key;
+    await new Promise((r) => setTimeout(r, 250));
+    c = coreCounters(parseMetrics(await v.metrics()));
+  }
+  return c;
+}
+
+/** Messages SIPp put on the wire for the scenario lines it sends: first copies plus retransmissions. */
+const sentOnWire = (r: SippResult) =>
+  r.messages.filter((m) => m.kind === 'send').reduce((n, m) => n + m.count + m.retrans, 0);
+
+const table = (r: SippResult) =>
+  r.messages.map((m) => `${m.kind.padEnd(5)} ${m.name.padEnd(12)} count=${m.count} retrans=${m.retrans} timeout=${m.timeout} unexp=${m.unexpected}`).join('\n');
+
+const summary = (r: SippResult) =>
+  `created=${r.created} successful=${r.successful} failed=${r.failed} failures=${JSON.stringify(r.failures)} ` +
+  `retrans=${r.retransmissions} sustained=${r.sustainedCallRate.toFixed(0)} cps wall=${r.wallS.toFixed(1)} s timedOut=${r.timedOut}\n${table(r)}` +
+  (r.errors.length ? `\nfirst errors:\n${r.errors.slice(0, 5).join('\n')}` : '');
+
+interface Variant {
+  name: string;
+  script: (uasPort: number) => string;
+  rate: number;
+  calls: number;
+}
+
+const FORWARD_URI: Variant = {
+  name: 'KSR.forward_uri()',
+  script: (p) => `function ksr_request_route(){ KSR.forward_uri("sip:127.0.0.1:${p}"); }\n`,
+  rate: 2000,
+  calls: 20_000,
+};
+const SETDSTURI: Variant = {
+  name: 'KSR.setdsturi() + KSR.forward()',
+  script: (p) => `function ksr_request_route(){ KSR.setdsturi("sip:127.0.0.1:${p}"); KSR.forward(); }\n`,
+  rate: 500,
+  calls: 2_000,
+};
+
+describe('uac -> viaduct -> uas (stateless forward)', () => {
+  let ports: number[] = [];
+  let uas: SippProcess | undefined;
+  let viaduct: ViaductProcess | undefined;
+
+  afterEach(async () => {
+    await uas?.stop().catch(() => undefined);
+    await viaduct?.stop().catch(() => undefined);
+    uas = undefined;
+    viaduct = undefined;
+    releasePorts(ports);
+    ports = [];
+  });
+
+  const cases = [0, 1, 2].flatMap((workers) => [FORWARD_URI, SETDSTURI].map((variant) => ({ workers, variant })));
+
+  it.each(cases)('$variant.name, --workers $workers: every call succeeds and every message is counted', async ({ workers, variant }) => {
+    ports = await freePorts(3);
+    const [proxyPort, uasPort, uacPort] = ports as [number, number, number];
+    viaduct = await startViaduct({ script: variant.script(uasPort), listen: [`udp:${LOOPBACK}:${proxyPort}`], workers });
+    expect(viaduct.ready.workers).toBe(workers);
+
+    uas = startSipp({ scenario: 'uas', localIp: LOOPBACK, localPort: uasPort });
+    await uas.ready;
+    const uac = await runSipp({
+      scenario: 'uac',
+      remote: `${LOOPBACK}:${proxyPort}`,
+      localIp: LOOPBACK,
+      localPort: uacPort,
+      rate: variant.rate,
+      calls: variant.calls,
+      timeoutMs: 90_000,
+    });
+    const server = await uas.stop();
+    uas = undefined;
+    const c = await settledCounters(viaduct);
+
+    const requests = sentOnWire(uac);
+    const replies = sentOnWire(server);
+    const report =
+      `${variant.name} workers=${workers} at ${variant.rate} calls/s x ${variant.calls}\n` +
+      `uac: ${summary(uac)}\nuas: ${summary(server)}\n` +
+      `uac sent ${requests} requests (INVITE+ACK+BYE incl. retransmissions), uas sent ${replies} replies\n` +
+      `viaduct core: ${JSON.stringify(c)}`;
+    console.log(report);
+
+    expect(uac.timedOut, report).toBe(false);
+    expect(uac.created, report).toBe(variant.calls);
+    expect(uac.failed, report).toBe(0);
+    expect(uac.successful, report).toBe(variant.calls);
+    // Every call: INVITE, ACK and BYE through the proxy, 180/200/200 back through it.
+    expect(uac.messages.filter((m) => m.kind === 'send').map((m) => [m.name, m.count]), report).toEqual([
+      ['INVITE', variant.calls],
+      ['ACK', variant.calls],
+      ['BYE', variant.calls],
+    ]);
+    expect(server.messages.find((m) => m.name === 'INVITE')?.count, report).toBe(variant.calls);
+
+    expect(c.rcv_requests, `rcv_requests ${c.rcv_requests} != requests the uac sent ${requests}\n${report}`).toBe(requests);
+    expect(c.fwd_requests, `fwd_requests ${c.fwd_requests} != requests the uac sent ${requests}\n${report}`).toBe(requests);
+    expect(c.rcv_replies, `rcv_replies ${c.rcv_replies} != replies the uas sent ${replies}\n${report}`).toBe(replies);
+    expect(c.fwd_replies, `fwd_replies ${c.fwd_replies} != replies the uas sent ${replies}\n${report}`).toBe(replies);
+    expect({ drop_requests: c.drop_requests, drop_replies: c.drop_replies, err_requests: c.err_requests, err_replies: c.err_replies }, report).toEqual({
+      drop_requests: 0,
+      drop_replies: 0,
+      err_requests: 0,
+      err_replies: 0,
+    });
+  }, 150_000);
+});

@@ -1,0 +1,34 @@
+// Two groups: every test file runs in parallel first (unit tests, and the e2e files that push
+// little traffic), then the SIPp load test (test/e2e/forward.test.ts, 2000 calls/s) runs alone,
+// so the other files' SIPp processes and servers do not compete with it for the two cores.
+import { defineConfig } from 'vitest/config';
+
+const LOAD = ['test/e2e/forward.test.ts'];
+
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    projects: [
+      {
+        test: {
+          name: 'default',
+          include: ['test/**/*.test.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**', ...LOAD],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: 'load',
+          include: LOAD,
+          testTimeout: 150_000,
+          hookTimeout: 30_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
+  },
+});
