@@ -1,0 +1,60 @@
+// Cost of the JavaScript on the per-message path: SipCore.receive() for the six messages of
+// SIPp's default call (INVITE, 180, 200, ACK, BYE, 200) through a stateless forward() script,
+// with a transport that drops what it is given. Prints ns per message.
+//   node dist/bench/micro/core.js [iterations]
+import { performance } from 'node:perf_hooks';
+import { resolveSettings } from '../../src/core/config.js';
+import { SipCore } from '../../src/core/core.js';
+import { createLogger } from '../../src/core/log.js';
+import { socketInfos } from '../../src/core/runtime/thread.js';
+import { createStatsBuffer, ThreadCounters } from '../../src/core/stats/counters.js';
+import { createProcessingHistogram } from '../../src/core/stats/histogram.js';
+
+const settings = resolveSettings(undefined, { listen: ['udp:127.0.0.1:5060'], alias: [], modparams: [] }, 1);
+let sent = 0;
+let lastSent: Buffer = Buffer.alloc(0);
+const core = new SipCore(settings, socketInfos(settings), { send(_i, data) { sent++; lastSent = data; } },
+  new ThreadCounters(createStatsBuffer(1), 0), createLogger('err', 'bench'), createProcessingHistogram(), 'vdbench-');
+core.routes = { request: () => core.forwardRequest('sip:127.0.0.1:5070'), named: () => undefined };
+
+const uac = '127.0.0.1:5061';
+const common = (n: number, method: string, totag: string) =>
+  `From: sipp <sip:sipp@127.0.0.1:5061>;tag=12345SIPpTag001\r\nTo: service <sip:service@127.0.0.1:5060>${totag}\r\n` +
+  `Call-ID: 1-12345@127.0.0.1\r\nCSeq: ${n} ${method}\r\n`;
+const req = (method: string, n: number, totag: string, branch: string, body = '') =>
+  Buffer.from(`${method} sip:service@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP ${uac};branch=${branch}\r\n${common(n, method, totag)}` +
+    `Contact: sip:sipp@127.0.0.1:5061\r\nMax-Forwards: 70\r\nSubject: Performance Test\r\n` +
+    (body ? `Content-Type: application/sdp\r\n` : '') + `Content-Length: ${body.length}\r\n\r\n${body}`);
+const sdp = 'v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
+
+// Replies carry the Via the proxy added: take it from what forward() produced.
+function viaOf(forwarded: Buffer): string {
+  const s = forwarded.toString('latin1');
+  const i = s.indexOf('\r\nVia: ') + 2;
+  return s.slice(i, s.indexOf('\r\n', i));
+}
+const reply = (code: string, n: number, method: string, via: string, body = '') =>
+  Buffer.from(`SIP/2.0 ${code}\r\n${via}\r\nVia: SIP/2.0/UDP ${uac};branch=z9hG4bK-1-${n}\r\n${common(n, method, ';tag=uas1')}` +
+    `Contact: <sip:127.0.0.1:5070;transport=UDP>\r\n` + (body ? `Content-Type: application/sdp\r\n` : '') +
+    `Content-Length: ${body.length}\r\n\r\n${body}`);
+
+const invite = req('INVITE', 1, '', 'z9hG4bK-1-1', sdp);
+core.receive(invite, '127.0.0.1', 5061, 0);
+const inviteVia = viaOf(lastSent);
+const ack = req('ACK', 1, ';tag=uas1', 'z9hG4bK-1-2');
+const bye = req('BYE', 2, ';tag=uas1', 'z9hG4bK-1-3');
+core.receive(bye, '127.0.0.1', 5061, 0);
+const byeVia = viaOf(lastSent);
+const msgs: [Buffer, number][] = [
+  [invite, 5061], [reply('180 Ringing', 1, 'INVITE', inviteVia), 5070], [reply('200 OK', 1, 'INVITE', inviteVia, sdp), 5070],
+  [ack, 5061], [bye, 5061], [reply('200 OK', 2, 'BYE', byeVia), 5070],
+];
+
+const iterations = Number(process.argv[2] ?? 100000);
+for (let round = 0; round < 3; round++) {
+  sent = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < iterations; i++) for (const [m, port] of msgs) core.receive(m, '127.0.0.1', port, 0);
+  const ns = ((performance.now() - t0) * 1e6) / (iterations * msgs.length);
+  console.log(`round ${round}: ${ns.toFixed(0)} ns per message (${(ns * 6 / 1000).toFixed(1)} us per call), forwarded ${sent}/${iterations * msgs.length}`);
+}

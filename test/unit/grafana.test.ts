@@ -1,0 +1,27 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createStatsBuffer, sumStats } from '../../src/core/stats/counters.js';
+import { createMetricsRegistry } from '../../src/rpc/metrics.js';
+
+const dir = resolve(__dirname, '../../grafana/dashboards');
+
+describe('grafana dashboards', () => {
+  it('query only metrics that /metrics exports', async () => {
+    const sab = createStatsBuffer(1);
+    const registry = createMetricsRegistry({ stats: () => sumStats(sab), histograms: async () => [] });
+    const text = await registry.metrics();
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) {
+      const exprs = [...readFileSync(join(dir, f), 'utf8').matchAll(/"expr": "([^"]*)"/g)].map((m) => m[1]);
+      expect(exprs.length).toBeGreaterThan(0);
+      for (const e of exprs) {
+        for (const name of e.match(/\b(viaduct_[a-z0-9_]+|process_[a-z0-9_]+)\b/g) ?? []) {
+          expect(exported, `${f}: ${name} in "${e}"`).toContain(name);
+        }
+      }
+    }
+  });
+});
