@@ -39,6 +39,7 @@ export class MsgContext {
   replyHeaders: string[] = [];
   rr: string | null = null;            // record_route() requested: its params (";a=b") or ''
   rrParams = '';                       // add_rr_param() additions
+  rrDouble = true;                     // rr's enable_double_rr: two entries when the socket changes
   routeParams: string | null = null;   // params of our Route that loose_route() consumed
   rrPreset: string[] | null = null;    // record_route_preset() addresses
   forceRport = false;

@@ -398,7 +398,7 @@ export class SipCore {
   /** Record-Route for rr.record_route(): two entries when in and out sockets differ (r2=on). */
   private recordRouteHeaders(out: SocketInfo, params: string): string {
     const inn = this.ctx.sock;
-    if (inn === out) return `Record-Route: <sip:${out.viaHost}:${out.viaPort};lr${params}>\r\n`;
+    if (inn === out || !this.ctx.rrDouble) return `Record-Route: <sip:${out.viaHost}:${out.viaPort};lr${params}>\r\n`;
     return `Record-Route: <sip:${out.viaHost}:${out.viaPort};r2=on;lr${params}>\r\n` +
       `Record-Route: <sip:${inn.viaHost}:${inn.viaPort};r2=on;lr${params}>\r\n`;
   }

@@ -1,18 +1,35 @@
 // rr: Record-Route and loose routing (RFC 3261 16.4, 16.6 step 4, 16.12), stateless.
 // record_route() only marks the message: the header is written when forward() knows the
 // outgoing socket, so that a change of socket gives two entries (r2=on) as in Kamailio.
-import { parseUriCached } from '../../core/core.js';
+import { parseUriCached, type SipCore } from '../../core/core.js';
+import type { NameAddr } from '../../core/sip/message.js';
 import { HDR } from '../../core/sip/headers.js';
 import { defineModule, ok } from '../module.js';
 
 const paramCache = new Map<string, RegExp>();
+
+/**
+ * Removes Route values, a whole header line when every value on it goes (removing each value
+ * of "Route: <a>, <b>" separately would leave an empty header).
+ */
+function removeRoutes(core: SipCore, gone: NameAddr[]): void {
+  const msg = core.ctx.msg;
+  const all = msg.routes();
+  for (const h of msg.getHeaders(HDR.ROUTE)) {
+    const onLine = all.filter((r) => r.header === h);
+    const removed = onLine.filter((r) => gone.includes(r));
+    if (removed.length === 0) continue;
+    if (removed.length === onLine.length) core.ctx.lumps.remove(h.lineStart, h.lineEnd);
+    else for (const r of removed) core.ctx.lumps.remove(r.removeStart, r.removeEnd);
+  }
+}
 
 export default defineModule({
   name: 'rr',
   params: {
     enable_double_rr: { default: 1, type: 'int' },
   },
-  kemi: (core) => {
+  kemi: (core, params) => {
     const routeParamsOfTop = (): string | null => {
       const ctx = core.ctx;
       if (ctx.routeParams !== null) return ctx.routeParams;
@@ -21,10 +38,11 @@ export default defineModule({
     };
     return {
       /** record_route([params]): add Record-Route when the request is forwarded */
-      record_route(params?: string): number {
+      record_route(rrParams?: string): number {
         const ctx = core.ctx;
         if (!ctx.msg.isRequest) return -1;
-        ctx.rr = params ? (params.startsWith(';') ? params : `;${params}`) : '';
+        ctx.rr = rrParams ? (rrParams.startsWith(';') ? rrParams : `;${rrParams}`) : '';
+        ctx.rrDouble = params.enable_double_rr !== 0;
         return 1;
       },
       record_route_params(params: string): number {
@@ -63,6 +81,7 @@ export default defineModule({
         const msg = ctx.msg;
         if (!msg.isRequest || msg.getHeader(HDR.ROUTE) === undefined) return -1;
         const routes = msg.routes();
+        const gone: NameAddr[] = [];
         let first = 0;
         let last = routes.length; // exclusive
         // A strict router before us put our Record-Route URI in the R-URI (RFC 3261 16.4):
@@ -72,25 +91,32 @@ export default defineModule({
           const orig = routes[last - 1];
           ctx.ruri = orig.uri;
           ctx.ruriParsed = null;
-          ctx.lumps.remove(orig.removeStart, orig.removeEnd);
+          gone.push(orig);
           last--;
         }
         if (first < last && core.isMyselfUri(routes[first].uri)) {
           const u = parseUriCached(routes[first].uri);
           ctx.routeParams = u.paramsRaw;
-          ctx.lumps.remove(routes[first].removeStart, routes[first].removeEnd);
+          gone.push(routes[first]);
           first++;
           // double Record-Route (r2=on): the second entry is ours too
           if (u.params.r2 !== undefined && first < last && core.isMyselfUri(routes[first].uri)) {
-            ctx.lumps.remove(routes[first].removeStart, routes[first].removeEnd);
+            gone.push(routes[first]);
             first++;
           }
-          if (first >= last) return msg.to().tag === undefined && ctx.ruri === null ? -1 : 1;
+          if (first >= last) {
+            removeRoutes(core, gone);
+            return msg.to().tag === undefined && ctx.ruri === null ? -1 : 1;
+          }
         }
-        if (first >= last) return 1;
+        if (first >= last) {
+          removeRoutes(core, gone);
+          return 1;
+        }
         const next = routes[first];
         const nu = parseUriCached(next.uri);
         if ('lr' in nu.params) {
+          removeRoutes(core, gone);
           ctx.du = next.uri;
           return 1;
         }
@@ -99,7 +125,8 @@ export default defineModule({
         ctx.lumps.insert(lastRoute.lineEnd, `Route: <${ctx.currentRuri()}>\r\n`);
         ctx.ruri = next.uri;
         ctx.ruriParsed = null;
-        ctx.lumps.remove(next.removeStart, next.removeEnd);
+        gone.push(next);
+        removeRoutes(core, gone);
         return 1;
       },
     };
