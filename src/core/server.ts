@@ -71,8 +71,10 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const rings = Array.from({ length: n + 1 }, (_, p) =>
     Array.from({ length: n }, (_, k) => (p === k + 1 ? null : createRingBuffer(settings.ringBytes))));
   const bells = Doorbells.create(n);
+  const busySab = new SharedArrayBuffer(Math.max(1, n) * 4);
+  const busy = new Int32Array(busySab);
   const ringsInto = (k: number): SharedArrayBuffer[] => rings.map((row) => row[k]).filter((r): r is SharedArrayBuffer => r !== null);
-  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag, bells };
+  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag, bells, busy: busySab };
   const workerUrl = new URL('./runtime/worker.js', import.meta.url);
   const receiverUrl = new URL('./runtime/receiver.js', import.meta.url);
   let stopping = false;
@@ -97,6 +99,12 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     // The record the worker was processing when it died is lost (and skipped: it may be what
     // killed it). Everything behind it stays queued for the new worker.
     let queued = 0;
+    const k = slot.data.workerIndex;
+    const busySlot = k >= 0 ? k : n === 0 ? 0 : -1; // workers=0: the receiver runs the script
+    if (busySlot >= 0 && Atomics.load(busy, busySlot) === 1) {
+      mainCounters.inc(C['viaduct:worker_lost_messages']);
+      Atomics.store(busy, busySlot, 0);
+    }
     for (const ring of slot.ringsIn) {
       if (Atomics.load(ring.ctl, RING_BUSY) === 1) {
         mainCounters.inc(C['viaduct:worker_lost_messages']);
@@ -106,9 +114,9 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
       queued += ring.pending();
     }
     log.err(`${slot.name} died (${why}); ${queued} queued messages wait for its restart`);
-    slot.worker = spawn(workerUrl, slot.data);
+    slot.worker = spawn(k >= 0 ? workerUrl : receiverUrl, slot.data);
     watch(slot);
-    onceMessage(slot.worker, 'bound', slot.name)
+    onceMessage(slot.worker, k >= 0 ? 'bound' : 'ready', slot.name)
       .then(() => log.notice(`${slot.name} restarted`))
       .catch((e) => log.err(`${slot.name} restart failed: ${(e as Error).message}`));
   };
@@ -119,12 +127,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     w.on('exit', (code) => { if (slot.worker === w) restart(slot, err || `exit code ${code}`); });
   };
   slots.forEach(watch);
-  receiver.worker.on('exit', (code) => {
-    if (stopping) return;
-    log.crit(`the receiving thread died (exit code ${code}); stopping`);
-    process.exitCode = 1;
-    void stop();
-  });
+  watch(receiver);
 
   // Histograms: ask every SIP thread for its encoding; a thread too busy to answer within a
   // second is represented by its last answer, so the summary's _count never steps back.

@@ -14,7 +14,12 @@ if (data.ringsOut.length === 0) {
   // inline mode: this thread is the only SIP thread
   const { core } = createSipThread(data, (log, counters) => udpTransport(sockets, log, counters));
   histogram = () => encodeHistogram(core.histogram!);
-  sockets.forEach((s, i) => s.on('message', (buf, rinfo) => core.receive(buf, rinfo.address, rinfo.port, i)));
+  const busy = new Int32Array(data.busy); // slot 0: the inline thread (see server.ts restart)
+  sockets.forEach((s, i) => s.on('message', (buf, rinfo) => {
+    busy[0] = 1;
+    core.receive(buf, rinfo.address, rinfo.port, i);
+    busy[0] = 0;
+  }));
 } else {
   const router = new CallRouter(data.ringsOut, data.bells, -1, new ThreadCounters(data.statsSab, data.row));
   sockets.forEach((s, i) => s.on('message', (buf, rinfo) => router.handOff(router.owner(buf), buf, rinfo.address, rinfo.port, i)));

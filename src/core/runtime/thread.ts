@@ -26,6 +26,7 @@ export interface ThreadData {
   ringsOut: (SharedArrayBuffer | null)[]; // [k]: this thread's ring into worker k (null: itself)
   ringsIn: SharedArrayBuffer[];           // a worker: every ring into it
   bells: SharedArrayBuffer;               // one doorbell per worker
+  busy: SharedArrayBuffer;                // per worker: 1 while it processes a datagram from its own socket
   instanceTag: string;          // to-tag prefix of this server instance
 }
 

@@ -16,11 +16,17 @@ const thread = createSipThread(data, (log, counters) => udpTransport(sockets, lo
 const { core, counters } = thread;
 const router = new CallRouter(data.ringsOut, data.bells, self, counters);
 
+const busy = new Int32Array(data.busy);
 sockets.forEach((s, i) => s.on('message', (buf, rinfo) => {
   counters.inc(C['viaduct:worker_socket_rcv']);
   const k = router.owner(buf);
-  if (k === self) core.receive(buf, rinfo.address, rinfo.port, i);
-  else router.handOff(k, buf, rinfo.address, rinfo.port, i);
+  if (k === self) {
+    busy[self] = 1; // if this thread dies now, the supervisor counts the datagram as lost
+    core.receive(buf, rinfo.address, rinfo.port, i);
+    busy[self] = 0;
+  } else {
+    router.handOff(k, buf, rinfo.address, rinfo.port, i);
+  }
 }));
 
 const rings = data.ringsIn.map((sab) => new Ring(sab));

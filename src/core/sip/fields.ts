@@ -8,7 +8,7 @@ import {
 } from './chars.js';
 import { SipParseError } from './errors.js';
 import { HDR_CANONICAL_NAMES } from './headers.js';
-import type { HeaderField, NameAddr, Via } from './message.js';
+import type { HeaderField, NameAddr, SipMessage, Via } from './message.js';
 import { METHOD_NAMES, METHOD_OTHER, methodIdFromBytes } from './methods.js';
 
 const COMMA = 0x2c;
@@ -28,45 +28,46 @@ function fail(buf: Buffer, h: HeaderField, detail: string): never {
   throw new SipParseError(`bad ${name} header: ${detail}`);
 }
 
-// ---- strings: decode a header value once, then hand out substrings ----
-
-/**
- * Decoding bytes to a string costs the same for 5 bytes as for 60, so a header value is
- * decoded once and its pieces are cut from that string by byte offset. That is exact while
- * every character came from one byte (ASCII, or a lone invalid byte decoded as U+FFFD);
- * otherwise pieces are decoded one by one.
- */
-class ValueText {
-  private buf: Buffer | undefined = undefined;
-  private base = 0;
-  private str = '';
-  private exact = false;
-
-  reset(buf: Buffer, start: number, end: number): void {
-    this.buf = buf;
-    this.base = start;
-    this.str = buf.toString('utf8', start, end);
-    this.exact = this.str.length === end - start;
-  }
-
-  /** Drops the buffer reference (buf may be a view into shared memory). */
-  release(): void {
-    this.buf = undefined;
-    this.str = '';
-  }
-
-  get(start: number, end: number): string {
-    if (this.exact) return this.str.slice(start - this.base, end - this.base);
-    return this.buf!.toString('utf8', start, end);
-  }
-}
-
-// Parsing is synchronous and never re-entered, so one instance serves every call.
-const text = new ValueText();
+// ---- strings ----
+//
+// Parsers read bytes from msg.buf and take every string they return from msg.str(), a slice
+// of the message's header text decoded once (see SipMessage.str). What nobody reads on the
+// hot path (parameter records, display names) is built on first access from a TextRef, which
+// holds decoded text rather than the buffer: msg.buf may be a view into memory that is reused
+// once the message is processed, while a Via or NameAddr may be kept longer.
 
 /** Replaces each folding (CRLF with surrounding whitespace) by one SP: rare, so a regex is fine. */
 function unfold(s: string): string {
   return s.indexOf('\n') === -1 ? s : s.replace(/[ \t]*\r?\n[ \t]*/g, ' ');
+}
+
+/**
+ * Text that lazily built values are cut from, addressed by the message's byte offsets.
+ * Either the message's header text where every character came from one byte (exact: a slice
+ * is the value), or the latin1 text of one header value (each character is a byte; pieces are
+ * decoded as UTF-8 on demand).
+ */
+export class TextRef {
+  constructor(private readonly str: string, private readonly base: number, private readonly exact: boolean) {}
+
+  static forValue(buf: Buffer, h: HeaderField): TextRef {
+    return new TextRef(buf.toString('latin1', h.valueStart, h.valueEnd), h.valueStart, false);
+  }
+
+  /** The value of bytes [start, end), decoded as UTF-8. */
+  get(start: number, end: number): string {
+    const s = this.str.slice(start - this.base, end - this.base);
+    return this.exact ? s : Buffer.from(s, 'latin1').toString('utf8');
+  }
+
+  /**
+   * Bytes equivalent to [start, end) for re-scanning: the same bytes, except that in exact
+   * text a byte >= 0x80 comes back as 0xFD (its character is U+FFFD), which every byte class
+   * and the UTF-8 decoder treat alike.
+   */
+  bytes(start: number, end: number): Buffer {
+    return Buffer.from(this.str.slice(start - this.base, end - this.base), 'latin1');
+  }
 }
 
 // ---- names without allocation for the common cases ----
@@ -98,10 +99,6 @@ class KnownNames {
 // Parameter names that occur in nearly every message: returned as constants, not decoded.
 const COMMON_PARAMS = new KnownNames(['branch', 'received', 'rport', 'maddr', 'ttl', 'tag', 'lr', 'transport', 'expires', 'q']);
 
-function paramName(buf: Buffer, start: number, end: number): string {
-  return COMMON_PARAMS.find(buf, start, end) ?? text.get(start, end).toLowerCase();
-}
-
 const TRANSPORTS = new KnownNames(['UDP', 'TCP', 'TLS', 'SCTP', 'WS', 'WSS']);
 const PROTOCOLS = new Map(TRANSPORTS.names.map((t) => [t, 'SIP/2.0/' + t]));
 const SIP_2_0_SLASH = Buffer.from('sip/2.0/', 'latin1');
@@ -120,12 +117,19 @@ function smallUint(s: string, maxLen: number): number {
 
 // ---- generic parameters: *( SEMI token [ EQUAL gen-value ] ) ----
 
+// Offsets of the parameters found by the last scanParams call, four per parameter: name
+// start and end, value start and end (-1 and -1 without a value). Reused by every call
+// (parsing is synchronous and never re-entered), so scanning allocates nothing.
+let found = new Int32Array(64);
+let foundCount = 0;
+
 /**
- * Parses `;name[=value]` pairs from p into params and returns the position just after the
- * last one (p itself when there are none). LWS is allowed around ';' and '=' (RFC 3261 25.1).
- * Values are kept as written (quoted strings keep their quotes).
+ * Scans `;name[=value]` pairs from p, recording their offsets in `found`, and returns the
+ * position just after the last one (p itself when there are none). LWS is allowed around ';'
+ * and '=' (RFC 3261 25.1). Values are taken as written (quoted strings with their quotes).
  */
-function parseParams(buf: Buffer, p: number, end: number, params: Record<string, string>, h: HeaderField): number {
+function scanParams(buf: Buffer, p: number, end: number, h: HeaderField): number {
+  foundCount = 0;
   for (;;) {
     let q = skipLWS(buf, p, end);
     if (q >= end || buf[q] !== SEMI) return p;
@@ -133,25 +137,54 @@ function parseParams(buf: Buffer, p: number, end: number, params: Record<string,
     const ns = q;
     q = skipClass(buf, q, end, TOKEN);
     if (q === ns) fail(buf, h, 'empty parameter');
-    const name = paramName(buf, ns, q);
+    const ne = q;
     p = q;
-    let value = '';
+    let vs = -1;
+    let ve = -1;
     q = skipLWS(buf, q, end);
     if (q < end && buf[q] === EQUAL) {
       q = skipLWS(buf, q + 1, end);
-      const vs = q;
+      vs = q;
       if (q < end && buf[q] === DQUOTE) {
         q = skipQuoted(buf, q, end);
         if (q < 0) fail(buf, h, 'unterminated quoted string');
       } else {
         q = skipClass(buf, q, end, PARAM_VALUE);
       }
-      if (q === vs) fail(buf, h, `empty value for parameter ${name}`);
-      value = text.get(vs, q);
-      p = q;
+      if (q === vs) fail(buf, h, `empty value for parameter ${paramName(buf, ns, ne, (a, b) => buf.toString('utf8', a, b))}`);
+      ve = p = q;
     }
-    params[name] = value;
+    if (foundCount * 4 === found.length) {
+      const more = new Int32Array(found.length * 2);
+      more.set(found);
+      found = more;
+    }
+    const i = foundCount++ * 4;
+    found[i] = ns;
+    found[i + 1] = ne;
+    found[i + 2] = vs;
+    found[i + 3] = ve;
   }
+}
+
+function paramName(buf: Buffer, start: number, end: number, str: (start: number, end: number) => string): string {
+  return COMMON_PARAMS.find(buf, start, end) ?? str(start, end).toLowerCase();
+}
+
+/**
+ * The parameter record of bytes [start, end) of the message, which scanParams accepted when
+ * the value was parsed: names lower-cased, values as written, '' for flags.
+ */
+function buildParams(text: TextRef, start: number, end: number, h: HeaderField): Record<string, string> {
+  const params = newParams();
+  if (start === end) return params;
+  const bytes = text.bytes(start, end);
+  const str = (a: number, b: number) => text.get(start + a, start + b);
+  scanParams(bytes, 0, bytes.length, h);
+  for (let i = 0; i < foundCount * 4; i += 4) {
+    params[paramName(bytes, found[i], found[i + 1], str)] = found[i + 2] < 0 ? '' : str(found[i + 2], found[i + 3]);
+  }
+  return params;
 }
 
 // ---- removal ranges shared by Via and name-addr lists ----
@@ -187,7 +220,45 @@ function setRemoveRanges(list: Removable[], from: number, h: HeaderField): void 
   }
 }
 
+/** The text lazily built values of header line h are cut from. */
+function textFor(msg: SipMessage, h: HeaderField): TextRef {
+  return msg.textRef() ?? TextRef.forValue(msg.buf, h);
+}
+
 // ---- Via (RFC 3261 20.42, 25.1: via-parm) ----
+
+/** A parsed via-parm; `params` is built on first access. */
+class ViaValue implements Via {
+  removeStart = 0;
+  removeEnd = 0;
+  private _params: Record<string, string> | undefined = undefined;
+
+  constructor(
+    readonly protocol: string,
+    readonly transport: string,
+    readonly host: string,
+    readonly port: number,
+    readonly branch: string | undefined,
+    readonly received: string | undefined,
+    readonly rport: string | undefined,
+    readonly hasRport: boolean,
+    readonly maddr: string | undefined,
+    readonly ttl: number | undefined,
+    readonly start: number,
+    readonly end: number,
+    readonly header: HeaderField,
+    private readonly paramsStart: number,
+    private readonly text: TextRef,
+  ) {}
+
+  get params(): Record<string, string> {
+    return (this._params ??= buildParams(this.text, this.paramsStart, this.end, this.header));
+  }
+
+  set params(v: Record<string, string>) {
+    this._params = v;
+  }
+}
 
 /** Expects SWS "/" SWS at p; returns the position after it. */
 function slash(buf: Buffer, p: number, end: number, h: HeaderField): number {
@@ -196,7 +267,8 @@ function slash(buf: Buffer, p: number, end: number, h: HeaderField): number {
   return skipLWS(buf, p + 1, end);
 }
 
-function parseViaParm(buf: Buffer, p: number, end: number, h: HeaderField): Via {
+function parseViaParm(msg: SipMessage, p: number, end: number, h: HeaderField, text: TextRef): Via {
+  const buf = msg.buf;
   const start = p;
   // sent-protocol = protocol-name SLASH protocol-version SLASH transport
   const nameEnd = skipClass(buf, p, end, TOKEN);
@@ -225,13 +297,13 @@ function parseViaParm(buf: Buffer, p: number, end: number, h: HeaderField): Via 
     p = skipClass(buf, hs, end, HOST);
     while (p < end && buf[p] === COLON) p = skipClass(buf, p + 1, end, HOST);
     if (p >= end || buf[p] !== RBRACKET || p === hs) fail(buf, h, 'bad IPv6 reference');
-    host = text.get(hs, p);
+    host = msg.str(hs, p);
     p++;
   } else {
     const hs = p;
     p = skipClass(buf, p, end, HOST);
     if (p === hs) fail(buf, h, 'bad sent-by host');
-    host = text.get(hs, p);
+    host = msg.str(hs, p);
   }
   // [ COLON port ], COLON = SWS ":" SWS
   let port = 0;
@@ -245,53 +317,44 @@ function parseViaParm(buf: Buffer, p: number, end: number, h: HeaderField): Via 
     p = pe;
   }
 
-  const params = newParams();
-  p = parseParams(buf, p, end, params, h);
-  let ttl: number | undefined;
-  if (params.ttl !== undefined) {
-    ttl = smallUint(params.ttl, 3);
-    if (ttl < 0 || ttl > 255) fail(buf, h, 'bad ttl'); // via-ttl = 1*3DIGIT, 0-255
+  // Parameters: only those the Via fields expose are decoded (the last one of a name wins,
+  // as in the params record).
+  const paramsStart = p;
+  p = scanParams(buf, p, end, h);
+  let branch: string | undefined;
+  let received: string | undefined;
+  let rport: string | undefined;
+  let maddr: string | undefined;
+  let ttl: string | undefined;
+  for (let i = 0; i < foundCount * 4; i += 4) {
+    const name = COMMON_PARAMS.find(buf, found[i], found[i + 1]);
+    if (name === undefined) continue;
+    const value = found[i + 2] < 0 ? '' : msg.str(found[i + 2], found[i + 3]);
+    if (name === 'branch') branch = value;
+    else if (name === 'received') received = value;
+    else if (name === 'rport') rport = value;
+    else if (name === 'maddr') maddr = value;
+    else if (name === 'ttl') ttl = value;
   }
-  const rport = params.rport;
-  return {
-    protocol,
-    transport,
-    host,
-    port,
-    branch: params.branch,
-    received: params.received,
-    rport,
-    hasRport: rport !== undefined,
-    maddr: params.maddr,
-    ttl,
-    params,
-    start,
-    end: p,
-    removeStart: 0,
-    removeEnd: 0,
-    header: h,
-  };
+  let ttlValue: number | undefined;
+  if (ttl !== undefined) {
+    ttlValue = smallUint(ttl, 3);
+    if (ttlValue < 0 || ttlValue > 255) fail(buf, h, 'bad ttl'); // via-ttl = 1*3DIGIT, 0-255
+  }
+  return new ViaValue(protocol, transport, host, port, branch, received, rport, rport !== undefined, maddr, ttlValue,
+    start, p, h, paramsStart, text);
 }
 
 /** Appends every via-parm of Via header line h to out, in order. */
-export function parseViaHeader(buf: Buffer, h: HeaderField, out: Via[]): void {
+export function parseViaHeader(msg: SipMessage, h: HeaderField, out: Via[]): void {
+  const buf = msg.buf;
   const end = h.valueEnd;
   const from = out.length;
   let p = h.valueStart;
   if (p >= end) fail(buf, h, 'empty value');
-  text.reset(buf, p, end);
-  try {
-    parseViaValues(buf, h, p, out);
-  } finally {
-    text.release();
-  }
-  setRemoveRanges(out, from, h);
-}
-
-function parseViaValues(buf: Buffer, h: HeaderField, p: number, out: Via[]): void {
-  const end = h.valueEnd;
+  const text = textFor(msg, h);
   for (;;) {
-    const via = parseViaParm(buf, p, end, h);
+    const via = parseViaParm(msg, p, end, h, text);
     out.push(via);
     p = skipLWS(buf, via.end, end);
     if (p >= end) break;
@@ -299,13 +362,14 @@ function parseViaValues(buf: Buffer, h: HeaderField, p: number, out: Via[]): voi
     p = skipLWS(buf, p + 1, end);
     if (p >= end) fail(buf, h, 'empty value after comma');
   }
+  setRemoveRanges(out, from, h);
 }
 
 // ---- name-addr / addr-spec lists (RFC 3261 20.10, 20.20, 20.30, 20.34, 20.39, 25.1) ----
 
-/** Display name from a quoted-string buf[start, end) (quotes included): unquoted and unescaped. */
-function unquote(start: number, end: number): string {
-  const raw = unfold(text.get(start + 1, end - 1));
+/** Display name from the text of a quoted-string without its quotes: unquoted and unescaped. */
+function unquote(quoted: string): string {
+  const raw = unfold(quoted);
   if (raw.indexOf('\\') === -1) return raw;
   let out = '';
   for (let i = 0; i < raw.length; i++) {
@@ -316,12 +380,63 @@ function unquote(start: number, end: number): string {
   return out;
 }
 
-function parseNameAddr(buf: Buffer, p: number, end: number, h: HeaderField, allowStar: boolean): NameAddr {
+const NO_NAME = 0;
+const TOKEN_NAME = 1;
+const QUOTED_NAME = 2;
+
+/** A parsed name-addr or addr-spec; `displayName` and `params` are built on first access. */
+class NameAddrValue implements NameAddr {
+  removeStart = 0;
+  removeEnd = 0;
+  private _params: Record<string, string> | undefined = undefined;
+  private _displayName: string | undefined = undefined;
+
+  constructor(
+    readonly uri: string,
+    readonly uriStart: number,
+    readonly uriEnd: number,
+    readonly tag: string | undefined,
+    readonly start: number,
+    readonly end: number,
+    readonly header: HeaderField,
+    readonly star: boolean | undefined,
+    private readonly nameKind: number,
+    private readonly nameStart: number,
+    private readonly nameEnd: number,
+    private readonly paramsStart: number,
+    private readonly text: TextRef,
+  ) {}
+
+  get displayName(): string | undefined {
+    if (this._displayName === undefined && this.nameKind !== NO_NAME) {
+      this._displayName = this.nameKind === QUOTED_NAME
+        ? unquote(this.text.get(this.nameStart + 1, this.nameEnd - 1))
+        : unfold(this.text.get(this.nameStart, this.nameEnd));
+    }
+    return this._displayName;
+  }
+
+  set displayName(v: string | undefined) {
+    this._displayName = v;
+  }
+
+  get params(): Record<string, string> {
+    return (this._params ??= buildParams(this.text, this.paramsStart, this.end, this.header));
+  }
+
+  set params(v: Record<string, string>) {
+    this._params = v;
+  }
+}
+
+function parseNameAddr(msg: SipMessage, p: number, end: number, h: HeaderField, allowStar: boolean, text: TextRef): NameAddr {
+  const buf = msg.buf;
   const start = p;
-  let displayName: string | undefined;
+  let nameKind = NO_NAME;
+  let nameEnd = p;
   let uriStart: number;
   let uriEnd: number;
-  let star = false;
+  let star: boolean | undefined;
 
   if (allowStar && buf[p] === STAR) {
     // Contact: * (RFC 3261 10.2.2) stands alone; no URI starts with '*'
@@ -334,7 +449,8 @@ function parseNameAddr(buf: Buffer, p: number, end: number, h: HeaderField, allo
     if (buf[p] === DQUOTE) {
       const q = skipQuoted(buf, p, end);
       if (q < 0) fail(buf, h, 'unterminated quoted string');
-      displayName = unquote(p, q);
+      nameKind = QUOTED_NAME;
+      nameEnd = q;
       p = skipLWS(buf, q, end);
       if (p >= end || buf[p] !== LAQUOT) fail(buf, h, 'expected < after the display name');
     } else if (buf[p] !== LAQUOT) {
@@ -347,7 +463,8 @@ function parseNameAddr(buf: Buffer, p: number, end: number, h: HeaderField, allo
         else break;
       }
       if (q < end && buf[q] === LAQUOT) {
-        displayName = unfold(text.get(p, tokensEnd));
+        nameKind = TOKEN_NAME;
+        nameEnd = tokensEnd;
         p = q;
       }
     }
@@ -374,47 +491,30 @@ function parseNameAddr(buf: Buffer, p: number, end: number, h: HeaderField, allo
     }
   }
 
-  const params = newParams();
-  p = parseParams(buf, p, end, params, h);
-  const na: NameAddr = {
-    displayName,
-    uri: text.get(uriStart, uriEnd),
-    uriStart,
-    uriEnd,
-    params,
-    tag: params.tag,
-    start,
-    end: p,
-    removeStart: 0,
-    removeEnd: 0,
-    header: h,
-  };
-  if (star) na.star = true;
-  return na;
+  // Parameters: only the tag is decoded (the last one wins, as in the params record).
+  const paramsStart = p;
+  p = scanParams(buf, p, end, h);
+  let tag: string | undefined;
+  for (let i = 0; i < foundCount * 4; i += 4) {
+    if (COMMON_PARAMS.find(buf, found[i], found[i + 1]) === 'tag') tag = found[i + 2] < 0 ? '' : msg.str(found[i + 2], found[i + 3]);
+  }
+  return new NameAddrValue(msg.str(uriStart, uriEnd), uriStart, uriEnd, tag, start, p, h, star,
+    nameKind, start, nameEnd, paramsStart, text);
 }
 
 /**
  * Appends the values of name-addr header line h to out. `multi` allows a comma-separated
  * list (Contact, Route, Record-Route, ...); From and To hold exactly one value.
  */
-export function parseNameAddrHeader(buf: Buffer, h: HeaderField, out: NameAddr[], multi: boolean, allowStar: boolean): void {
+export function parseNameAddrHeader(msg: SipMessage, h: HeaderField, out: NameAddr[], multi: boolean, allowStar: boolean): void {
+  const buf = msg.buf;
   const end = h.valueEnd;
   const from = out.length;
   let p = h.valueStart;
   if (p >= end) fail(buf, h, 'empty value');
-  text.reset(buf, p, end);
-  try {
-    parseNameAddrValues(buf, h, p, out, multi, allowStar);
-  } finally {
-    text.release();
-  }
-  setRemoveRanges(out, from, h);
-}
-
-function parseNameAddrValues(buf: Buffer, h: HeaderField, p: number, out: NameAddr[], multi: boolean, allowStar: boolean): void {
-  const end = h.valueEnd;
+  const text = textFor(msg, h);
   for (;;) {
-    const na = parseNameAddr(buf, p, end, h, allowStar);
+    const na = parseNameAddr(msg, p, end, h, allowStar, text);
     out.push(na);
     p = skipLWS(buf, na.end, end);
     if (p >= end) break;
@@ -423,6 +523,7 @@ function parseNameAddrValues(buf: Buffer, h: HeaderField, p: number, out: NameAd
     p = skipLWS(buf, p + 1, end);
     if (p >= end) fail(buf, h, 'empty value after comma');
   }
+  setRemoveRanges(out, from, h);
 }
 
 // ---- CSeq (RFC 3261 20.16): 1*DIGIT LWS Method ----

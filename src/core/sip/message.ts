@@ -6,7 +6,7 @@
 
 import { CR, HT, LF, SP, decodeUnfolded, isLWS, isToken, parseDigits } from './chars.js';
 import { SipParseError } from './errors.js';
-import { type CSeq, parseCSeq, parseNameAddrHeader, parseViaHeader } from './fields.js';
+import { type CSeq, TextRef, parseCSeq, parseNameAddrHeader, parseViaHeader } from './fields.js';
 import { HDR, HDR_CANONICAL_NAMES, headerIdFromBytes, headerIdOf } from './headers.js';
 import { METHOD_NAMES, METHOD_OTHER, METHOD_UNDEF, methodIdFromBytes } from './methods.js';
 import { type SipUri, parseUri } from './uri.js';
@@ -102,6 +102,15 @@ export class SipMessage {
   _reasonStart = 0;
   _reasonEnd = 0;
   _contentLength = -1;
+  /** Bit (1 << id) of each header id below 32 present in the message (see hasHeader). */
+  _present = 0;
+  /** Bit (1 << id) of each header id below 32 present more than once. */
+  _repeated = 0;
+  /** Whether some header line is folded (continues on a line starting with SP or HTAB). */
+  _folded = false;
+  private _text: string | undefined = undefined;
+  private _exact = false;
+  private _textRef: TextRef | undefined = undefined;
   private _ruri: string | undefined = undefined;
   private _reason: string | undefined = undefined;
   private _callId: string | undefined = undefined;
@@ -120,15 +129,39 @@ export class SipMessage {
     this.buf = buf;
   }
 
+  /**
+   * @internal Bytes [start, end) of the first line and headers, decoded as UTF-8. Decoding
+   * costs about the same for 5 bytes as for 500, so the whole head is decoded once and values
+   * are cut from it by byte offset. That is exact when every character came from one byte
+   * (ASCII, or a lone invalid byte decoded as U+FFFD: the usual case); otherwise each piece is
+   * decoded on its own.
+   */
+  str(start: number, end: number): string {
+    if (this._text === undefined) this.decodeHead();
+    return this._exact ? this._text!.slice(start, end) : this.buf.toString('utf8', start, end);
+  }
+
+  /** @internal The decoded head for values built later, or undefined when it is not exact. */
+  textRef(): TextRef | undefined {
+    if (this._text === undefined) this.decodeHead();
+    if (this._exact) this._textRef ??= new TextRef(this._text!, 0, true);
+    return this._textRef;
+  }
+
+  private decodeHead(): void {
+    this._text = this.buf.toString('utf8', 0, this.headersEnd);
+    this._exact = this._text.length === this.headersEnd;
+  }
+
   /** Request-URI text as written (requests; '' on replies). */
   get ruri(): string {
-    if (this._ruri === undefined) this._ruri = this.buf.toString('utf8', this.ruriStart, this.ruriEnd);
+    if (this._ruri === undefined) this._ruri = this.isRequest ? this.str(this.ruriStart, this.ruriEnd) : '';
     return this._ruri;
   }
 
   /** Reason phrase (replies; '' on requests). */
   get reason(): string {
-    if (this._reason === undefined) this._reason = this.buf.toString('utf8', this._reasonStart, this._reasonEnd);
+    if (this._reason === undefined) this._reason = this.isRequest ? '' : this.str(this._reasonStart, this._reasonEnd);
     return this._reason;
   }
 
@@ -138,13 +171,19 @@ export class SipMessage {
 
   /** Value with each folding (CRLF and surrounding whitespace) collapsed to one SP. */
   headerValue(h: HeaderField): string {
-    return decodeUnfolded(this.buf, h.valueStart, h.valueEnd);
+    return this._folded ? decodeUnfolded(this.buf, h.valueStart, h.valueEnd) : this.str(h.valueStart, h.valueEnd);
+  }
+
+  /** Whether a header with this id is present. */
+  hasHeader(id: number): boolean {
+    return id < 32 ? (this._present & (1 << id)) !== 0 : this.getHeader(id) !== undefined;
   }
 
   /** First header with this id, or this name (case-insensitive; compact forms match too). */
   getHeader(idOrName: number | string): HeaderField | undefined {
     const hs = this.headers;
     const id = typeof idOrName === 'number' ? idOrName : headerIdOf(idOrName);
+    if (id > 0 && id < 32 && (this._present & (1 << id)) === 0) return undefined;
     for (let i = 0; i < hs.length; i++) if (this.matches(hs[i], id, idOrName)) return hs[i];
     return undefined;
   }
@@ -153,6 +192,7 @@ export class SipMessage {
     const hs = this.headers;
     const id = typeof idOrName === 'number' ? idOrName : headerIdOf(idOrName);
     const out: HeaderField[] = [];
+    if (id > 0 && id < 32 && (this._present & (1 << id)) === 0) return out;
     for (let i = 0; i < hs.length; i++) if (this.matches(hs[i], id, idOrName)) out.push(hs[i]);
     return out;
   }
@@ -213,7 +253,7 @@ export class SipMessage {
     if (this._firstVias === undefined) {
       const list: Via[] = [];
       const h = this.getHeader(HDR.VIA);
-      if (h !== undefined) parseViaHeader(this.buf, h, list);
+      if (h !== undefined) parseViaHeader(this, h, list);
       this._firstVias = list;
     }
     return this._firstVias;
@@ -228,7 +268,7 @@ export class SipMessage {
       for (let i = 0; i < hs.length; i++) {
         if (hs[i].id !== HDR.VIA) continue;
         if (first && this._firstVias !== undefined) list.push(...this._firstVias);
-        else parseViaHeader(this.buf, hs[i], list);
+        else parseViaHeader(this, hs[i], list);
         first = false;
       }
       this._vias = list;
@@ -246,15 +286,16 @@ export class SipMessage {
 
   private single(id: number): NameAddr {
     const list: NameAddr[] = [];
-    parseNameAddrHeader(this.buf, this.required(id), list, false, false);
+    parseNameAddrHeader(this, this.required(id), list, false, false);
     return list[0];
   }
 
   private all(id: number): NameAddr[] {
     const list: NameAddr[] = [];
+    if (!this.hasHeader(id)) return list;
     const hs = this.headers;
     for (let i = 0; i < hs.length; i++) {
-      if (hs[i].id === id) parseNameAddrHeader(this.buf, hs[i], list, true, id === HDR.CONTACT);
+      if (hs[i].id === id) parseNameAddrHeader(this, hs[i], list, true, id === HDR.CONTACT);
     }
     return list;
   }
@@ -404,6 +445,8 @@ export function parseMessage(buf: Buffer): SipMessage {
   // Header lines: name [WSP] ":" value, continuation lines start with SP or HTAB.
   const headers = msg.headers;
   let contentLength = -1;
+  let present = 0;
+  let repeated = 0;
   for (;;) {
     if (p >= len) throw new SipParseError('missing empty line after headers');
     const b = buf[p];
@@ -423,6 +466,7 @@ export function parseMessage(buf: Buffer): SipMessage {
     let lf = firstLf;
     while (lf !== -1 && lf + 1 < len && (buf[lf + 1] === SP || buf[lf + 1] === HT)) lf = buf.indexOf(LF, lf + 1);
     if (lf === -1) throw new SipParseError('missing empty line after headers');
+    if (lf !== firstLf) msg._folded = true;
     p = lf + 1;
     // name [WSP] ":" on the first line. A name that maps to an id is a token by construction;
     // any other name is checked byte by byte.
@@ -440,6 +484,11 @@ export function parseMessage(buf: Buffer): SipMessage {
     while (valueEnd > valueStart && isLWS(buf[valueEnd - 1])) valueEnd--;
     if (valueStart === lf) valueStart = valueEnd = colon + 1; // empty value, e.g. "Subject:"
     headers.push({ id, nameStart: start, nameEnd, valueStart, valueEnd, lineStart: start, lineEnd: p });
+    if (id < 32) {
+      const bit = 1 << id;
+      repeated |= present & bit;
+      present |= bit;
+    }
     if (id === HDR.CONTENT_LENGTH) {
       if (contentLength >= 0) throw new SipParseError('duplicate Content-Length'); // RFC 4475 3.3.9
       contentLength = parseDigits(buf, valueStart, valueEnd);
@@ -450,6 +499,8 @@ export function parseMessage(buf: Buffer): SipMessage {
   }
   msg.bodyStart = p;
   msg._contentLength = contentLength;
+  msg._present = present;
+  msg._repeated = repeated;
   if (contentLength < 0) {
     msg.bodyLength = len - p;
   } else {

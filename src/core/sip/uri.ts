@@ -66,10 +66,10 @@ function checkChars(s: string, start: number, end: number, t: Uint8Array, what: 
 }
 
 /**
- * Parses uri-parameters starting at s[start] (a ";") up to end into params:
- * names are lower-cased, a missing value is ''. An empty name (";;") is an error.
+ * Checks uri-parameters starting at s[start] (a ";") up to end and, when params is given, fills
+ * it: names are lower-cased, a missing value is ''. An empty name (";;") is an error.
  */
-function parseParams(s: string, start: number, end: number, params: Record<string, string>): void {
+function parseParams(s: string, start: number, end: number, params: Record<string, string> | null): void {
   let i = start;
   while (i < end) {
     // s[i] is ';'
@@ -79,19 +79,15 @@ function parseParams(s: string, start: number, end: number, params: Record<strin
     const nameEnd = eq !== -1 && eq < j ? eq : j;
     if (nameEnd === i + 1) throw new SipParseError('bad URI parameter');
     checkChars(s, i + 1, nameEnd, PARAM, 'parameter');
-    let value = '';
-    if (nameEnd < j) {
-      checkChars(s, nameEnd + 1, j, PARAM, 'parameter');
-      value = s.slice(nameEnd + 1, j);
-    }
-    params[s.slice(i + 1, nameEnd).toLowerCase()] = value;
+    if (nameEnd < j) checkChars(s, nameEnd + 1, j, PARAM, 'parameter');
+    if (params !== null) params[s.slice(i + 1, nameEnd).toLowerCase()] = nameEnd < j ? s.slice(nameEnd + 1, j) : '';
     i = j;
   }
 }
 
-function makeUri(scheme: string): SipUri {
+function makeUri(): SipUri {
   return {
-    scheme,
+    scheme: '',
     user: '',
     password: undefined,
     host: '',
@@ -103,10 +99,32 @@ function makeUri(scheme: string): SipUri {
   };
 }
 
+// What checkUri returns: the scheme, plus URI_HAS_HEADERS when a sip/sips/tel URI has headers.
+export const URI_SIP = 1;
+export const URI_SIPS = 2;
+export const URI_TEL = 3;
+export const URI_OTHER = 4;
+export const URI_SCHEME_MASK = 7;
+export const URI_HAS_HEADERS = 8;
+
 /** Parses a URI; throws SipParseError when it is malformed. */
 export function parseUri(s: string): SipUri {
+  const u = makeUri();
+  scanUri(s, u);
+  return u;
+}
+
+/**
+ * Checks a URI exactly as parseUri does (same errors) without building anything: what a
+ * validator needs. Returns URI_SIP, URI_SIPS, URI_TEL or URI_OTHER, with URI_HAS_HEADERS.
+ */
+export function checkUri(s: string): number {
+  return scanUri(s, null);
+}
+
+function scanUri(s: string, u: SipUri | null): number {
   try {
-    return parseAnyUri(s);
+    return scanAnyUri(s, u);
   } catch (e) {
     // name the most common mistake (RFC 4475 3.1.2.8, 3.1.2.14) instead of its symptom
     if (e instanceof SipParseError && /\s/.test(s)) throw new SipParseError('whitespace in URI');
@@ -114,7 +132,20 @@ export function parseUri(s: string): SipUri {
   }
 }
 
-function parseAnyUri(s: string): SipUri {
+/** Whether s[0, 3 or 4) is "sip", "sips" or "tel" in any case; else URI_OTHER. */
+function schemeKind(s: string, colon: number): number {
+  const c0 = s.charCodeAt(0) | 0x20;
+  const c1 = s.charCodeAt(1) | 0x20;
+  const c2 = s.charCodeAt(2) | 0x20;
+  if (colon === 3 && c0 === 0x74 && c1 === 0x65 && c2 === 0x6c) return URI_TEL;
+  if (colon < 3 || colon > 4 || c0 !== 0x73 || c1 !== 0x69 || c2 !== 0x70) return URI_OTHER;
+  if (colon === 3) return URI_SIP;
+  return (s.charCodeAt(3) | 0x20) === 0x73 ? URI_SIPS : URI_OTHER;
+}
+
+// The scanners below check the syntax and, when u is not null, fill u.
+
+function scanAnyUri(s: string, u: SipUri | null): number {
   let colon = 0;
   while (colon < s.length) {
     const c = s.charCodeAt(colon);
@@ -125,17 +156,17 @@ function parseAnyUri(s: string): SipUri {
   if (colon === 0 || colon >= s.length || s.charCodeAt(colon) !== 0x3a || first < 0x61 || first > 0x7a) {
     throw new SipParseError('bad URI scheme');
   }
-  const scheme = s.slice(0, colon).toLowerCase();
+  if (u !== null) u.scheme = s.slice(0, colon).toLowerCase();
   if (colon + 1 >= s.length) throw new SipParseError('empty URI');
-  if (scheme === 'sip' || scheme === 'sips') return parseSipUri(s, colon + 1, makeUri(scheme));
-  if (scheme === 'tel') return parseTelUri(s, colon + 1, makeUri(scheme));
-  const u = makeUri(scheme);
+  const kind = schemeKind(s, colon);
+  if (kind === URI_SIP || kind === URI_SIPS) return kind | scanSipUri(s, colon + 1, u);
+  if (kind === URI_TEL) return kind | scanTelUri(s, colon + 1, u);
   checkChars(s, colon + 1, s.length, URIC, 'characters');
-  u.user = s.slice(colon + 1);
-  return u;
+  if (u !== null) u.user = s.slice(colon + 1);
+  return kind;
 }
 
-function parseSipUri(s: string, start: number, u: SipUri): SipUri {
+function scanSipUri(s: string, start: number, u: SipUri | null): number {
   const end = s.length;
   // userinfo: '@' cannot occur unescaped in host, parameters or headers, so the first one
   // ends the userinfo even when the user part holds ';' or '?' (RFC 4475 3.1.1.9).
@@ -146,10 +177,10 @@ function parseSipUri(s: string, start: number, u: SipUri): SipUri {
     const userEnd = pw !== -1 && pw < at ? pw : at;
     if (userEnd === start) throw new SipParseError('bad URI user');
     checkChars(s, start, userEnd, USER, 'user');
-    u.user = s.slice(start, userEnd);
+    if (u !== null) u.user = s.slice(start, userEnd);
     if (userEnd < at) {
       checkChars(s, userEnd + 1, at, PASSWORD, 'password');
-      u.password = s.slice(userEnd + 1, at);
+      if (u !== null) u.password = s.slice(userEnd + 1, at);
     }
     p = at + 1;
   }
@@ -161,8 +192,10 @@ function parseSipUri(s: string, start: number, u: SipUri): SipUri {
       const c = s.charCodeAt(i);
       if (!isHex(c) && c !== 0x3a && c !== 0x2e) throw new SipParseError('bad URI host');
     }
-    u.host = s.slice(p + 1, close);
-    u.hostIsIPv6 = true;
+    if (u !== null) {
+      u.host = s.slice(p + 1, close);
+      u.hostIsIPv6 = true;
+    }
     p = close + 1;
   } else {
     const hs = p;
@@ -172,7 +205,7 @@ function parseSipUri(s: string, start: number, u: SipUri): SipUri {
       p++;
     }
     if (p === hs) throw new SipParseError('bad URI host');
-    u.host = s.slice(hs, p);
+    if (u !== null) u.host = s.slice(hs, p);
   }
   // port
   if (p < end && s.charCodeAt(p) === 0x3a) {
@@ -180,12 +213,12 @@ function parseSipUri(s: string, start: number, u: SipUri): SipUri {
     let port = 0;
     while (p < end && s.charCodeAt(p) >= 0x30 && s.charCodeAt(p) <= 0x39) port = port * 10 + s.charCodeAt(p++) - 0x30;
     if (p === ps || p - ps > 5 || port > 65535) throw new SipParseError('bad URI port');
-    u.port = port;
+    if (u !== null) u.port = port;
   }
-  return parseTail(s, p, u);
+  return scanTail(s, p, u);
 }
 
-function parseTelUri(s: string, start: number, u: SipUri): SipUri {
+function scanTelUri(s: string, start: number, u: SipUri | null): number {
   let p = start;
   while (p < s.length && s.charCodeAt(p) !== 0x3b && s.charCodeAt(p) !== 0x3f) {
     const c = s.charCodeAt(p);
@@ -193,27 +226,26 @@ function parseTelUri(s: string, start: number, u: SipUri): SipUri {
     p++;
   }
   if (p === start) throw new SipParseError('bad tel URI number');
-  u.user = s.slice(start, p);
-  return parseTail(s, p, u);
+  if (u !== null) u.user = s.slice(start, p);
+  return scanTail(s, p, u);
 }
 
-/** Parameters and headers after the host (or tel number), starting at s[p]. */
-function parseTail(s: string, p: number, u: SipUri): SipUri {
+/** Parameters and headers after the host (or tel number), starting at s[p]: URI_HAS_HEADERS or 0. */
+function scanTail(s: string, p: number, u: SipUri | null): number {
   const end = s.length;
-  if (p === end) return u;
+  if (p === end) return 0;
   let q = s.indexOf('?', p);
   if (q === -1) q = end;
   if (p < q) {
     if (s.charCodeAt(p) !== 0x3b) throw new SipParseError('bad URI: unexpected characters after host');
-    parseParams(s, p, q, u.params);
-    u.paramsRaw = s.slice(p, q);
+    parseParams(s, p, q, u === null ? null : u.params);
+    if (u !== null) u.paramsRaw = s.slice(p, q);
   }
-  if (q < end) {
-    if (q + 1 === end) throw new SipParseError('bad URI headers');
-    checkChars(s, q + 1, end, HEADER, 'headers');
-    u.headersRaw = s.slice(q);
-  }
-  return u;
+  if (q === end) return 0;
+  if (q + 1 === end) throw new SipParseError('bad URI headers');
+  checkChars(s, q + 1, end, HEADER, 'headers');
+  if (u !== null) u.headersRaw = s.slice(q);
+  return URI_HAS_HEADERS;
 }
 
 /** host[:port], with IPv6 addresses in brackets and port 0 left out. */

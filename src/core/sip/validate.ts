@@ -6,10 +6,10 @@
 
 import { SipParseError } from './errors.js';
 import { headerDigits } from './fields.js';
-import { HDR, HDR_COUNT, HDR_CANONICAL_NAMES } from './headers.js';
+import { HDR, HDR_CANONICAL_NAMES } from './headers.js';
 import type { SipMessage } from './message.js';
 import { METHOD_OTHER } from './methods.js';
-import { type SipUri, parseUri } from './uri.js';
+import { URI_HAS_HEADERS, URI_OTHER, URI_SCHEME_MASK, URI_TEL, checkUri } from './uri.js';
 
 export interface ValidationError {
   /**
@@ -32,18 +32,19 @@ export const DROP = 0;
 
 const UINT32_MAX = 0xffffffff;
 
-// Scratch per-id header counts (one thread runs one validation at a time).
-const counts = new Uint16Array(HDR_COUNT);
+// Header ids in the order their problems are reported; all are below 32, so parseMessage's
+// presence bit masks answer for them.
 const MANDATORY = [HDR.TO, HDR.FROM, HDR.CALL_ID, HDR.CSEQ, HDR.VIA];
 const SINGLE = [HDR.TO, HDR.FROM, HDR.CALL_ID, HDR.CSEQ, HDR.MAX_FORWARDS, HDR.CONTENT_TYPE, HDR.EXPIRES];
+const mask = (ids: number[]) => ids.reduce((m, id) => m | (1 << id), 0);
+const MANDATORY_MASK = mask(MANDATORY);
+const SINGLE_MASK = mask(SINGLE);
 
 /** "missing X header" / "multiple X headers", or null (RFC 3261 8.1.1, RFC 4475 3.3.1, 3.3.8). */
 function headerCountProblem(msg: SipMessage): string | null {
-  counts.fill(0);
-  const hs = msg.headers;
-  for (let i = 0; i < hs.length; i++) counts[hs[i].id]++;
-  for (const id of MANDATORY) if (counts[id] === 0) return `missing ${HDR_CANONICAL_NAMES[id]} header`;
-  for (const id of SINGLE) if (counts[id] > 1) return `multiple ${HDR_CANONICAL_NAMES[id]} headers`;
+  if ((msg._present & MANDATORY_MASK) === MANDATORY_MASK && (msg._repeated & SINGLE_MASK) === 0) return null;
+  for (const id of MANDATORY) if ((msg._present & (1 << id)) === 0) return `missing ${HDR_CANONICAL_NAMES[id]} header`;
+  for (const id of SINGLE) if ((msg._repeated & (1 << id)) !== 0) return `multiple ${HDR_CANONICAL_NAMES[id]} headers`;
   return null;
 }
 
@@ -52,10 +53,10 @@ class Reject {
   constructor(readonly code: number, readonly reason: string, readonly unsupported?: string[]) {}
 }
 
-/** Parses uri (the cached Request-URI when null); a syntax error becomes a 400 naming the field. */
-function uriOf(msg: SipMessage, uri: string | null, what: string): SipUri {
+/** Checks a URI's syntax (checkUri's result); an error becomes a 400 naming the field. */
+function checkUriOf(uri: string, what: string): number {
   try {
-    return uri === null ? msg.requestUri() : parseUri(uri);
+    return checkUri(uri);
   } catch (e) {
     if (e instanceof SipParseError) throw new Reject(400, `bad ${what}: ${e.reason}`);
     throw e;
@@ -93,7 +94,7 @@ function checkRequest(msg: SipMessage, opts: ValidateOptions | undefined): void 
   if (mf > 255) throw new Reject(400, 'Max-Forwards out of range');
 
   // RFC 3261 20.19: Expires is delta-seconds, at most 2**32-1 (RFC 4475 3.1.2.4).
-  const expires = msg.getHeader(HDR.EXPIRES);
+  const expires = msg.hasHeader(HDR.EXPIRES) ? msg.getHeader(HDR.EXPIRES) : undefined;
   if (expires !== undefined) {
     const v = headerDigits(msg.buf, expires);
     if (v < 0) throw new Reject(400, 'bad Expires header');
@@ -107,31 +108,34 @@ function checkRequest(msg: SipMessage, opts: ValidateOptions | undefined): void 
   if (top.branch === 'z9hG4bK') throw new Reject(400, 'Via branch has no transaction id');
 
   // Request-URI: syntax (RFC 4475 3.1.2.7, 3.1.2.8), no headers (RFC 3261 19.1.1, RFC 4475 3.1.2.11).
-  const ruri = uriOf(msg, null, 'Request-URI');
-  const sipScheme = ruri.scheme === 'sip' || ruri.scheme === 'sips';
-  if (sipScheme && ruri.headersRaw !== '') throw new Reject(400, 'Request-URI must not contain headers');
+  // Only checked: requestUri() parses it when asked.
+  const ruri = checkUriOf(msg.ruri, 'Request-URI');
+  const scheme = ruri & URI_SCHEME_MASK;
+  const sipScheme = scheme !== URI_TEL && scheme !== URI_OTHER;
+  if (sipScheme && (ruri & URI_HAS_HEADERS) !== 0) throw new Reject(400, 'Request-URI must not contain headers');
 
   // From, To, Contact: name-addr syntax (RFC 4475 3.1.2.6, 3.1.2.13-15) and URI syntax.
   // Any scheme is acceptable there (RFC 4475 3.3.4).
-  const from = msg.from();
-  uriOf(msg, from.uri, 'From URI');
-  const to = msg.to();
-  uriOf(msg, to.uri, 'To URI');
-  const contacts = msg.contacts();
-  for (const c of contacts) if (c.star !== true) uriOf(msg, c.uri, 'Contact URI');
-  msg.routes();
-  msg.recordRoutes();
+  checkUriOf(msg.from().uri, 'From URI');
+  checkUriOf(msg.to().uri, 'To URI');
+  if (msg.hasHeader(HDR.CONTACT)) {
+    const contacts = msg.contacts();
+    for (let i = 0; i < contacts.length; i++) if (contacts[i].star !== true) checkUriOf(contacts[i].uri, 'Contact URI');
+  }
+  if (msg.hasHeader(HDR.ROUTE)) msg.routes();
+  if (msg.hasHeader(HDR.RECORD_ROUTE)) msg.recordRoutes();
 
   // RFC 3261 20.17: only GMT (RFC 4475 3.1.2.12).
-  const date = msg.getHeaderValue(HDR.DATE);
-  if (date !== undefined && !RFC1123_DATE.test(date)) throw new Reject(400, 'bad Date header');
+  if (msg.hasHeader(HDR.DATE) && !RFC1123_DATE.test(msg.getHeaderValue(HDR.DATE)!)) throw new Reject(400, 'bad Date header');
 
   // The proxy checks of RFC 3261 16.3, in its order: URI scheme (416, RFC 4475 3.3.2,
   // 3.3.3), Max-Forwards (483, RFC 4475 3.3.11), Proxy-Require (420, RFC 4475 3.3.5).
-  if (!sipScheme && ruri.scheme !== 'tel') throw new Reject(416, 'Unsupported URI Scheme');
+  if (scheme === URI_OTHER) throw new Reject(416, 'Unsupported URI Scheme');
   if (mf === 0) throw new Reject(483, 'Too Many Hops');
-  const unsupported = unsupportedProxyRequire(msg, opts?.proxyRequire ?? []);
-  if (unsupported.length > 0) throw new Reject(420, 'Bad Extension', unsupported);
+  if (msg.hasHeader(HDR.PROXY_REQUIRE)) {
+    const unsupported = unsupportedProxyRequire(msg, opts?.proxyRequire ?? []);
+    if (unsupported.length > 0) throw new Reject(420, 'Bad Extension', unsupported);
+  }
 }
 
 function unsupportedProxyRequire(msg: SipMessage, supported: readonly string[]): string[] {
