@@ -22,6 +22,7 @@ export interface Settings {
   logLevel: LogLevelName;
   modparams: Record<string, Record<string, string | number>>;
   ringBytes: number;         // size of each ring between two threads
+  udpBufferBytes: number;    // SO_RCVBUF/SO_SNDBUF per socket (the kernel caps it at net.core.rmem_max)
 }
 
 /** What a script may export as `settings` (all optional, loosely typed as users write it). */
@@ -35,6 +36,7 @@ export interface ScriptSettings {
   logLevel?: LogLevelName;
   modparams?: Record<string, Record<string, string | number>>;
   ring_bytes?: number;
+  udp_buffer_bytes?: number;
 }
 
 export class ConfigError extends Error {}
@@ -129,8 +131,10 @@ export function resolveSettings(script: ScriptSettings | undefined, cli: CliOver
     (modparams[m[1]] ??= {})[m[2]] = /^-?\d+$/.test(m[3]) ? Number(m[3]) : m[3];
   }
   const ringBytes = s.ring_bytes ?? 2 << 20;
+  // The default 208 KB holds ~100 datagrams: a 15 ms stall at carrier rates overflows it.
+  const udpBufferBytes = s.udp_buffer_bytes ?? 4 << 20;
   return {
-    listen, workers, logLevel: level, modparams, ringBytes,
+    listen, workers, logLevel: level, modparams, ringBytes, udpBufferBytes,
     alias: [...toArray(s.alias), ...cli.alias],
     http: parseHttp(httpText),
   };

@@ -7,7 +7,7 @@ import { CallRouter } from './router.js';
 import { bindSockets, createSipThread, socketInfos, udpTransport, type ThreadData } from './thread.js';
 
 const data = workerData as ThreadData;
-const sockets = await bindSockets(socketInfos(data.settings));
+const sockets = await bindSockets(socketInfos(data.settings), data.settings.udpBufferBytes);
 let histogram: (() => string) | null = null;
 
 if (data.ringsOut.length === 0) {

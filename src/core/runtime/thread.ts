@@ -43,9 +43,12 @@ export function socketInfos(settings: Settings): SocketInfo[] {
 }
 
 /** Binds one UDP socket per listen entry (SO_REUSEADDR, so workers share the address). */
-export async function bindSockets(infos: SocketInfo[]): Promise<dgram.Socket[]> {
+export async function bindSockets(infos: SocketInfo[], bufferBytes: number): Promise<dgram.Socket[]> {
   return Promise.all(infos.map((s) => new Promise<dgram.Socket>((resolve, reject) => {
-    const sock = dgram.createSocket({ type: s.family === 6 ? 'udp6' : 'udp4', reuseAddr: true, ipv6Only: s.family === 6 });
+    const sock = dgram.createSocket({
+      type: s.family === 6 ? 'udp6' : 'udp4', reuseAddr: true, ipv6Only: s.family === 6,
+      recvBufferSize: bufferBytes, sendBufferSize: bufferBytes,
+    });
     sock.once('error', reject);
     sock.bind({ address: s.bindHost, port: s.port }, () => {
       sock.off('error', reject);

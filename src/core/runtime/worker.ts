@@ -11,7 +11,7 @@ import { bindSockets, createSipThread, socketInfos, udpTransport, type ThreadDat
 
 const data = workerData as ThreadData;
 const self = data.workerIndex;
-const sockets = await bindSockets(socketInfos(data.settings));
+const sockets = await bindSockets(socketInfos(data.settings), data.settings.udpBufferBytes);
 const thread = createSipThread(data, (log, counters) => udpTransport(sockets, log, counters));
 const { core, counters } = thread;
 const router = new CallRouter(data.ringsOut, data.bells, self, counters);

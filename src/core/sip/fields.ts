@@ -151,7 +151,7 @@ function scanParams(buf: Buffer, p: number, end: number, h: HeaderField): number
       } else {
         q = skipClass(buf, q, end, PARAM_VALUE);
       }
-      if (q === vs) fail(buf, h, `empty value for parameter ${paramName(buf, ns, ne, (a, b) => buf.toString('utf8', a, b))}`);
+      if (q === vs) failEmptyValue(buf, ns, ne, h);
       ve = p = q;
     }
     if (foundCount * 4 === found.length) {
@@ -165,6 +165,11 @@ function scanParams(buf: Buffer, p: number, end: number, h: HeaderField): number
     found[i + 2] = vs;
     found[i + 3] = ve;
   }
+}
+
+// Apart from scanParams: a closure there would put buf in a heap context on every call.
+function failEmptyValue(buf: Buffer, ns: number, ne: number, h: HeaderField): never {
+  fail(buf, h, `empty value for parameter ${paramName(buf, ns, ne, (a, b) => buf.toString('utf8', a, b))}`);
 }
 
 function paramName(buf: Buffer, start: number, end: number, str: (start: number, end: number) => string): string {
