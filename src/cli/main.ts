@@ -46,7 +46,18 @@ async function run(args: string[]): Promise<void> {
     modparams: values.modparam ?? [],
     logLevel: values['log-level'],
   };
-  let server;
+  // Signals are handled from the start: a SIGTERM during start-up waits for it, then stops.
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let stopRequested: string | null = null;
+  const stop = (sig: string): void => {
+    if (stopRequested) return;
+    stopRequested = sig;
+    if (!server) return; // stopped right after start-up below
+    process.stderr.write(`viaduct: ${sig}, stopping\n`);
+    server.stop().then(() => process.exit(process.exitCode ?? 0), () => process.exit(1));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   try {
     server = await startServer(positionals[0], cli);
   } catch (e) {
@@ -55,15 +66,11 @@ async function run(args: string[]): Promise<void> {
     fail(`cannot start: ${(e as Error).message}`);
   }
   process.stdout.write(`${server.readyLine}\n`);
-  let stopping = false;
-  const stop = (sig: string): void => {
-    if (stopping) return;
-    stopping = true;
-    process.stderr.write(`viaduct: ${sig}, stopping\n`);
-    server.stop().then(() => process.exit(process.exitCode ?? 0), () => process.exit(1));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (stopRequested) {
+    const sig = stopRequested;
+    stopRequested = null;
+    stop(sig);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -372,13 +372,14 @@ export class SipCore {
     const top = msg.topVia();
     const rport = top.hasRport || ctx.forceRport;
     if (rport || top.host !== ctx.srcIp) {
-      if (top.received === undefined) once.push(lump(top.end, top.end, `;received=${ctx.srcIp}`));
+      // The rport value first: when ";rport" ends the Via, both insertions are at top.end.
       if (top.hasRport && top.rport === '') {
         const at = this.rportValueOffset(msg, top);
         if (at >= 0) once.push(lump(at, at, `=${ctx.srcPort}`));
       } else if (!top.hasRport && ctx.forceRport) {
         once.push(lump(top.end, top.end, `;rport=${ctx.srcPort}`));
       }
+      if (top.received === undefined) once.push(lump(top.end, top.end, `;received=${ctx.srcIp}`));
     }
     if (ctx.ruri !== null) once.push(lump(msg.ruriStart, msg.ruriEnd, ctx.ruri));
     let prefix = `Via: SIP/2.0/UDP ${sock.viaHost}:${sock.viaPort};branch=${this.branchFor(msg, loopKey)}${ctx.localRport ? ';rport' : ''}\r\n`;

@@ -6,6 +6,7 @@
 // This file is the load test of the suite: vitest.config.ts runs it in its own project after
 // every other test file, so it has the machine to itself (as far as the suite is concerned).
 import { afterEach, describe, expect, it } from 'vitest';
+import { clockTicksPerSecond, cpuTicks } from '../../bench/proc.js';
 import {
   freePorts,
   releasePorts,
@@ -59,7 +60,7 @@ const table = (r: SippResult) =>
 const summary = (r: SippResult) =>
   `created=${r.created} successful=${r.successful} failed=${r.failed} failures=${JSON.stringify(r.failures)} ` +
   `retrans=${r.retransmissions} sustained=${r.sustainedCallRate.toFixed(0)} cps wall=${r.wallS.toFixed(1)} s timedOut=${r.timedOut}\n${table(r)}` +
-  (r.errors.length ? `\nfirst errors:\n${r.errors.slice(0, 5).join('\n')}` : '');
+  (r.errors.length ? `\nfirst errors:\n${r.errors.slice(0, 3).map((e) => e.split('\n')[0]!.slice(0, 200)).join('\n')}` : '');
 
 interface Variant {
   name: string;
@@ -105,6 +106,9 @@ describe('uac -> viaduct -> uas (stateless forward)', () => {
 
     uas = startSipp({ scenario: 'uas', localIp: LOOPBACK, localPort: uasPort });
     await uas.ready;
+    const v = viaduct;
+    const cpuSeconds = () => [...cpuTicks(v.pids).values()].reduce((a, b) => a + b, 0) / clockTicksPerSecond();
+    const cpu0 = cpuSeconds();
     const uac = await runSipp({
       scenario: 'uac',
       remote: `${LOOPBACK}:${proxyPort}`,
@@ -112,11 +116,13 @@ describe('uac -> viaduct -> uas (stateless forward)', () => {
       localPort: uacPort,
       rate: variant.rate,
       calls: variant.calls,
-      timeoutMs: 90_000,
+      // 10 s of calls plus SIPp's ~32 s of INVITE retransmissions for the last ones
+      timeoutMs: 60_000,
     });
     const server = await uas.stop();
     uas = undefined;
     const c = await settledCounters(viaduct);
+    const cpu = cpuSeconds() - cpu0;
 
     const requests = sentOnWire(uac);
     const replies = sentOnWire(server);
@@ -124,7 +130,8 @@ describe('uac -> viaduct -> uas (stateless forward)', () => {
       `${variant.name} workers=${workers} at ${variant.rate} calls/s x ${variant.calls}\n` +
       `uac: ${summary(uac)}\nuas: ${summary(server)}\n` +
       `uac sent ${requests} requests (INVITE+ACK+BYE incl. retransmissions), uas sent ${replies} replies\n` +
-      `viaduct core: ${JSON.stringify(c)}`;
+      `viaduct core: ${JSON.stringify(c)}\n` +
+      `viaduct CPU: ${cpu.toFixed(2)} s over the run, ${((cpu / variant.calls) * 1e6).toFixed(0)} us per call, uac CPU ${uac.cpuS.toFixed(2)} s`;
     console.log(report);
 
     expect(uac.timedOut, report).toBe(false);
