@@ -123,6 +123,9 @@ export function sippArgs(opts: SippOptions): string[] {
   // Socket-per-call modes refuse to start while -max_socket (default 50000) is not below
   // the open-files limit, which is lower than that here.
   if (opts.transport?.endsWith('n') && !opts.extraArgs?.includes('-max_socket')) a.push('-max_socket', '10000');
+  // SIPp's default 64 KB socket buffers overflow at a few thousand calls/s while it writes its
+  // trace files; lost replies then look like proxy failures. Give it what the proxy has.
+  if (!opts.extraArgs?.includes('-buff_size')) a.push('-buff_size', String(4 << 20));
   if (opts.rate !== undefined) a.push('-r', String(opts.rate));
   if (opts.ratePeriodMs !== undefined) a.push('-rp', String(opts.ratePeriodMs));
   if (opts.calls !== undefined) a.push('-m', String(opts.calls));
