@@ -18,6 +18,11 @@
 
 /** Methods with an rcv_requests_<method> counter. Kamailio has none for KDMQ (kex's
  *  km_cb_req_stats has no case for it), so neither do we: KDMQ counts in rcv_requests only. */
+import {
+  METHOD_BYE, METHOD_CANCEL, METHOD_INVITE, METHOD_MESSAGE, METHOD_PRACK, METHOD_REFER, METHOD_REGISTER,
+  METHOD_UPDATE,
+} from '../sip/methods.js';
+
 const SIP_METHODS = [
   'invite', 'cancel', 'ack', 'bye', 'info', 'register', 'subscribe', 'notify', 'message', 'options',
   'prack', 'update', 'refer', 'publish',
@@ -173,23 +178,7 @@ export function sumStats(sab: SharedArrayBuffer): Map<string, number> {
 // ---------------------------------------------------------------------------------------------
 // Which counters a message bumps
 
-/** Kamailio's request method bit values (parser/msg_parser.h). */
-export const METHOD_INVITE = 1;
-export const METHOD_CANCEL = 2;
-export const METHOD_ACK = 4;
-export const METHOD_BYE = 8;
-export const METHOD_INFO = 16;
-export const METHOD_REGISTER = 32;
-export const METHOD_SUBSCRIBE = 64;
-export const METHOD_NOTIFY = 128;
-export const METHOD_MESSAGE = 256;
-export const METHOD_OPTIONS = 512;
-export const METHOD_PRACK = 1024;
-export const METHOD_UPDATE = 2048;
-export const METHOD_REFER = 4096;
-export const METHOD_PUBLISH = 8192;
-export const METHOD_KDMQ = 16384;
-export const METHOD_OTHER = 524288;
+// Method ids are Kamailio's bit values, defined once in sip/methods.ts.
 
 /** By bit position: INVITE (bit 0) .. PUBLISH (bit 13), then KDMQ, GET, POST, PUT, DELETE (no
  *  counter in Kamailio), then OTHER (bit 19), which Kamailio counts as unsupported_methods. */

@@ -6,7 +6,8 @@ import { compileForWorkers, type WorkerModules } from './worker-modules.js';
 // Each worker increments its own row with the real ThreadCounters, no atomics.
 const WORKER = `
 import { workerData, parentPort } from 'node:worker_threads';
-import { ThreadCounters, RCV_REQUESTS, FWD_REQUESTS, replyCounters, METHOD_INVITE } from './counters.mjs';
+import { ThreadCounters, RCV_REQUESTS, FWD_REQUESTS, replyCounters } from './counters.mjs';
+import { METHOD_INVITE } from './methods.mjs';
 const { sab, row, n } = workerData;
 const t = new ThreadCounters(sab, row);
 for (let i = 0; i < n; i++) {
@@ -20,7 +21,7 @@ parentPort.postMessage('done');
 describe('counters written by real worker threads', () => {
   let mods: WorkerModules;
   beforeAll(async () => {
-    mods = await compileForWorkers(['src/core/stats/counters.ts'], { worker: WORKER });
+    mods = await compileForWorkers(['src/core/sip/methods.ts', 'src/core/stats/counters.ts'], { worker: WORKER });
   });
   afterAll(() => mods.cleanup());
 

@@ -4,22 +4,6 @@ import {
   COUNTERS,
   counterId,
   createStatsBuffer,
-  METHOD_ACK,
-  METHOD_BYE,
-  METHOD_CANCEL,
-  METHOD_INFO,
-  METHOD_INVITE,
-  METHOD_KDMQ,
-  METHOD_MESSAGE,
-  METHOD_NOTIFY,
-  METHOD_OPTIONS,
-  METHOD_OTHER,
-  METHOD_PRACK,
-  METHOD_PUBLISH,
-  METHOD_REFER,
-  METHOD_REGISTER,
-  METHOD_SUBSCRIBE,
-  METHOD_UPDATE,
   methodCounter,
   RCV_REPLIES,
   RCV_REQUESTS,
@@ -34,6 +18,9 @@ import {
   UNSUPPORTED_METHODS,
   WORKER_RESTARTS,
 } from '../../../src/core/stats/counters.js';
+import {
+  METHOD_ACK, METHOD_BYE, METHOD_CANCEL, METHOD_INFO, METHOD_INVITE, METHOD_KDMQ, METHOD_MESSAGE, METHOD_NOTIFY, METHOD_OPTIONS, METHOD_OTHER, METHOD_PRACK, METHOD_PUBLISH, METHOD_REFER, METHOD_REGISTER, METHOD_SUBSCRIBE, METHOD_UPDATE,
+} from '../../../src/core/sip/methods.js';
 
 /** Names of a list of ids, for readable assertions. */
 const names = (ids: readonly number[]) => ids.map((id) => COUNTERS[id]);
