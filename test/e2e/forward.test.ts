@@ -16,19 +16,10 @@ import {
   type SippProcess,
   type SippResult,
   type ViaductProcess,
+  parseMetrics,
 } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
-
-/** `name value` lines of a Prometheus text page (no labels) -> map. */
-function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)\s+(\S+)$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
 
 const CORE = ['rcv_requests', 'fwd_requests', 'rcv_replies', 'fwd_replies', 'drop_requests', 'drop_replies', 'err_requests', 'err_replies'] as const;
 type Core = Record<(typeof CORE)[number], number>;

@@ -74,3 +74,13 @@ export async function startViaduct(opts: StartViaductOptions): Promise<ViaductPr
     throw e;
   }
 }
+
+/** `name value` lines of a Prometheus text page (metrics without labels) -> map. */
+export function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)\s+(\S+)$/.exec(line);
+    if (m) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}

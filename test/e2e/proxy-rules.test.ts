@@ -2,7 +2,7 @@
 // listener as the next hop, and replies crafted from what the next hop received.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts, releasePorts, startViaduct, UdpListener, type Datagram, type ViaductProcess } from './harness.js';
+import { freePorts, releasePorts, startViaduct, UdpListener, type Datagram, type ViaductProcess, parseMetrics } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
 const WAIT_MS = 2000; // for something that must arrive
@@ -78,15 +78,6 @@ function replyTo(req: string, code: number, reason: string, extra: string[] = []
     '',
     '',
   ].join('\r\n');
-}
-
-function parseMetrics(body: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of body.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)\s+(\S+)$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
 }
 
 describe.each([0, 1])('proxy rules on the wire, --workers %i', (workers) => {

@@ -20,6 +20,7 @@ import {
   UdpListener,
   type SippProcess,
   type ViaductProcess,
+  parseMetrics,
 } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
@@ -59,15 +60,6 @@ interface Outcome {
 
 const describeOutcome = (o: Outcome) =>
   o.replies.length ? `reply ${o.replies.join(',')}` + (o.forwarded ? ` + forwarded x${o.forwarded}` : '') : o.forwarded ? `forwarded x${o.forwarded}` : 'no reply (dropped)';
-
-function parseMetrics(body: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of body.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)\s+(\S+)$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
 
 /**
  * "invalid/" files whose defect is for the UAS or registrar to judge (RFC 4475 section 3.3,

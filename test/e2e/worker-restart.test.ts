@@ -2,18 +2,9 @@
 // that thread only): the supervisor restarts the worker, counts the restart and the message it
 // lost, and the server keeps carrying calls.
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePorts, releasePorts, runSipp, sendUdp, startSipp, startViaduct, type SippProcess, type ViaductProcess } from './harness.js';
+import { freePorts, releasePorts, runSipp, sendUdp, startSipp, startViaduct, type SippProcess, type ViaductProcess, parseMetrics } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
-
-function parseMetrics(body: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of body.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)\s+(\S+)$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
-  }
-  return out;
-}
 
 /**
  * The worker the receiving thread hands a Call-ID to (FNV-1a of the value, modulo the workers,
