@@ -1,8 +1,8 @@
 // One measurement: a target running a scenario under SIPp at one call rate.
-import { cpuSecondsBetween, cpuTicks, machineTicks, portInUse, portOwners, processesNamed, sleep } from './proc.js';
+import { cpuSecondsBetween, cpuTicks, machineTicks, portInUse, portOwners, processesNamed, sleep, udpReceiveBufferDrops } from './proc.js';
 import { waitUntilForwarding } from './probe.js';
 import type { Endpoint, Scenario } from './scenarios.js';
-import { runSipp, startSipp, type Percentiles, type SippMessageStat, type SippProcess } from './sipp.js';
+import { startSipp, type Percentiles, type SippMessageStat, type SippProcess } from './sipp.js';
 import type { RunningProxy, Target } from './targets.js';
 
 export interface Measurement {
@@ -15,24 +15,28 @@ export interface Measurement {
   created: number;
   successful: number;
   failed: number;
+  /** Calls still open when the uac had to be stopped (neither successful nor failed). */
+  unfinished: number;
   /** Failed calls by SIPp's reason. */
   failures: Record<string, number>;
   retransmissions: number;
+  /** Datagrams the kernel dropped for a full receive buffer during the run (whole machine). */
+  udpDrops: number;
   /** Calls/s SIPp sustained while creating calls. */
   achievedRate: number;
   /** Proxy CPU (utime+stime, every process and thread) over the uac run. */
   proxyCpuS: number;
   proxyUsPerCall: number | null;
-  /** Percent of one core while calls were being created (failed calls drain for ~32 s after, nearly idle). */
+  /** Percent of one core over the traffic window (the nominal duration). */
   proxyCpuPct: number;
   uacCpuPct: number;
   /** The busiest uas. */
   uasCpuPct: number;
-  /** Percent of all cores busy (anything on the machine). */
+  /** Percent of all cores busy (anything on the machine), over the traffic window. */
   machineBusyPct: number;
   /** INVITE -> 200 at the uac, ms. */
   responseTime: Percentiles | null;
-  /** SIPp rather than the proxy limits this measurement (see limitReasons). */
+  /** SIPp rather than the proxy limits this measurement: a SIPp at 90% of a core, or short of the rate. */
   sippLimited: boolean;
   limitReasons: string[];
   uacMessages: SippMessageStat[];
@@ -83,7 +87,7 @@ function otherSipps(ours: number[]): string[] {
     .map((p) => `another SIPp was running: pid ${p.pid} (${p.command})`);
 }
 
-function limitReasons(m: Measurement, cores: number): string[] {
+function limitReasons(m: Measurement): string[] {
   const reasons: string[] = [];
   if (m.uacCpuPct >= BUSY_PCT) reasons.push(`uac at ${m.uacCpuPct.toFixed(0)}% CPU`);
   if (m.uasCpuPct >= BUSY_PCT) reasons.push(`uas at ${m.uasCpuPct.toFixed(0)}% CPU`);
@@ -91,7 +95,6 @@ function limitReasons(m: Measurement, cores: number): string[] {
   if (m.failed === 0 && m.achievedRate < RATE_SHORTFALL * m.rate) {
     reasons.push(`uac reached ${m.achievedRate.toFixed(0)} of ${m.rate} calls/s`);
   }
-  if (m.machineBusyPct >= BUSY_PCT) reasons.push(`all ${cores} cores busy (${m.machineBusyPct.toFixed(0)}%)`);
   return reasons;
 }
 
@@ -105,8 +108,10 @@ function emptyMeasurement(s: Scenario, t: Target, rate: number, durationS: numbe
     created: 0,
     successful: 0,
     failed: 0,
+    unfinished: 0,
     failures: {},
     retransmissions: 0,
+    udpDrops: 0,
     achievedRate: 0,
     proxyCpuS: 0,
     proxyUsPerCall: null,
@@ -124,74 +129,94 @@ function emptyMeasurement(s: Scenario, t: Target, rate: number, durationS: numbe
   };
 }
 
+interface Sample {
+  at: number;
+  proxy: Map<number, number>;
+  machine: { busy: number; total: number };
+  uac: number;
+  uas: number[];
+  drops: number;
+}
+
 /**
  * Proxy up and forwarding, then the uas, then CPU sampled around the uac run. The
- * proxy's CPU per completed call is the headline figure.
+ * proxy's CPU per successful call (over the whole uac run) is the headline figure; CPU
+ * percentages are over the traffic window only (the nominal duration), because failed
+ * calls keep the uac alive ~32 s longer, nearly idle.
  */
-export async function measure(s: Scenario, t: Target, rate: number, durationS: number, cores: number): Promise<Measurement> {
+export async function measure(s: Scenario, t: Target, rate: number, durationS: number): Promise<Measurement> {
   const m = emptyMeasurement(s, t, rate, durationS);
   let proxy: RunningProxy | undefined;
   const uases: SippProcess[] = [];
+  let uac: SippProcess | undefined;
   try {
     await waitPortsFree(s);
-    proxy = await t.start(s);
+    const px = (proxy = await t.start(s));
     // Probed before the uas exists: the probe listens where the uas will.
     await waitUntilForwarding(s.proxy, s.uas);
     for (const u of s.uas) uases.push(startSipp({ ...s.uasOptions, localIp: u.host, localPort: u.port }));
     await Promise.all(uases.map((u) => u.ready));
 
-    const uasCpu0 = uases.map((u) => u.cpuSeconds());
-    const before = otherSipps(uases.map((u) => u.pid));
-    const proxyCpu0 = cpuTicks(proxy.pids);
-    const machine0 = machineTicks();
-    const t0 = performance.now();
-    const uac = await runSipp({
-      scenario: s.uac.scenario,
-      transport: s.uac.transport,
-      extraArgs: s.uac.extraArgs,
+    const others = otherSipps(uases.map((u) => u.pid));
+    const sample = (): Sample => ({
+      at: performance.now(),
+      proxy: cpuTicks(px.pids),
+      machine: machineTicks(),
+      uac: uac?.cpuSeconds() ?? 0,
+      uas: uases.map((u) => u.cpuSeconds()),
+      drops: udpReceiveBufferDrops(),
+    });
+    const start = sample();
+    const { host, port, ...uacRole } = s.uac;
+    const client = (uac = startSipp({
+      ...uacRole,
       remote: endpointText(s.proxy),
-      localIp: s.uac.host,
-      localPort: s.uac.port,
+      localIp: host,
+      localPort: port,
       rate,
       calls: m.callsRequested,
       // Failed INVITEs take ~32 s of retransmissions to give up.
       timeoutMs: (durationS + 90) * 1000,
-    });
-    const wallS = (performance.now() - t0) / 1000;
-    const proxyCpuS = cpuSecondsBetween(proxyCpu0, cpuTicks(proxy.pids));
-    const machine1 = machineTicks();
-    const uasCpu = uases.map((u, i) => u.cpuSeconds() - uasCpu0[i]!);
-    const activeS = uac.sustainedCallRate > 0 ? Math.min(wallS, uac.created / uac.sustainedCallRate) : wallS;
+    }));
+    const trafficEnd = new Promise<void>((r) => setTimeout(r, durationS * 1000).unref());
+    const traffic = await Promise.race([trafficEnd, client.result.catch(() => undefined)]).then(sample);
+    const result = await client.result;
+    const end = sample();
 
+    const windowS = (traffic.at - start.at) / 1000;
+    const pctOfWindow = (cpuS: number) => (100 * cpuS) / windowS;
+    const proxyCpuS = cpuSecondsBetween(start.proxy, end.proxy);
     Object.assign(m, {
-      created: uac.created,
-      successful: uac.successful,
-      failed: uac.failed,
-      failures: uac.failures,
-      retransmissions: uac.retransmissions,
-      achievedRate: uac.sustainedCallRate,
+      created: result.created,
+      successful: result.successful,
+      failed: result.failed,
+      unfinished: result.created - result.successful - result.failed,
+      failures: result.failures,
+      retransmissions: result.retransmissions,
+      udpDrops: end.drops - start.drops,
+      achievedRate: result.sustainedCallRate,
       proxyCpuS,
-      proxyUsPerCall: uac.successful > 0 ? (proxyCpuS * 1e6) / uac.successful : null,
-      proxyCpuPct: (100 * proxyCpuS) / activeS,
-      uacCpuPct: (100 * uac.cpuS) / activeS,
-      uasCpuPct: (100 * Math.max(0, ...uasCpu)) / activeS,
-      machineBusyPct: (100 * (machine1.busy - machine0.busy)) / Math.max(1, machine1.total - machine0.total),
-      responseTime: uac.responseTime,
-      uacMessages: uac.messages,
-      uacErrors: uac.errors.slice(0, 10),
-      wallS,
+      proxyUsPerCall: result.successful > 0 ? (proxyCpuS * 1e6) / result.successful : null,
+      proxyCpuPct: pctOfWindow(cpuSecondsBetween(start.proxy, traffic.proxy)),
+      uacCpuPct: pctOfWindow(traffic.uac),
+      uasCpuPct: Math.max(0, ...traffic.uas.map((u, i) => pctOfWindow(u - start.uas[i]!))),
+      machineBusyPct: (100 * (traffic.machine.busy - start.machine.busy)) / Math.max(1, traffic.machine.total - start.machine.total),
+      responseTime: result.responseTime,
+      uacMessages: result.messages,
+      uacErrors: result.errors.slice(0, 10),
+      wallS: (end.at - start.at) / 1000,
     } satisfies Partial<Measurement>);
-    m.warnings = [...new Set([...before, ...otherSipps(uases.map((u) => u.pid))])];
-    const foreign = intruders(s, [...proxy.pids, ...uases.map((u) => u.pid)]);
+    m.warnings = [...new Set([...others, ...otherSipps(uases.map((u) => u.pid))])];
+    if (result.timedOut) m.warnings.push(`the uac was stopped after ${result.wallS.toFixed(0)} s with ${m.unfinished} calls open`);
+    const foreign = intruders(s, [...px.pids, ...uases.map((u) => u.pid)]);
     if (foreign.length) m.error = `result discarded: ${foreign.join('; ')}`;
-    else if (uac.timedOut) m.error = 'the uac did not finish in time and was stopped';
-    m.limitReasons = limitReasons(m, cores);
+    m.limitReasons = limitReasons(m);
     m.sippLimited = m.limitReasons.length > 0;
   } catch (e) {
     m.error = (e as Error).message;
     if (proxy) m.error += `\n${proxy.output().slice(-3000)}`;
   } finally {
-    await Promise.all(uases.map((u) => u.stop().catch(() => undefined)));
+    await Promise.all([uac, ...uases].map((u) => u?.stop().catch(() => undefined)));
     await proxy?.stop();
   }
   return m;

@@ -291,3 +291,21 @@ export function processesNamed(comm: string): { pid: number; command: string }[]
   }
   return found;
 }
+
+/**
+ * Datagrams the kernel dropped because a socket's receive buffer was full (UDP and UDP6,
+ * whole machine): lost SIP messages that SIPp will count as retransmissions or failures.
+ */
+export function udpReceiveBufferDrops(): number {
+  let drops = 0;
+  try {
+    const udp = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+    const [names, values] = udp.map((l) => l.trim().split(/\s+/));
+    drops += Number(values?.[names?.indexOf('RcvbufErrors') ?? -1] ?? 0) || 0;
+    const m = /^Udp6RcvbufErrors\s+(\d+)/m.exec(readFileSync('/proc/net/snmp6', 'utf8'));
+    drops += Number(m?.[1] ?? 0);
+  } catch {
+    /* no /proc/net/snmp: report none */
+  }
+  return drops;
+}

@@ -1,6 +1,6 @@
 // Turning measurements into the console table, the Markdown report and the JSON record.
 import type { Measurement } from './measure.js';
-import { BASELINE } from './targets.js';
+import { REFERENCES } from './targets.js';
 
 export interface BenchRun {
   scenario: string;
@@ -23,27 +23,28 @@ function ratioTo(m: Measurement, all: Measurement[], baseline: string): string {
 }
 
 const HEADERS = [
-  'target', 'rate', 'calls/s', 'failed', 'CPU µs/call', `vs ${BASELINE}`, 'vs kamailio-default',
-  'p50 ms', 'p90 ms', 'p99 ms', 'uac/uas CPU %', 'SIPp-limited?',
+  'target', 'rate', 'calls/s', 'failed', 'UDP drops', 'CPU µs/call', ...REFERENCES.map((r) => `vs ${r}`),
+  'p50 ms', 'p90 ms', 'p99 ms', 'uac/uas CPU %', 'machine busy %', 'SIPp-limited?',
 ];
 
 function rowOf(m: Measurement, all: Measurement[]): string[] {
-  // '*': something else ran SIPp on the machine meanwhile (see Warnings).
+  // '*': see Warnings (another SIPp on the machine, a uac stopped with calls open).
   const rate = `${m.rate}${m.warnings.length ? '*' : ''}`;
-  if (m.error) return [m.target, rate, 'error', '-', '-', '-', '-', '-', '-', '-', '-', firstLine(m.error)];
+  if (m.error) return [m.target, rate, 'error', ...HEADERS.slice(3, -1).map(() => '-'), firstLine(m.error)];
   const rt = m.responseTime;
   return [
     m.target,
     rate,
     fmt(m.achievedRate),
-    String(m.failed),
+    m.unfinished ? `${m.failed}+${m.unfinished} open` : String(m.failed),
+    String(m.udpDrops),
     fmt(m.proxyUsPerCall, 1),
-    ratioTo(m, all, BASELINE),
-    ratioTo(m, all, 'kamailio-default'),
+    ...REFERENCES.map((r) => ratioTo(m, all, r)),
     fmt(rt?.p50),
     fmt(rt?.p90),
     fmt(rt?.p99),
     `${fmt(m.uacCpuPct)}/${fmt(m.uasCpuPct)}`,
+    fmt(m.machineBusyPct),
     m.sippLimited ? `yes: ${m.limitReasons.join('; ')}` : 'no',
   ];
 }
@@ -102,10 +103,15 @@ export function renderMarkdown(run: BenchRun): string {
     '',
     measurementTable(run.measurements, true),
     '',
-    'calls/s: the rate SIPp sustained while creating calls. CPU µs/call: utime+stime of every proxy',
+    'calls/s: the rate SIPp sustained while creating calls. UDP drops: datagrams the kernel dropped for',
+    'a full receive buffer during the run (whole machine). CPU µs/call: utime+stime of every proxy',
     'process and thread over the uac run, divided by successful calls. Response times are INVITE -> 200',
-    "at the uac, in SIPp's whole milliseconds. uac/uas CPU: percent of one core. A rate marked * was",
-    'measured while another SIPp ran on the machine (see Warnings).',
+    "at the uac, in SIPp's whole milliseconds. uac/uas CPU: percent of one core during the traffic;",
+    'machine busy: percent of all cores (SIPp, proxy and anything else), near 100 the figures are',
+    'contended. SIPp-limited: a SIPp process used 90% of a core, or the uac fell short of the rate',
+    'without failed calls.',
+    'A rate marked * has warnings: another SIPp ran on the machine meanwhile, or the uac had to be',
+    'stopped with calls still open ("+N open" in failed).',
     '',
     '## Highest rate without failed calls',
     '',

@@ -82,17 +82,16 @@ async function runScenario(s: Scenario, chosen: Target[], rates: number[], durat
     environment: environment(),
     measurements: [],
   };
-  const cores = cpus().length;
   // Rates outer, targets inner: targets compared at one rate are measured close together in time.
   for (const rate of rates) {
     for (const t of chosen) {
       process.stdout.write(`${s.name}: ${t.name} at ${rate} calls/s for ${durationS} s ... `);
-      const m: Measurement = await measure(s, t, rate, durationS, cores);
+      const m: Measurement = await measure(s, t, rate, durationS);
       run.measurements.push(m);
       process.stdout.write(
         m.error
           ? `error: ${m.error.split('\n')[0]}\n`
-          : `${m.successful}/${m.callsRequested} ok, ${m.failed} failed, ${m.proxyUsPerCall?.toFixed(1) ?? '-'} µs/call` +
+          : `${m.successful}/${m.callsRequested} ok, ${m.failed} failed${m.unfinished ? ` (+${m.unfinished} open)` : ''}, ${m.proxyUsPerCall?.toFixed(1) ?? '-'} µs/call` +
               `${m.sippLimited ? ` (SIPp-limited: ${m.limitReasons.join('; ')})` : ''}` +
               `${m.warnings.length ? ` [warning: ${m.warnings.join('; ')}]` : ''}\n`,
       );

@@ -8,6 +8,9 @@ export interface Endpoint {
   port: number;
 }
 
+/** What a scenario says about a SIPp instance; addresses, rate and call count come from the run. */
+export type SippRole = Pick<SippOptions, 'scenario' | 'transport' | 'bufferBytes' | 'extraArgs'>;
+
 export interface Scenario {
   name: string;
   description: string;
@@ -16,8 +19,8 @@ export interface Scenario {
   /** SIPp uas instances the proxy forwards to; each runs `uasOptions`. */
   uas: Endpoint[];
   /** The uac, sending to `proxy`; rate and call count come from the run. */
-  uac: Endpoint & Pick<SippOptions, 'scenario' | 'transport' | 'extraArgs'>;
-  uasOptions: Pick<SippOptions, 'scenario' | 'transport' | 'extraArgs'>;
+  uac: Endpoint & SippRole;
+  uasOptions: SippRole;
   /** Repository-relative Kamailio cfg doing the same job (listening on `proxy`). */
   kamailioCfg: string;
   /** Kamailio -A defines for that cfg. */
@@ -27,6 +30,9 @@ export interface Scenario {
 }
 
 const LOOPBACK = '127.0.0.1';
+// Large SIPp socket buffers (the kernel caps them at net.core.rmem_max): on two cores the
+// three processes preempt each other, and SIPp should not be the one dropping datagrams.
+const SIPP_BUFFER = 4 << 20;
 
 export const scenarios: Record<string, Scenario> = {
   forward: {
@@ -34,8 +40,8 @@ export const scenarios: Record<string, Scenario> = {
     description: "stateless forward() of every request to one SIPp uas (SIPp's default uac/uas call flow)",
     proxy: { host: LOOPBACK, port: 5060 },
     uas: [{ host: LOOPBACK, port: 5070 }],
-    uac: { host: LOOPBACK, port: 5080, scenario: 'uac' },
-    uasOptions: { scenario: 'uas' },
+    uac: { host: LOOPBACK, port: 5080, scenario: 'uac', bufferBytes: SIPP_BUFFER },
+    uasOptions: { scenario: 'uas', bufferBytes: SIPP_BUFFER },
     kamailioCfg: 'bench/kamailio/forward.cfg',
     viaductScript: 'bench/scripts/forward.js',
   },

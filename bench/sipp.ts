@@ -48,6 +48,8 @@ export interface SippOptions {
   /** -nr: no UDP retransmissions. */
   noRetrans?: boolean;
   transport?: SippTransport;
+  /** -buff_size: socket send and receive buffer bytes (capped by net.core.rmem_max/wmem_max). */
+  bufferBytes?: number;
   /** -inf: CSV injection files. */
   injectionFiles?: string[];
   /** -set NAME VALUE: scenario variables. */
@@ -125,7 +127,7 @@ export function sippArgs(opts: SippOptions): string[] {
   if (opts.transport?.endsWith('n') && !opts.extraArgs?.includes('-max_socket')) a.push('-max_socket', '10000');
   // SIPp's default 64 KB socket buffers overflow at a few thousand calls/s while it writes its
   // trace files; lost replies then look like proxy failures. Give it what the proxy has.
-  if (!opts.extraArgs?.includes('-buff_size')) a.push('-buff_size', String(4 << 20));
+  if (!opts.extraArgs?.includes('-buff_size')) a.push('-buff_size', String(opts.bufferBytes ?? 4 << 20));
   if (opts.rate !== undefined) a.push('-r', String(opts.rate));
   if (opts.ratePeriodMs !== undefined) a.push('-rp', String(opts.ratePeriodMs));
   if (opts.calls !== undefined) a.push('-m', String(opts.calls));

@@ -20,8 +20,8 @@ export interface Target {
   start(scenario: Scenario): Promise<RunningProxy>;
 }
 
-/** The anchor every ratio is taken against. */
-export const BASELINE = 'kamailio-tlsf';
+/** Targets every other is compared with (a ratio column each); the first is the anchor. */
+export const REFERENCES = ['kamailio-tlsf', 'kamailio-default'] as const;
 
 function kamailio(allocator: KamailioAllocator, description: string): Target {
   return {

@@ -1,6 +1,10 @@
 // Micro-benchmark of the lazy SIP parser: parse a typical INVITE and read what a stateless
-// proxy reads (Call-ID, CSeq, top Via, From tag). Run: node dist/bench/micro/parse.js [N]
+// proxy reads (Call-ID, CSeq, top Via, From tag); then the SIP part of bench/micro/core.ts:
+// parse + validate + the accessors SipCore reads, for the six messages of SIPp's default call.
+// Run: node dist/bench/micro/parse.js [N]
+import { HDR } from '../../src/core/sip/headers.js';
 import { parseMessage } from '../../src/core/sip/parser.js';
+import { validateMessage } from '../../src/core/sip/validate.js';
 
 const INVITE = Buffer.from(
   'INVITE sip:+15551234567@carrier.example.com;user=phone SIP/2.0\r\n' +
@@ -83,3 +87,58 @@ console.log(
   `eager split-into-strings parse answering the same: ${eg.cpuNs.toFixed(0)} ns/msg CPU; ` +
   `lazy/eager = ${(lz.cpuNs / eg.cpuNs).toFixed(2)} (sink ${(lz.sink + eg.sink) % 10})`,
 );
+
+// ---- the SIP side of SipCore.receive() for SIPp's default call (as in bench/micro/core.ts) ----
+
+const uac = '127.0.0.1:5061';
+const common = (n: number, method: string, totag: string) =>
+  `From: sipp <sip:sipp@127.0.0.1:5061>;tag=12345SIPpTag001\r\nTo: service <sip:service@127.0.0.1:5060>${totag}\r\n` +
+  `Call-ID: 1-12345@127.0.0.1\r\nCSeq: ${n} ${method}\r\n`;
+const req = (method: string, n: number, totag: string, branch: string, body = '') =>
+  Buffer.from(`${method} sip:service@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP ${uac};branch=${branch}\r\n${common(n, method, totag)}` +
+    `Contact: sip:sipp@127.0.0.1:5061\r\nMax-Forwards: 70\r\nSubject: Performance Test\r\n` +
+    (body ? `Content-Type: application/sdp\r\n` : '') + `Content-Length: ${body.length}\r\n\r\n${body}`);
+const sdp = 'v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
+const reply = (code: string, n: number, method: string, body = '') =>
+  Buffer.from(`SIP/2.0 ${code}\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKvd1a2b3c4d.5e6f7a8b\r\n` +
+    `Via: SIP/2.0/UDP ${uac};branch=z9hG4bK-1-${n}\r\n${common(n, method, ';tag=uas1')}` +
+    `Contact: <sip:127.0.0.1:5070;transport=UDP>\r\n` + (body ? `Content-Type: application/sdp\r\n` : '') +
+    `Content-Length: ${body.length}\r\n\r\n${body}`);
+const CALL = [
+  req('INVITE', 1, '', 'z9hG4bK-1-1', sdp), reply('180 Ringing', 1, 'INVITE'), reply('200 OK', 1, 'INVITE', sdp),
+  req('ACK', 1, ';tag=uas1', 'z9hG4bK-1-2'), req('BYE', 2, ';tag=uas1', 'z9hG4bK-1-3'), reply('200 OK', 2, 'BYE'),
+];
+
+/** What SipCore.receive() asks of one message on the stateless forward path. */
+function proxyPath(buf: Buffer): number {
+  const msg = parseMessage(buf);
+  if (msg.isRequest) {
+    if (validateMessage(msg) !== null) throw new Error('rejected');
+    let n = msg.to().tag?.length ?? 0;
+    n += msg.maxForwards() + msg.getHeader(HDR.MAX_FORWARDS)!.valueStart + (msg.getHeader(HDR.ROUTE) === undefined ? 1 : 0);
+    n += msg.ruri.length + msg.callId().length + msg.from().tag!.length + msg.cseq().num;
+    const top = msg.topVia();
+    for (const v of msg.vias()) n += v.branch!.length;
+    return n + top.host.length + top.port + (top.hasRport ? 1 : 0) + (top.received === undefined ? 1 : 0) + top.end;
+  }
+  let n = msg.cseq().methodId;
+  if (validateMessage(msg) !== null) throw new Error('dropped');
+  const vias = msg.vias();
+  const next = vias[1];
+  n += vias[0].host.length + vias[0].port + vias[0].removeEnd;
+  return n + (next.received ?? next.maddr ?? next.host).length + (next.rport ? 1 : next.port);
+}
+
+function call(): number {
+  let n = 0;
+  for (let i = 0; i < CALL.length; i++) n += proxyPath(CALL[i]);
+  return n;
+}
+
+const calls = Math.max(1, Math.floor(n / 6));
+let best = Infinity;
+for (let round = 0; round < 5; round++) {
+  const r = run(call, calls);
+  best = Math.min(best, r.cpuNs / CALL.length);
+}
+console.log(`SIPp call through parse + validate + SipCore's accessors: ${best.toFixed(0)} ns/msg CPU (best of 5 rounds of ${calls} calls)`);
