@@ -72,36 +72,74 @@ export class TextRef {
 
 // ---- names without allocation for the common cases ----
 
-/** Whether buf[start, end) equals `lower` (lower-case bytes) ignoring ASCII case. */
+/** Whether buf[start, end) equals `lower` (lower-case bytes), letters in any case. */
 function matchLower(buf: Buffer, start: number, end: number, lower: Uint8Array): boolean {
   if (end - start !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) if ((buf[start + i] | 0x20) !== lower[i]) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const b = buf[start + i];
+    const l = lower[i];
+    if (b !== l && ((b | 0x20) !== l || l < 0x61 || l > 0x7a)) return false;
+  }
   return true;
 }
 
+const lowerBytes = (name: string) => Buffer.from(name, 'latin1');
+
 /** Constant strings for the lower-case names in list, bucketed by length for matching bytes. */
 class KnownNames {
-  private readonly byLength: { bytes: Uint8Array; name: string }[][] = [];
+  private readonly byLength: { bytes: Uint8Array; index: number }[][] = [];
 
   constructor(readonly names: readonly string[]) {
-    for (const name of names) (this.byLength[name.length] ??= []).push({ bytes: Buffer.from(name.toLowerCase(), 'latin1'), name });
+    names.forEach((name, index) => (this.byLength[name.length] ??= []).push({ bytes: lowerBytes(name.toLowerCase()), index }));
+  }
+
+  /** Index in names of the name equal to buf[start, end) ignoring case, or -1. */
+  indexOf(buf: Buffer, start: number, end: number): number {
+    const list = this.byLength[end - start];
+    if (list === undefined) return -1;
+    for (let i = 0; i < list.length; i++) if (matchLower(buf, start, end, list[i].bytes)) return list[i].index;
+    return -1;
   }
 
   /** The name equal to buf[start, end) ignoring case, or undefined. */
   find(buf: Buffer, start: number, end: number): string | undefined {
-    const list = this.byLength[end - start];
-    if (list === undefined) return undefined;
-    for (let i = 0; i < list.length; i++) if (matchLower(buf, start, end, list[i].bytes)) return list[i].name;
-    return undefined;
+    const i = this.indexOf(buf, start, end);
+    return i < 0 ? undefined : this.names[i];
   }
 }
 
 // Parameter names that occur in nearly every message: returned as constants, not decoded.
 const COMMON_PARAMS = new KnownNames(['branch', 'received', 'rport', 'maddr', 'ttl', 'tag', 'lr', 'transport', 'expires', 'q']);
 
+// The parameters the parsers decode at once, identified by a switch on their length rather
+// than a table lookup: this runs for every parameter of every Via and name-addr.
+const P_OTHER = 0;
+const P_BRANCH = 1;
+const P_RECEIVED = 2;
+const P_RPORT = 3;
+const P_MADDR = 4;
+const P_TTL = 5;
+const P_TAG = 6;
+const BRANCH = lowerBytes('branch');
+const RECEIVED = lowerBytes('received');
+const RPORT = lowerBytes('rport');
+const MADDR = lowerBytes('maddr');
+const TTL = lowerBytes('ttl');
+const TAG = lowerBytes('tag');
+
+function paramId(buf: Buffer, start: number, end: number): number {
+  switch (end - start) {
+    case 3: return matchLower(buf, start, end, TAG) ? P_TAG : matchLower(buf, start, end, TTL) ? P_TTL : P_OTHER;
+    case 5: return matchLower(buf, start, end, RPORT) ? P_RPORT : matchLower(buf, start, end, MADDR) ? P_MADDR : P_OTHER;
+    case 6: return matchLower(buf, start, end, BRANCH) ? P_BRANCH : P_OTHER;
+    case 8: return matchLower(buf, start, end, RECEIVED) ? P_RECEIVED : P_OTHER;
+    default: return P_OTHER;
+  }
+}
+
 const TRANSPORTS = new KnownNames(['UDP', 'TCP', 'TLS', 'SCTP', 'WS', 'WSS']);
-const PROTOCOLS = new Map(TRANSPORTS.names.map((t) => [t, 'SIP/2.0/' + t]));
-const SIP_2_0_SLASH = Buffer.from('sip/2.0/', 'latin1');
+const PROTOCOLS = TRANSPORTS.names.map((t) => 'SIP/2.0/' + t);
+const SIP_2_0_SLASH = lowerBytes('sip/2.0/');
 
 /** Value of a decimal string of at most maxLen digits, else -1. */
 function smallUint(s: string, maxLen: number): number {
@@ -130,19 +168,28 @@ let foundCount = 0;
  */
 function scanParams(buf: Buffer, p: number, end: number, h: HeaderField): number {
   foundCount = 0;
-  for (;;) {
-    let q = skipLWS(buf, p, end);
-    if (q >= end || buf[q] !== SEMI) return p;
+  // Each byte is read once where there is no LWS (reads dominate the cost of these loops).
+  while (p < end) {
+    let q = p;
+    let b = buf[q];
+    if (b !== SEMI) {
+      if (!isLWS(b)) return p;
+      q = skipLWS(buf, q, end);
+      if (q >= end || buf[q] !== SEMI) return p;
+    }
     q = skipLWS(buf, q + 1, end);
     const ns = q;
-    q = skipClass(buf, q, end, TOKEN);
+    while (q < end && TOKEN[(b = buf[q])] === 1) q++;
     if (q === ns) fail(buf, h, 'empty parameter');
     const ne = q;
     p = q;
     let vs = -1;
     let ve = -1;
-    q = skipLWS(buf, q, end);
-    if (q < end && buf[q] === EQUAL) {
+    if (q < end && isLWS(b)) {
+      q = skipLWS(buf, q, end);
+      b = buf[q];
+    }
+    if (q < end && b === EQUAL) {
       q = skipLWS(buf, q + 1, end);
       vs = q;
       if (q < end && buf[q] === DQUOTE) {
@@ -154,17 +201,22 @@ function scanParams(buf: Buffer, p: number, end: number, h: HeaderField): number
       if (q === vs) failEmptyValue(buf, ns, ne, h);
       ve = p = q;
     }
-    if (foundCount * 4 === found.length) {
-      const more = new Int32Array(found.length * 2);
-      more.set(found);
-      found = more;
-    }
-    const i = foundCount++ * 4;
-    found[i] = ns;
-    found[i + 1] = ne;
-    found[i + 2] = vs;
-    found[i + 3] = ve;
+    addFound(ns, ne, vs, ve);
   }
+  return p;
+}
+
+function addFound(ns: number, ne: number, vs: number, ve: number): void {
+  if (foundCount * 4 === found.length) {
+    const more = new Int32Array(found.length * 2);
+    more.set(found);
+    found = more;
+  }
+  const i = foundCount++ * 4;
+  found[i] = ns;
+  found[i + 1] = ne;
+  found[i + 2] = vs;
+  found[i + 3] = ve;
 }
 
 // Apart from scanParams: a closure there would put buf in a heap context on every call.
@@ -275,22 +327,33 @@ function slash(buf: Buffer, p: number, end: number, h: HeaderField): number {
 function parseViaParm(msg: SipMessage, p: number, end: number, h: HeaderField, text: TextRef): Via {
   const buf = msg.buf;
   const start = p;
-  // sent-protocol = protocol-name SLASH protocol-version SLASH transport
-  const nameEnd = skipClass(buf, p, end, TOKEN);
-  p = slash(buf, nameEnd, end, h);
-  const verStart = p;
-  const verEnd = skipClass(buf, p, end, TOKEN);
-  p = slash(buf, verEnd, end, h);
-  const trStart = p;
-  p = skipClass(buf, p, end, TOKEN);
-  if (nameEnd === start || verEnd === verStart || p === trStart) fail(buf, h, 'bad sent-protocol');
-  // Known transports written "SIP/2.0/xxx" get constant strings; anything else (unknown
-  // transport, LWS around the slashes as in RFC 4475 3.1.1.1) is rebuilt without the LWS.
-  const known = TRANSPORTS.find(buf, trStart, p);
-  const transport = known ?? buf.toString('latin1', trStart, p).toUpperCase();
-  const protocol = known !== undefined && matchLower(buf, start, trStart, SIP_2_0_SLASH)
-    ? PROTOCOLS.get(known)!
-    : buf.toString('latin1', start, nameEnd).toUpperCase() + '/' + buf.toString('latin1', verStart, verEnd) + '/' + transport;
+  // sent-protocol = protocol-name SLASH protocol-version SLASH transport. Nearly every Via
+  // has "SIP/2.0/" and a known transport: constant strings, found without the general scan.
+  let known = -1;
+  if (end - p > 8 && matchLower(buf, p, p + 8, SIP_2_0_SLASH)) {
+    const trEnd = skipClass(buf, p + 8, end, TOKEN);
+    known = TRANSPORTS.indexOf(buf, p + 8, trEnd);
+    if (known >= 0) p = trEnd;
+  }
+  let transport: string;
+  let protocol: string;
+  if (known >= 0) {
+    transport = TRANSPORTS.names[known];
+    protocol = PROTOCOLS[known];
+  } else {
+    // Anything else (LWS around the slashes as in RFC 4475 3.1.1.1, another version or an
+    // unknown transport) is rebuilt without the LWS.
+    const nameEnd = skipClass(buf, p, end, TOKEN);
+    p = slash(buf, nameEnd, end, h);
+    const verStart = p;
+    const verEnd = skipClass(buf, p, end, TOKEN);
+    p = slash(buf, verEnd, end, h);
+    const trStart = p;
+    p = skipClass(buf, p, end, TOKEN);
+    if (nameEnd === start || verEnd === verStart || p === trStart) fail(buf, h, 'bad sent-protocol');
+    transport = TRANSPORTS.find(buf, trStart, p) ?? buf.toString('latin1', trStart, p).toUpperCase();
+    protocol = buf.toString('latin1', start, nameEnd).toUpperCase() + '/' + buf.toString('latin1', verStart, verEnd) + '/' + transport;
+  }
 
   // LWS sent-by
   const afterProto = p;
@@ -316,9 +379,8 @@ function parseViaParm(msg: SipMessage, p: number, end: number, h: HeaderField, t
   if (q < end && buf[q] === COLON) {
     const ps = skipLWS(buf, q + 1, end);
     let pe = ps;
-    while (pe < end && buf[pe] >= 0x30 && buf[pe] <= 0x39) pe++;
-    port = pe - ps <= 5 ? parseDigits(buf, ps, pe) : -1;
-    if (port < 1 || port > 65535) fail(buf, h, 'bad port');
+    for (let d; pe < end && (d = buf[pe] - 0x30) >= 0 && d <= 9; pe++) port = port * 10 + d;
+    if (pe === ps || pe - ps > 5 || port < 1 || port > 65535) fail(buf, h, 'bad port');
     p = pe;
   }
 
@@ -332,14 +394,14 @@ function parseViaParm(msg: SipMessage, p: number, end: number, h: HeaderField, t
   let maddr: string | undefined;
   let ttl: string | undefined;
   for (let i = 0; i < foundCount * 4; i += 4) {
-    const name = COMMON_PARAMS.find(buf, found[i], found[i + 1]);
-    if (name === undefined) continue;
+    const id = paramId(buf, found[i], found[i + 1]);
+    if (id === P_OTHER || id === P_TAG) continue;
     const value = found[i + 2] < 0 ? '' : msg.str(found[i + 2], found[i + 3]);
-    if (name === 'branch') branch = value;
-    else if (name === 'received') received = value;
-    else if (name === 'rport') rport = value;
-    else if (name === 'maddr') maddr = value;
-    else if (name === 'ttl') ttl = value;
+    if (id === P_BRANCH) branch = value;
+    else if (id === P_RECEIVED) received = value;
+    else if (id === P_RPORT) rport = value;
+    else if (id === P_MADDR) maddr = value;
+    else ttl = value;
   }
   let ttlValue: number | undefined;
   if (ttl !== undefined) {
@@ -394,7 +456,8 @@ class NameAddrValue implements NameAddr {
   removeStart = 0;
   removeEnd = 0;
   private _params: Record<string, string> | undefined = undefined;
-  private _displayName: string | undefined = undefined;
+  /** null until computed. */
+  private _displayName: string | undefined | null = null;
 
   constructor(
     readonly uri: string,
@@ -406,17 +469,16 @@ class NameAddrValue implements NameAddr {
     readonly header: HeaderField,
     readonly star: boolean | undefined,
     private readonly nameKind: number,
-    private readonly nameStart: number,
     private readonly nameEnd: number,
     private readonly paramsStart: number,
     private readonly text: TextRef,
   ) {}
 
   get displayName(): string | undefined {
-    if (this._displayName === undefined && this.nameKind !== NO_NAME) {
-      this._displayName = this.nameKind === QUOTED_NAME
-        ? unquote(this.text.get(this.nameStart + 1, this.nameEnd - 1))
-        : unfold(this.text.get(this.nameStart, this.nameEnd));
+    if (this._displayName === null) {
+      this._displayName = this.nameKind === NO_NAME ? undefined : this.nameKind === QUOTED_NAME
+        ? unquote(this.text.get(this.start + 1, this.nameEnd - 1))
+        : unfold(this.text.get(this.start, this.nameEnd));
     }
     return this._displayName;
   }
@@ -462,12 +524,13 @@ function parseNameAddr(msg: SipMessage, p: number, end: number, h: HeaderField, 
       // *(token LWS) followed by '<' is a display name; anything else is an addr-spec
       let q = p;
       let tokensEnd = p;
-      while (q < end) {
-        if (TOKEN[buf[q]] === 1) tokensEnd = q = skipClass(buf, q, end, TOKEN);
-        else if (isLWS(buf[q])) q = skipLWS(buf, q, end);
-        else break;
+      let b = 0;
+      for (; q < end; q++) {
+        b = buf[q];
+        if (TOKEN[b] === 1) tokensEnd = q + 1;
+        else if (!isLWS(b)) break;
       }
-      if (q < end && buf[q] === LAQUOT) {
+      if (q < end && b === LAQUOT) {
         nameKind = TOKEN_NAME;
         nameEnd = tokensEnd;
         p = q;
@@ -501,34 +564,41 @@ function parseNameAddr(msg: SipMessage, p: number, end: number, h: HeaderField, 
   p = scanParams(buf, p, end, h);
   let tag: string | undefined;
   for (let i = 0; i < foundCount * 4; i += 4) {
-    if (COMMON_PARAMS.find(buf, found[i], found[i + 1]) === 'tag') tag = found[i + 2] < 0 ? '' : msg.str(found[i + 2], found[i + 3]);
+    if (paramId(buf, found[i], found[i + 1]) === P_TAG) tag = found[i + 2] < 0 ? '' : msg.str(found[i + 2], found[i + 3]);
   }
-  return new NameAddrValue(msg.str(uriStart, uriEnd), uriStart, uriEnd, tag, start, p, h, star,
-    nameKind, start, nameEnd, paramsStart, text);
+  return new NameAddrValue(msg.str(uriStart, uriEnd), uriStart, uriEnd, tag, start, p, h, star, nameKind, nameEnd, paramsStart, text);
 }
 
 /**
- * Appends the values of name-addr header line h to out. `multi` allows a comma-separated
- * list (Contact, Route, Record-Route, ...); From and To hold exactly one value.
+ * Parses the values of name-addr header line h and returns the first. With a list `out`
+ * (Contact, Route, Record-Route, ...) every value of the comma-separated list is appended to
+ * it; without (From, To) the line must hold exactly one value.
  */
-export function parseNameAddrHeader(msg: SipMessage, h: HeaderField, out: NameAddr[], multi: boolean, allowStar: boolean): void {
+export function parseNameAddrHeader(msg: SipMessage, h: HeaderField, out: NameAddr[] | null, allowStar: boolean): NameAddr {
   const buf = msg.buf;
   const end = h.valueEnd;
-  const from = out.length;
+  const from = out === null ? 0 : out.length;
   let p = h.valueStart;
   if (p >= end) fail(buf, h, 'empty value');
   const text = textFor(msg, h);
-  for (;;) {
-    const na = parseNameAddr(msg, p, end, h, allowStar, text);
-    out.push(na);
+  const first = parseNameAddr(msg, p, end, h, allowStar, text);
+  for (let na = first; ;) {
+    if (out !== null) out.push(na);
     p = skipLWS(buf, na.end, end);
     if (p >= end) break;
     if (buf[p] !== COMMA) fail(buf, h, 'unexpected characters after a value');
-    if (!multi) fail(buf, h, 'more than one value');
+    if (out === null) fail(buf, h, 'more than one value');
     p = skipLWS(buf, p + 1, end);
     if (p >= end) fail(buf, h, 'empty value after comma');
+    na = parseNameAddr(msg, p, end, h, allowStar, text);
   }
-  setRemoveRanges(out, from, h);
+  if (out !== null) {
+    setRemoveRanges(out, from, h);
+  } else {
+    first.removeStart = h.lineStart;
+    first.removeEnd = h.lineEnd;
+  }
+  return first;
 }
 
 // ---- CSeq (RFC 3261 20.16): 1*DIGIT LWS Method ----

@@ -208,6 +208,27 @@ export function headerIdOf(name: string): number {
   return byLowerName.get(name.toLowerCase()) ?? HDR.OTHER;
 }
 
+/** Names up to this length can be looked up from packed words (see headerIdFromWords). */
+export const PACKED_NAME_MAX = 16;
+
+/**
+ * Header id of a name of `len` bytes (2 to PACKED_NAME_MAX) given as four little-endian words
+ * of its bytes (zero past the end), e.g. packed while the name was scanned for its colon:
+ * reading bytes again costs more than comparing words.
+ */
+export function headerIdFromWords(len: number, w0: number, w1: number, w2: number, w3: number): number {
+  const candidates = buckets[(len << BUCKET_BITS) | (w0 & 31)];
+  if (candidates === null) return HDR.OTHER;
+  for (let c = 0; c < candidates.length; c++) {
+    const { lower, fold } = candidates[c];
+    if ((w0 | fold[0]) === lower[0] && (len <= 4 || ((w1 | fold[1]) === lower[1] &&
+      (len <= 8 || ((w2 | fold[2]) === lower[2] && (len <= 12 || (w3 | fold[3]) === lower[3])))))) {
+      return candidates[c].id;
+    }
+  }
+  return HDR.OTHER;
+}
+
 /** Header id of the header name in buf[start, end) without decoding it; HDR.OTHER when unknown. */
 export function headerIdFromBytes(buf: Uint8Array, start: number, end: number): number {
   const len = end - start;

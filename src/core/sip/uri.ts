@@ -110,67 +110,75 @@ export const URI_HAS_HEADERS = 8;
 /** Parses a URI; throws SipParseError when it is malformed. */
 export function parseUri(s: string): SipUri {
   const u = makeUri();
-  scanUri(s, u);
+  scanUri(s, 0, s.length, u);
   return u;
 }
 
 /**
- * Checks a URI exactly as parseUri does (same errors) without building anything: what a
- * validator needs. Returns URI_SIP, URI_SIPS, URI_TEL or URI_OTHER, with URI_HAS_HEADERS.
+ * Checks the URI s[start, end) exactly as parseUri does (same errors) without building
+ * anything: what a validator needs. Returns URI_SIP, URI_SIPS, URI_TEL or URI_OTHER, with
+ * URI_HAS_HEADERS. Checking a URI inside a longer string spares a substring, and V8 reads the
+ * characters of a flat string about twice as fast as those of a substring.
  */
-export function checkUri(s: string): number {
-  return scanUri(s, null);
+export function checkUri(s: string, start = 0, end = s.length): number {
+  return scanUri(s, start, end, null);
 }
 
-function scanUri(s: string, u: SipUri | null): number {
+function scanUri(s: string, start: number, end: number, u: SipUri | null): number {
   try {
-    return scanAnyUri(s, u);
+    return scanAnyUri(s, start, end, u);
   } catch (e) {
     // name the most common mistake (RFC 4475 3.1.2.8, 3.1.2.14) instead of its symptom
-    if (e instanceof SipParseError && /\s/.test(s)) throw new SipParseError('whitespace in URI');
+    if (e instanceof SipParseError && /\s/.test(s.slice(start, end))) throw new SipParseError('whitespace in URI');
     throw e;
   }
 }
 
-/** Whether s[0, 3 or 4) is "sip", "sips" or "tel" in any case; else URI_OTHER. */
-function schemeKind(s: string, colon: number): number {
-  const c0 = s.charCodeAt(0) | 0x20;
-  const c1 = s.charCodeAt(1) | 0x20;
-  const c2 = s.charCodeAt(2) | 0x20;
-  if (colon === 3 && c0 === 0x74 && c1 === 0x65 && c2 === 0x6c) return URI_TEL;
-  if (colon < 3 || colon > 4 || c0 !== 0x73 || c1 !== 0x69 || c2 !== 0x70) return URI_OTHER;
-  if (colon === 3) return URI_SIP;
-  return (s.charCodeAt(3) | 0x20) === 0x73 ? URI_SIPS : URI_OTHER;
+/** Whether the scheme s[start, colon) is "sip", "sips" or "tel" in any case; else URI_OTHER. */
+function schemeKind(s: string, start: number, colon: number): number {
+  const c0 = s.charCodeAt(start) | 0x20;
+  const c1 = s.charCodeAt(start + 1) | 0x20;
+  const c2 = s.charCodeAt(start + 2) | 0x20;
+  const len = colon - start;
+  if (len === 3 && c0 === 0x74 && c1 === 0x65 && c2 === 0x6c) return URI_TEL;
+  if (len < 3 || len > 4 || c0 !== 0x73 || c1 !== 0x69 || c2 !== 0x70) return URI_OTHER;
+  if (len === 3) return URI_SIP;
+  return (s.charCodeAt(start + 3) | 0x20) === 0x73 ? URI_SIPS : URI_OTHER;
 }
 
-// The scanners below check the syntax and, when u is not null, fill u.
+/** s.indexOf(c, from) when it is below end, else -1. */
+function indexBefore(s: string, c: string, from: number, end: number): number {
+  const i = s.indexOf(c, from);
+  return i < end ? i : -1;
+}
 
-function scanAnyUri(s: string, u: SipUri | null): number {
-  let colon = 0;
-  while (colon < s.length) {
+// The scanners below check the syntax of s[start, end) and, when u is not null, fill u.
+
+function scanAnyUri(s: string, start: number, end: number, u: SipUri | null): number {
+  let colon = start;
+  while (colon < end) {
     const c = s.charCodeAt(colon);
     if (c >= 128 || SCHEME[c] !== 1) break;
     colon++;
   }
-  const first = s.charCodeAt(0) | 0x20;
-  if (colon === 0 || colon >= s.length || s.charCodeAt(colon) !== 0x3a || first < 0x61 || first > 0x7a) {
+  const first = s.charCodeAt(start) | 0x20;
+  if (colon === start || colon >= end || s.charCodeAt(colon) !== 0x3a || first < 0x61 || first > 0x7a) {
     throw new SipParseError('bad URI scheme');
   }
-  if (u !== null) u.scheme = s.slice(0, colon).toLowerCase();
-  if (colon + 1 >= s.length) throw new SipParseError('empty URI');
-  const kind = schemeKind(s, colon);
-  if (kind === URI_SIP || kind === URI_SIPS) return kind | scanSipUri(s, colon + 1, u);
-  if (kind === URI_TEL) return kind | scanTelUri(s, colon + 1, u);
-  checkChars(s, colon + 1, s.length, URIC, 'characters');
-  if (u !== null) u.user = s.slice(colon + 1);
+  if (u !== null) u.scheme = s.slice(start, colon).toLowerCase();
+  if (colon + 1 >= end) throw new SipParseError('empty URI');
+  const kind = schemeKind(s, start, colon);
+  if (kind === URI_SIP || kind === URI_SIPS) return kind | scanSipUri(s, colon + 1, end, u);
+  if (kind === URI_TEL) return kind | scanTelUri(s, colon + 1, end, u);
+  checkChars(s, colon + 1, end, URIC, 'characters');
+  if (u !== null) u.user = s.slice(colon + 1, end);
   return kind;
 }
 
-function scanSipUri(s: string, start: number, u: SipUri | null): number {
-  const end = s.length;
+function scanSipUri(s: string, start: number, end: number, u: SipUri | null): number {
   // userinfo: '@' cannot occur unescaped in host, parameters or headers, so the first one
   // ends the userinfo even when the user part holds ';' or '?' (RFC 4475 3.1.1.9).
-  const at = s.indexOf('@', start);
+  const at = indexBefore(s, '@', start, end);
   let p = start;
   if (at !== -1) {
     const pw = s.indexOf(':', start);
@@ -185,8 +193,8 @@ function scanSipUri(s: string, start: number, u: SipUri | null): number {
     p = at + 1;
   }
   // host
-  if (s.charCodeAt(p) === 0x5b) {
-    const close = s.indexOf(']', p);
+  if (p < end && s.charCodeAt(p) === 0x5b) {
+    const close = indexBefore(s, ']', p, end);
     if (close === -1 || close === p + 1) throw new SipParseError('bad URI host');
     for (let i = p + 1; i < close; i++) {
       const c = s.charCodeAt(i);
@@ -215,26 +223,25 @@ function scanSipUri(s: string, start: number, u: SipUri | null): number {
     if (p === ps || p - ps > 5 || port > 65535) throw new SipParseError('bad URI port');
     if (u !== null) u.port = port;
   }
-  return scanTail(s, p, u);
+  return scanTail(s, p, end, u);
 }
 
-function scanTelUri(s: string, start: number, u: SipUri | null): number {
+function scanTelUri(s: string, start: number, end: number, u: SipUri | null): number {
   let p = start;
-  while (p < s.length && s.charCodeAt(p) !== 0x3b && s.charCodeAt(p) !== 0x3f) {
+  while (p < end && s.charCodeAt(p) !== 0x3b && s.charCodeAt(p) !== 0x3f) {
     const c = s.charCodeAt(p);
     if (c >= 128 || (TEL[c] !== 1 && !isHex(c))) throw new SipParseError('bad tel URI number');
     p++;
   }
   if (p === start) throw new SipParseError('bad tel URI number');
   if (u !== null) u.user = s.slice(start, p);
-  return scanTail(s, p, u);
+  return scanTail(s, p, end, u);
 }
 
 /** Parameters and headers after the host (or tel number), starting at s[p]: URI_HAS_HEADERS or 0. */
-function scanTail(s: string, p: number, u: SipUri | null): number {
-  const end = s.length;
+function scanTail(s: string, p: number, end: number, u: SipUri | null): number {
   if (p === end) return 0;
-  let q = s.indexOf('?', p);
+  let q = indexBefore(s, '?', p, end);
   if (q === -1) q = end;
   if (p < q) {
     if (s.charCodeAt(p) !== 0x3b) throw new SipParseError('bad URI: unexpected characters after host');
@@ -244,7 +251,7 @@ function scanTail(s: string, p: number, u: SipUri | null): number {
   if (q === end) return 0;
   if (q + 1 === end) throw new SipParseError('bad URI headers');
   checkChars(s, q + 1, end, HEADER, 'headers');
-  if (u !== null) u.headersRaw = s.slice(q);
+  if (u !== null) u.headersRaw = s.slice(q, end);
   return URI_HAS_HEADERS;
 }
 

@@ -151,6 +151,41 @@ describe('name-addr values', () => {
   });
 });
 
+describe('parameters and display names built on first access', () => {
+  /** A message with these From and top Via values; '~' in the Via stands for the invalid UTF-8 byte 0xFF. */
+  function message(from: string, via: string): Buffer {
+    const buf = wire([
+      'OPTIONS sip:x@example.com SIP/2.0', `Via: ${via}`, 'Via: SIP/2.0/TCP h2;received=192.0.2.9;x', `From: ${from}`,
+      'To: <sip:b@h>', 'Contact: "A, B" <sip:a@h>;q=0.5;+sip.instance="<urn:uuid:1>", sip:c@h;expires=60',
+    ]);
+    const at = buf.indexOf('~');
+    if (at >= 0) buf[at] = 0xff;
+    return buf;
+  }
+
+  it.each([
+    ['ASCII', 'Alice <sip:a@h>;tag=1;X=Y', 'SIP/2.0/UDP h1;branch=z9hG4bK1;rport;ttl=1',
+      ['Alice', { tag: '1', x: 'Y' }], { branch: 'z9hG4bK1', rport: '', ttl: '1' }],
+    ['UTF-8, decoded piece by piece', '"Zoë \\"Z\\"" <sip:a@h>;tag=日本;lr', 'SIP/2.0/UDP h1;branch=z9hG4bK1;x=é',
+      ['Zoë "Z"', { tag: '日本', lr: '' }], { branch: 'z9hG4bK1', x: 'é' }],
+    ['an invalid UTF-8 byte', 'Alice <sip:a@h>;tag=1', 'SIP/2.0/UDP h1;branch=z9hG4bK1;x=a~b',
+      ['Alice', { tag: '1' }], { branch: 'z9hG4bK1', x: 'a\ufffdb' }],
+  ])('are what the message held, also once its buffer is reused (%s)', (_, fromValue, viaValue, from, via) => {
+    const buf = message(fromValue, viaValue);
+    const msg = parseMessage(buf);
+    const [top, second] = msg.vias();
+    const f = msg.from();
+    const contacts = msg.contacts();
+    buf.fill(0x41); // buf may be a view into a ring that the next datagram overwrites
+    expect([f.displayName, { ...f.params }]).toEqual(from);
+    expect({ ...top.params }).toEqual(via);
+    expect({ ...second.params }).toEqual({ received: '192.0.2.9', x: '' });
+    expect(contacts.map((c) => [c.displayName, { ...c.params }])).toEqual([
+      ['A, B', { q: '0.5', '+sip.instance': '"<urn:uuid:1>"' }], [undefined, { expires: '60' }],
+    ]);
+  });
+});
+
 /**
  * Removes each value of `list` in turn and checks that the rest of the message is intact:
  * the removed value is gone, the others are unchanged and in order, and it still validates.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HDR, HDR_CANONICAL_NAMES, headerIdFromBytes, headerIdOf } from '../../../src/core/sip/headers.js';
+import { parseMessage } from '../../../src/core/sip/parser.js';
 import {
   METHOD_ACK, METHOD_INVITE, METHOD_NAMES, METHOD_OTHER, METHOD_REGISTER, METHOD_SUBSCRIBE, METHOD_UNDEF,
   methodIdFromBytes, methodIdOf,
@@ -48,6 +49,22 @@ describe('header ids', () => {
       expect(idFromBytes(name)).toBe(HDR.OTHER);
     }
     expect(headerIdFromBytes(Buffer.from('x'), 0, 0)).toBe(HDR.OTHER);
+  });
+
+  it('are the same when parseMessage finds them from the words it packs while looking for the colon', () => {
+    const names = Object.values(HDR_CANONICAL_NAMES).filter((n) => n !== 'Content-Length') // framing: one, with digits
+      .flatMap((n) => [n, n.toLowerCase(), n.toUpperCase()]);
+    // near misses of every length around the 4-byte word boundaries, and names past 16 bytes
+    names.push('X-Foo', 'Vias', 'Vi', 'Call_ID', 'Call.ID', 'Max-Forwards2', 'Max-Forward', 'Content-Lengths', 'Content-Lengt',
+      'Proxy-Authorization', 'P-Preferred-Identity', 'Authentication-Info', 'P-Preferred-Identit', 'Via-', 'CSeq2', 'To2');
+    const msg = parseMessage(Buffer.from(`OPTIONS sip:x SIP/2.0\r\n${names.map((n) => `${n}: x\r\n`).join('')}Subject\t :x\r\n\r\n`));
+    expect(msg.headers.map((h) => h.id)).toEqual([...names.map(headerIdOf), HDR.SUBJECT]);
+  });
+
+  it('never match a known name through a control byte that differs from a non-letter only by case folding', () => {
+    // 0x0D | 0x20 is '-': "Call\rID" must not be taken for Call-ID (it is not even a token)
+    expect(() => parseMessage(Buffer.from('OPTIONS sip:x SIP/2.0\r\nCall\rID: x\r\n\r\n'))).toThrow('bad header line');
+    expect(() => parseMessage(Buffer.from('OPTIONS sip:x SIP/2.0\r\nMax\rForwards: 1\r\n\r\n'))).toThrow('bad header line');
   });
 });
 

@@ -45,6 +45,15 @@ function touchAll(msg: SipMessage): void {
     () => msg.routes(), () => msg.recordRoutes(), () => msg.contacts(), () => msg.maxForwards(), () => msg.body(),
     () => msg.reason, () => msg.ruri, () => (msg.isRequest ? msg.requestUri() : null),
     () => msg.contacts().forEach((c) => c.star || parseUri(c.uri)),
+    // values built on first access agree with the fields parsed at once
+    () => msg.vias().forEach((v) => {
+      const p = v.params;
+      expect([p.branch, p.received, p.rport, p.maddr]).toEqual([v.branch, v.received, v.rport, v.maddr]);
+    }),
+    () => [msg.from(), msg.to(), ...msg.contacts(), ...msg.routes()].forEach((na) => {
+      expect(na.params.tag).toBe(na.tag);
+      expect(typeof (na.displayName ?? '')).toBe('string');
+    }),
     () => msg.headers.forEach((h) => msg.headerValue(h)),
   ];
   for (const step of steps) {

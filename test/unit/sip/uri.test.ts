@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SipParseError } from '../../../src/core/sip/errors.js';
-import { formatHostPort, formatParams, formatUri, parseUri } from '../../../src/core/sip/uri.js';
+import {
+  URI_HAS_HEADERS, URI_OTHER, URI_SIP, URI_SIPS, URI_TEL, checkUri, formatHostPort, formatParams, formatUri, parseUri,
+} from '../../../src/core/sip/uri.js';
 
 describe('parseUri', () => {
   it('parses a full SIP URI', () => {
@@ -76,6 +78,47 @@ describe('parseUri', () => {
     }
     expect(err).toBeInstanceOf(SipParseError);
     expect((err as SipParseError).reason).toBe(reason);
+  });
+});
+
+describe('checkUri', () => {
+  /** checkUri's result, or the reason it throws. */
+  function outcome(check: () => number): number | string {
+    try {
+      return check();
+    } catch (e) {
+      if (e instanceof SipParseError) return e.reason;
+      throw e;
+    }
+  }
+
+  const uris = [
+    'sip:alice:secret@atlanta.example.com:5061;transport=TCP;lr?subject=x', 'SIPS:Bob@Biloxi.example.com', 'sip:example.com',
+    'sip:alice@[2001:db8::1]:5060;lr', 'tel:+1-201-555-0123;phone-context=example.com', 'http://www.example.com', 'urn:x',
+    'sip:user;par=u%40example.net@example.com', 'sip:', 'sip:user@', 'sip:@h', 'sip:h:99999', 'sip:h:', 'sip:[2001:db8::1',
+    'sip:h;;lr', 'sip:h?', 'sip:a%zz@h', 'sip:u@h; lr', 'sip:u@exa mple.com', 'sip:u@h>', 'tel:', 'tel:12 34', '<sip:u@h>', '',
+    'sip:h', 'sip:h]', 'sip:u@h?x=y',
+  ];
+
+  it('gives the scheme, whether there are headers, and the errors of parseUri', () => {
+    expect(checkUri('sip:a@h')).toBe(URI_SIP);
+    expect(checkUri('SIPS:a@h;lr')).toBe(URI_SIPS);
+    expect(checkUri('tel:+1234;x=y?z=1')).toBe(URI_TEL | URI_HAS_HEADERS);
+    expect(checkUri('mailto:a@h')).toBe(URI_OTHER);
+    expect(checkUri('sip:a@h?subject=x')).toBe(URI_SIP | URI_HAS_HEADERS);
+    for (const u of uris) {
+      const parsed = outcome(() => (parseUri(u), 0));
+      if (typeof parsed === 'string') expect(outcome(() => checkUri(u))).toBe(parsed);
+    }
+  });
+
+  it('checks a URI inside a longer string as it checks the URI alone', () => {
+    // what surrounds the URI holds every character its scanners search for
+    for (const u of uris) {
+      for (const [before, after] of [['<', '>'], ['@:?]; ', ' ;?@]:x'], ['', '\r\nCall-ID: a@b?c:d]']]) {
+        expect(outcome(() => checkUri(before + u + after, before.length, before.length + u.length))).toEqual(outcome(() => checkUri(u)));
+      }
+    }
   });
 });
 

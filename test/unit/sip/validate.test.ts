@@ -108,6 +108,17 @@ describe('validateMessage: replies (failures are drops, code 0)', () => {
     });
   });
 
+  it('leaves From and To of a reply to whoever reads them (a stateless proxy does not)', () => {
+    const msg = parseMessage(wire([
+      'SIP/2.0 200 OK', 'Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp', 'Via: SIP/2.0/UDP h;branch=z9hG4bK1',
+      'To: <sip:bob@biloxi.example.com', 'From: "unterminated <sip:alice@atlanta.example.com>', 'Call-ID: c1', 'CSeq: 1 INVITE',
+      'Content-Length: 0',
+    ]));
+    expect(validateMessage(msg)).toBeNull();
+    expect(() => msg.to()).toThrow('bad To header: missing >');
+    expect(() => msg.from()).toThrow('bad From header: unterminated quoted string');
+  });
+
   it('drops a reply of another SIP version', () => {
     const msg = parseMessage(wire(['SIP/3.0 200 OK', 'Via: SIP/2.0/UDP h']));
     expect(validateMessage(msg)).toEqual({ code: DROP, reason: 'unsupported SIP version' });
