@@ -9,6 +9,7 @@ import { createLogger } from '../../src/core/log.js';
 import { socketInfos } from '../../src/core/runtime/thread.js';
 import { createStatsBuffer, ThreadCounters } from '../../src/core/stats/counters.js';
 import { createProcessingHistogram } from '../../src/core/stats/histogram.js';
+import { commonHeaders as common, SDP as sdp, sippRequest as req, UAC as uac } from './sipp-call.js';
 
 const settings = resolveSettings(undefined, { listen: ['udp:127.0.0.1:5060'], alias: [], modparams: [] }, 1);
 let sent = 0;
@@ -17,15 +18,6 @@ const core = new SipCore(settings, socketInfos(settings), { send(_i, data) { sen
   new ThreadCounters(createStatsBuffer(1), 0), createLogger('err', 'bench'), createProcessingHistogram(), 'vdbench-');
 core.routes = { request: () => core.forwardRequest('sip:127.0.0.1:5070'), named: () => undefined };
 
-const uac = '127.0.0.1:5061';
-const common = (n: number, method: string, totag: string) =>
-  `From: sipp <sip:sipp@127.0.0.1:5061>;tag=12345SIPpTag001\r\nTo: service <sip:service@127.0.0.1:5060>${totag}\r\n` +
-  `Call-ID: 1-12345@127.0.0.1\r\nCSeq: ${n} ${method}\r\n`;
-const req = (method: string, n: number, totag: string, branch: string, body = '') =>
-  Buffer.from(`${method} sip:service@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP ${uac};branch=${branch}\r\n${common(n, method, totag)}` +
-    `Contact: sip:sipp@127.0.0.1:5061\r\nMax-Forwards: 70\r\nSubject: Performance Test\r\n` +
-    (body ? `Content-Type: application/sdp\r\n` : '') + `Content-Length: ${body.length}\r\n\r\n${body}`);
-const sdp = 'v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
 
 // Replies carry the Via the proxy added: take it from what forward() produced.
 function viaOf(forwarded: Buffer): string {

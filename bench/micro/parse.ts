@@ -5,6 +5,7 @@
 import { HDR } from '../../src/core/sip/headers.js';
 import { parseMessage } from '../../src/core/sip/parser.js';
 import { validateMessage } from '../../src/core/sip/validate.js';
+import { commonHeaders as common, SDP as sdp, sippRequest as req, UAC as uac } from './sipp-call.js';
 
 const INVITE = Buffer.from(
   'INVITE sip:+15551234567@carrier.example.com;user=phone SIP/2.0\r\n' +
@@ -90,15 +91,6 @@ console.log(
 
 // ---- the SIP side of SipCore.receive() for SIPp's default call (as in bench/micro/core.ts) ----
 
-const uac = '127.0.0.1:5061';
-const common = (n: number, method: string, totag: string) =>
-  `From: sipp <sip:sipp@127.0.0.1:5061>;tag=12345SIPpTag001\r\nTo: service <sip:service@127.0.0.1:5060>${totag}\r\n` +
-  `Call-ID: 1-12345@127.0.0.1\r\nCSeq: ${n} ${method}\r\n`;
-const req = (method: string, n: number, totag: string, branch: string, body = '') =>
-  Buffer.from(`${method} sip:service@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP ${uac};branch=${branch}\r\n${common(n, method, totag)}` +
-    `Contact: sip:sipp@127.0.0.1:5061\r\nMax-Forwards: 70\r\nSubject: Performance Test\r\n` +
-    (body ? `Content-Type: application/sdp\r\n` : '') + `Content-Length: ${body.length}\r\n\r\n${body}`);
-const sdp = 'v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n';
 const reply = (code: string, n: number, method: string, body = '') =>
   Buffer.from(`SIP/2.0 ${code}\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKvd1a2b3c4d.5e6f7a8b\r\n` +
     `Via: SIP/2.0/UDP ${uac};branch=z9hG4bK-1-${n}\r\n${common(n, method, ';tag=uas1')}` +
