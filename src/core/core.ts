@@ -127,12 +127,14 @@ export class SipCore {
       return;
     }
     this.counters.inc(C.err_requests);
-    // Re-parse leniently: only the headers up to the blank line, ignoring the body framing.
+    // Re-parse leniently: the headers up to the blank line with the body framing replaced
+    // (a bad or repeated Content-Length is the usual reason we are here).
     const end = buf.indexOf('\r\n\r\n');
     if (end < 0) return;
+    const head = buf.toString('latin1', 0, end).split('\r\n').filter((l) => !/^(content-length|l)\s*:/i.test(l));
     let msg: SipMessage;
     try {
-      msg = parseMessage(Buffer.concat([buf.subarray(0, end), Buffer.from('\r\nContent-Length: 0\r\n\r\n')]).subarray(0));
+      msg = parseMessage(Buffer.from(`${head.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`, 'latin1'));
       if (!msg.isRequest || msg.methodId === METHOD_ACK) return;
       msg.topVia(); msg.from(); msg.to(); msg.callId(); msg.cseq();
     } catch {
@@ -432,7 +434,7 @@ export class SipCore {
       const h = vias[i];
       if (i === 0) {
         let line = b.toString('utf8', h.lineStart, top.end) + extra;
-        let rest = b.toString('utf8', top.end, h.lineEnd);
+        const rest = b.toString('utf8', top.end, h.lineEnd);
         if (top.hasRport && top.rport === '') {
           const at = this.rportValueOffset(msg, top);
           if (at >= 0) line = b.toString('utf8', h.lineStart, at) + `=${ctx.srcPort}` + b.toString('utf8', at, top.end) + extra;

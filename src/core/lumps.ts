@@ -33,12 +33,6 @@ export class Lumps {
   remove(start: number, end: number): Lump {
     return this.replace(start, end, '');
   }
-
-  /** True if some lump deletes or replaces bytes overlapping [start, end). */
-  touches(start: number, end: number): boolean {
-    for (const l of this.list) if (l.end > l.start && l.start < end && l.end > start) return true;
-    return false;
-  }
 }
 
 function byOffset(a: Lump, b: Lump): number {
