@@ -29,7 +29,6 @@ export class MsgContext {
   srcIp = '';
   srcPort = 0;
   sock!: SocketInfo;
-  isReply = false;
   flags = 0;
   bflags = 0;
   du: string | null = null;
@@ -50,14 +49,12 @@ export class MsgContext {
   from: NameAddrEdit | null = null;
   to: NameAddrEdit | null = null;
   avps: Map<string, (string | number)[]> | null = null;
-  forceSocket: SocketInfo | null = null;
 
   reset(msg: SipMessage, srcIp: string, srcPort: number, sock: SocketInfo): void {
     this.msg = msg;
     this.srcIp = srcIp;
     this.srcPort = srcPort;
     this.sock = sock;
-    this.isReply = !msg.isRequest;
     this.flags = 0;
     this.bflags = 0;
     this.du = null;
@@ -77,7 +74,6 @@ export class MsgContext {
     this.from = null;
     this.to = null;
     this.avps = null;
-    this.forceSocket = null;
   }
 
   /** The Request-URI as it stands now (changed by the script or as received). */

@@ -248,7 +248,6 @@ export class SipCore {
   /** The socket to send from for a destination of this address family. */
   socketFor(family: 4 | 6): SocketInfo | undefined {
     const ctx = this.ctx;
-    if (ctx.forceSocket && ctx.forceSocket.family === family) return ctx.forceSocket;
     if (ctx.sock && ctx.sock.family === family) return ctx.sock;
     return this.sockets.find((s) => s.family === family);
   }

@@ -4,26 +4,21 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, releasePorts } from '../../bench/ports.js';
-import { spawnViaduct, type ViaductProcess as Spawned } from '../../bench/viaduct.js';
+import { spawnViaduct, type ViaductOptions, type ViaductProcess as Spawned } from '../../bench/viaduct.js';
 
 export { freePort, freePorts, releasePorts } from '../../bench/ports.js';
 export { sendUdp, UdpListener, type Datagram } from '../../bench/udp.js';
 export { RpcError, parseReadyLine, type ViaductReady } from '../../bench/viaduct.js';
 export { runSipp, startSipp, type SippOptions, type SippResult, type SippProcess } from '../../bench/sipp.js';
 
-export interface StartViaductOptions {
+/** The bench's server options, except that `script` may be inline source and http defaults to a free port. */
+export interface StartViaductOptions extends Omit<ViaductOptions, 'env'> {
   /** A path to a routing script, or the script's source (written to a temp file). */
   script: string;
   /** File name for inline source (the extension tells the loader what it is); default script.js. */
   scriptName?: string;
-  /** e.g. 'udp:127.0.0.1:5060'. */
-  listen: string[];
-  workers: number;
   /** IP:PORT for JSON-RPC and /metrics, or 'off'. Default: 127.0.0.1 on a free port. */
   http?: string;
-  modparams?: string[];
-  extraArgs?: string[];
-  readyTimeoutMs?: number;
 }
 
 export type ViaductProcess = Spawned;

@@ -7,21 +7,23 @@ export function wire(lines: string[], body = ''): Buffer {
   return Buffer.from(lines.join('\r\n') + '\r\n\r\n' + body);
 }
 
+/** The header lines of the default INVITE, without Content-Length. */
+export const INVITE_HEADERS: readonly string[] = [
+  'Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds',
+  'Max-Forwards: 70',
+  'To: Bob <sip:bob@biloxi.example.com>',
+  'From: Alice <sip:alice@atlanta.example.com>;tag=1928301774',
+  'Call-ID: a84b4c76e66710@pc33.atlanta.example.com',
+  'CSeq: 314159 INVITE',
+  'Contact: <sip:alice@pc33.atlanta.example.com>',
+];
+
 /** A well-formed INVITE; `headers` replaces the default header lines when given. */
 export function invite(headers?: string[], body = ''): Buffer {
   return wire(
     [
       'INVITE sip:bob@biloxi.example.com SIP/2.0',
-      ...(headers ?? [
-        'Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds',
-        'Max-Forwards: 70',
-        'To: Bob <sip:bob@biloxi.example.com>',
-        'From: Alice <sip:alice@atlanta.example.com>;tag=1928301774',
-        'Call-ID: a84b4c76e66710@pc33.atlanta.example.com',
-        'CSeq: 314159 INVITE',
-        'Contact: <sip:alice@pc33.atlanta.example.com>',
-        `Content-Length: ${Buffer.byteLength(body)}`,
-      ]),
+      ...(headers ?? [...INVITE_HEADERS, `Content-Length: ${Buffer.byteLength(body)}`]),
     ],
     body,
   );

@@ -2,17 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../../src/core/sip/parser.js';
 import { DROP, validateMessage } from '../../../src/core/sip/validate.js';
-import { invite, wire } from './helpers.js';
+import { invite, INVITE_HEADERS, wire } from './helpers.js';
 
-const HEADERS = [
-  'Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds',
-  'Max-Forwards: 70',
-  'To: Bob <sip:bob@biloxi.example.com>',
-  'From: Alice <sip:alice@atlanta.example.com>;tag=1928301774',
-  'Call-ID: a84b4c76e66710@pc33.atlanta.example.com',
-  'CSeq: 314159 INVITE',
-  'Contact: <sip:alice@pc33.atlanta.example.com>',
-];
+const HEADERS = INVITE_HEADERS;
 
 /** The default INVITE with header lines replaced (matched by name prefix), added or removed (value null). */
 function request(changes: Record<string, string | null> = {}, firstLine = 'INVITE sip:bob@biloxi.example.com SIP/2.0') {
