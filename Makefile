@@ -4,7 +4,7 @@ NPM_STAMP := node_modules/.installed
 RUN_SCRIPT ?= examples/stateless-proxy.js
 RUN_ARGS ?=
 
-.PHONY: all build run test bench deps sipp kamailio clean
+.PHONY: all build run test bench deps native sipp kamailio clean
 
 all: build
 
@@ -14,8 +14,20 @@ $(NPM_STAMP): package.json package-lock.json
 
 deps: $(NPM_STAMP)
 
-build: deps
+build: deps native
 	npx tsc -p tsconfig.json
+
+# The native UDP addon (native/udp/udp.c): Node-API, compiled against the headers that come with
+# Node (include/node beside bin/node). Without a compiler or headers viaduct falls back to
+# node:dgram, slower but the same behaviour.
+NODE_INCLUDE := $(shell node -p "require('path').resolve(process.execPath, '../../include/node')")
+NATIVE_UDP := native/udp/build/viaduct_udp.node
+native: $(NATIVE_UDP)
+$(NATIVE_UDP): native/udp/udp.c
+	@mkdir -p $(@D)
+	@if [ -f $(NODE_INCLUDE)/node_api.h ] && command -v cc >/dev/null; then \
+	  echo "cc $< -> $@"; cc -O2 -Wall -Wextra -Wno-unused-parameter -shared -fPIC -I$(NODE_INCLUDE) $< -o $@; \
+	else echo "warning: native UDP not built (no C compiler or no $(NODE_INCLUDE)/node_api.h): node:dgram will be used"; fi
 
 # Debian packages the tests and benchmarks drive (root on CI; sudo elsewhere).
 APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
@@ -37,4 +49,4 @@ bench: build sipp kamailio
 	node dist/bench/run.js $(BENCH_ARGS)
 
 clean:
-	rm -rf dist
+	rm -rf dist native/udp/build

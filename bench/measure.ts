@@ -11,6 +11,10 @@ export interface Measurement {
   /** Target call rate (calls/s) and how long the uac ran at it. */
   rate: number;
   durationS: number;
+  /** Which repetition of the target x rate grid this is (1-based), see run.ts --rounds. */
+  round: number;
+  /** Seconds of calls at the same rate before the measured run, not counted (JIT warm-up). */
+  warmupS: number;
   callsRequested: number;
   created: number;
   successful: number;
@@ -98,12 +102,14 @@ function limitReasons(m: Measurement): string[] {
   return reasons;
 }
 
-function emptyMeasurement(s: Scenario, t: Target, rate: number, durationS: number): Measurement {
+function emptyMeasurement(s: Scenario, t: Target, rate: number, durationS: number, round: number, warmupS: number): Measurement {
   return {
     scenario: s.name,
     target: t.name,
     rate,
     durationS,
+    round,
+    warmupS,
     callsRequested: rate * durationS,
     created: 0,
     successful: 0,
@@ -139,13 +145,14 @@ interface Sample {
 }
 
 /**
- * Proxy up and forwarding, then the uas, then CPU sampled around the uac run. The
- * proxy's CPU per successful call (over the whole uac run) is the headline figure; CPU
- * percentages are over the traffic window only (the nominal duration), because failed
- * calls keep the uac alive ~32 s longer, nearly idle.
+ * Proxy up and forwarding, then the uas, then a warm-up uac run at the same rate (every target
+ * gets it; it is where viaduct's JIT compiles the hot path), then CPU sampled around the
+ * measured uac run. The proxy's CPU per successful call (over the whole uac run) is the headline
+ * figure; CPU percentages are over the traffic window only (the nominal duration), because
+ * failed calls keep the uac alive ~32 s longer, nearly idle.
  */
-export async function measure(s: Scenario, t: Target, rate: number, durationS: number): Promise<Measurement> {
-  const m = emptyMeasurement(s, t, rate, durationS);
+export async function measure(s: Scenario, t: Target, rate: number, durationS: number, round = 1, warmupS = 0): Promise<Measurement> {
+  const m = emptyMeasurement(s, t, rate, durationS, round, warmupS);
   let proxy: RunningProxy | undefined;
   const uases: SippProcess[] = [];
   let uac: SippProcess | undefined;
@@ -157,6 +164,13 @@ export async function measure(s: Scenario, t: Target, rate: number, durationS: n
     for (const u of s.uas) uases.push(startSipp({ ...s.uasOptions, localIp: u.host, localPort: u.port }));
     await Promise.all(uases.map((u) => u.ready));
 
+    const { host, port, ...uacRole } = s.uac;
+    const uacOptions = { ...uacRole, remote: endpointText(s.proxy), localIp: host, localPort: port, rate };
+    if (warmupS > 0) {
+      const warm = await startSipp({ ...uacOptions, calls: Math.ceil(rate * warmupS), timeoutMs: (warmupS + 90) * 1000 }).result;
+      if (warm.failed > 0) m.warnings.push(`${warm.failed} calls failed during the warm-up`);
+    }
+
     const others = otherSipps(uases.map((u) => u.pid));
     const sample = (): Sample => ({
       at: performance.now(),
@@ -167,13 +181,8 @@ export async function measure(s: Scenario, t: Target, rate: number, durationS: n
       drops: udpReceiveBufferDrops(),
     });
     const start = sample();
-    const { host, port, ...uacRole } = s.uac;
     const client = (uac = startSipp({
-      ...uacRole,
-      remote: endpointText(s.proxy),
-      localIp: host,
-      localPort: port,
-      rate,
+      ...uacOptions,
       calls: m.callsRequested,
       // Failed INVITEs take ~32 s of retransmissions to give up.
       timeoutMs: (durationS + 90) * 1000,
@@ -206,7 +215,7 @@ export async function measure(s: Scenario, t: Target, rate: number, durationS: n
       uacErrors: result.errors.slice(0, 10),
       wallS: (end.at - start.at) / 1000,
     } satisfies Partial<Measurement>);
-    m.warnings = [...new Set([...others, ...otherSipps(uases.map((u) => u.pid))])];
+    m.warnings = [...new Set([...m.warnings, ...others, ...otherSipps(uases.map((u) => u.pid))])];
     if (result.timedOut) m.warnings.push(`the uac was stopped after ${result.wallS.toFixed(0)} s with ${m.unfinished} calls open`);
     const foreign = intruders(s, [...px.pids, ...uases.map((u) => u.pid)]);
     if (foreign.length) m.error = `result discarded: ${foreign.join('; ')}`;

@@ -13,10 +13,14 @@ import { scenarios, type Scenario } from './scenarios.js';
 import { targets, type Target } from './targets.js';
 
 const USAGE = `usage: node dist/bench/run.js [--scenario forward] [--targets a,b] [--rates 1000,2000,...]
-                               [--duration SECONDS] [--out DIR] [--list]
+                               [--duration SECONDS] [--warmup SECONDS] [--rounds N] [--out DIR] [--list]
   scenarios: ${Object.keys(scenarios).join(', ')}
   targets:   ${targets.map((t) => t.name).join(', ')}
-  defaults:  --scenario forward --targets (all) --rates 1000,2000,4000,6000 --duration 10 --out bench/results`;
+  defaults:  --scenario forward --targets (all) --rates 1000,2000,4000,6000 --duration 10 --warmup 3
+             --rounds 1 --out bench/results
+  --warmup:  calls at the same rate before each measured run, not counted (every target gets it)
+  --rounds:  repeat the whole grid; the summary gives medians (this machine's speed drifts by
+             tens of percent over minutes, so ratios come from targets measured side by side)`;
 
 /** "a,b c" and repeated flags alike. */
 const listOf = (values: string[] | undefined): string[] => (values ?? []).flatMap((v) => v.split(/[,\s]+/)).filter(Boolean);
@@ -69,7 +73,10 @@ async function freeScenarioPorts(s: Scenario): Promise<void> {
   }
 }
 
-async function runScenario(s: Scenario, chosen: Target[], rates: number[], durationS: number, command: string): Promise<BenchRun> {
+interface Plan { rates: number[]; durationS: number; warmupS: number; rounds: number }
+
+async function runScenario(s: Scenario, chosen: Target[], plan: Plan, command: string): Promise<BenchRun> {
+  const { rates, durationS, warmupS, rounds } = plan;
   await freeScenarioPorts(s);
   const run: BenchRun = {
     scenario: s.name,
@@ -77,16 +84,19 @@ async function runScenario(s: Scenario, chosen: Target[], rates: number[], durat
     startedAt: new Date().toISOString(),
     command,
     durationS,
+    warmupS,
+    rounds,
     rates,
     targets: chosen.map((t) => ({ name: t.name, description: t.description })),
     environment: environment(),
     measurements: [],
   };
-  // Rates outer, targets inner: targets compared at one rate are measured close together in time.
-  for (const rate of rates) {
+  // Rounds outer, then rates, targets inner: targets compared at one rate are measured close
+  // together in time.
+  for (let round = 1; round <= rounds; round++) for (const rate of rates) {
     for (const t of chosen) {
-      process.stdout.write(`${s.name}: ${t.name} at ${rate} calls/s for ${durationS} s ... `);
-      const m: Measurement = await measure(s, t, rate, durationS);
+      process.stdout.write(`${s.name}${rounds > 1 ? ` round ${round}` : ''}: ${t.name} at ${rate} calls/s for ${durationS} s ... `);
+      const m: Measurement = await measure(s, t, rate, durationS, round, warmupS);
       run.measurements.push(m);
       process.stdout.write(
         m.error
@@ -107,6 +117,8 @@ async function main(): Promise<void> {
       targets: { type: 'string', multiple: true },
       rates: { type: 'string', multiple: true },
       duration: { type: 'string' },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
       out: { type: 'string' },
       list: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -120,7 +132,10 @@ async function main(): Promise<void> {
   const chosenTargets = listOf(values.targets).length ? pick(targets, listOf(values.targets), 'target') : targets;
   const rates = (listOf(values.rates).length ? listOf(values.rates) : ['1000', '2000', '4000', '6000']).map(Number);
   const durationS = Number(values.duration ?? 10);
+  const warmupS = Number(values.warmup ?? 3);
+  const rounds = Number(values.rounds ?? 1);
   if (rates.some((r) => !(r > 0)) || !(durationS > 0)) throw new Error(`rates and duration must be positive numbers\n${USAGE}`);
+  if (!(warmupS >= 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error(`--warmup must be >= 0 and --rounds a whole number >= 1\n${USAGE}`);
   const outDir = values.out ?? repoPath('bench/results');
   mkdirSync(outDir, { recursive: true });
 
@@ -128,7 +143,7 @@ async function main(): Promise<void> {
   const command = ['node', 'dist/bench/run.js', ...process.argv.slice(2)].join(' ');
   const reports: string[] = [];
   for (const s of chosenScenarios) {
-    const run = await runScenario(s, chosenTargets, rates, durationS, command);
+    const run = await runScenario(s, chosenTargets, { rates, durationS, warmupS, rounds }, command);
     const base = join(outDir, `${stamp}-${s.name}`);
     const md = renderMarkdown(run);
     writeFileSync(`${base}.json`, `${JSON.stringify(run, null, 2)}\n`);

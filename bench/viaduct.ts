@@ -24,6 +24,8 @@ export interface ViaductReady {
   sockets: string[];
   http?: string;
   workers: number;
+  /** 'native' (native/udp addon) or 'dgram' (node:dgram fallback) */
+  udp: string;
 }
 
 export interface ViaductProcess {
@@ -54,6 +56,7 @@ export function parseReadyLine(line: string): ViaductReady {
     sockets: (fields.get('sockets') ?? '').split(',').filter(Boolean),
     ...(http && http !== 'off' ? { http } : {}),
     workers: Number(fields.get('workers') ?? 0),
+    udp: fields.get('udp') ?? '',
   };
 }
 

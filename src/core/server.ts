@@ -10,6 +10,7 @@ import { buildKSR, resolveModparams } from './ksr.js';
 import { createLogger, type Logger } from './log.js';
 import { createRingBuffer, Doorbells, Ring, RING_BUSY } from './runtime/ring.js';
 import { socketInfos, type ThreadData } from './runtime/thread.js';
+import { nativeUdp, openSockets } from './runtime/udp-native.js';
 import { loadScript } from './script.js';
 import { C, createStatsBuffer, sumStats, ThreadCounters } from './stats/counters.js';
 import { RpcRegistry } from '../rpc/registry.js';
@@ -74,7 +75,13 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const busySab = new SharedArrayBuffer(Math.max(1, n) * 4);
   const busy = new Int32Array(busySab);
   const ringsInto = (k: number): SharedArrayBuffer[] => rings.map((row) => row[k]).filter((r): r is SharedArrayBuffer => r !== null);
-  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag, bells, busy: busySab };
+  // Native UDP: this thread opens the sockets (a bind error stops start-up here) and keeps them
+  // across thread restarts; the receiver reads them, every SIP thread sends on them.
+  const udp = nativeUdp();
+  const fds = udp.udp ? openSockets(udp.udp, socketInfos(settings), settings.udpBufferBytes) : null;
+  const bellFds = udp.udp ? Array.from({ length: n }, () => udp.udp!.bellCreate()) : null;
+  log.info(`UDP I/O: ${udp.udp ? 'native (recvmmsg batches, shared sockets)' : `node:dgram (${udp.why})`}`);
+  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag, bells, busy: busySab, fds, bellFds };
   const workerUrl = new URL('./runtime/worker.js', import.meta.url);
   const receiverUrl = new URL('./runtime/receiver.js', import.meta.url);
   let stopping = false;
@@ -82,7 +89,8 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const slots: ThreadSlot[] = [];
   const spawn = (url: URL, data: ThreadData): Worker => new Worker(url, { workerData: data, stdout: false, stderr: false });
 
-  // Workers bind first: on Linux unicast datagrams go to the socket bound last, the receiver's.
+  // With node:dgram every SIP thread binds its own socket to the listening address (to send from
+  // it); the kernel may deliver to any of them, so every reader routes by Call-ID.
   for (let k = 0; k < settings.workers; k++) {
     const data: ThreadData = { ...base, role: 'worker', name: `worker ${k + 1}`, row: 2 + k, workerIndex: k, ringsOut: rings[k + 1], ringsIn: ringsInto(k) };
     const slot: ThreadSlot = { name: data.name, row: data.row, worker: spawn(workerUrl, data), ringsIn: data.ringsIn.map((r) => new Ring(r)), data };
@@ -175,10 +183,11 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     if (stopping) return;
     stopping = true;
     await Promise.all([receiver.worker.terminate(), ...slots.map((s) => s.worker.terminate())]);
+    [...(fds ?? []), ...(bellFds ?? [])].forEach((fd) => udp.udp!.close(fd));
     await http?.close();
   }
 
   const readyLine = `viaduct ready sockets=${socketInfos(settings).map((s) => s.name.slice(4)).map((n) => `udp:${n}`).join(',')}` +
-    ` http=${http ? http.address : 'off'} workers=${settings.workers}`;
+    ` http=${http ? http.address : 'off'} workers=${settings.workers} udp=${fds ? 'native' : 'dgram'}`;
   return { settings, readyLine, rpc, stop };
 }

@@ -87,13 +87,19 @@ describe('uac -> viaduct -> uas (stateless forward)', () => {
     ports = [];
   });
 
-  const cases = [0, 1, 2].flatMap((workers) => [FORWARD_URI, SETDSTURI].map((variant) => ({ workers, variant })));
+  // The native UDP addon is built by `make build`; node:dgram is its fallback (VIADUCT_UDP=dgram).
+  const cases = [
+    ...[0, 1, 2].flatMap((workers) => [FORWARD_URI, SETDSTURI].map((variant) => ({ workers, variant, udp: 'native' }))),
+    ...[0, 1].map((workers) => ({ workers, variant: SETDSTURI, udp: 'dgram' })),
+  ];
 
-  it.each(cases)('$variant.name, --workers $workers: every call succeeds and every message is counted', async ({ workers, variant }) => {
+  it.each(cases)('$variant.name, --workers $workers, udp $udp: every call succeeds and every message is counted', async ({ workers, variant, udp }) => {
     ports = await freePorts(3);
     const [proxyPort, uasPort, uacPort] = ports as [number, number, number];
-    viaduct = await startViaduct({ script: variant.script(uasPort), listen: [`udp:${LOOPBACK}:${proxyPort}`], workers });
+    const env = udp === 'dgram' ? { ...process.env, VIADUCT_UDP: 'dgram' } : undefined;
+    viaduct = await startViaduct({ script: variant.script(uasPort), listen: [`udp:${LOOPBACK}:${proxyPort}`], workers, env });
     expect(viaduct.ready.workers).toBe(workers);
+    expect(viaduct.ready.udp).toBe(udp);
 
     uas = startSipp({ scenario: 'uas', localIp: LOOPBACK, localPort: uasPort });
     await uas.ready;

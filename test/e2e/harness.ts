@@ -12,7 +12,7 @@ export { RpcError, parseReadyLine, type ViaductReady } from '../../bench/viaduct
 export { runSipp, startSipp, type SippOptions, type SippResult, type SippProcess } from '../../bench/sipp.js';
 
 /** The bench's server options, except that `script` may be inline source and http defaults to a free port. */
-export interface StartViaductOptions extends Omit<ViaductOptions, 'env'> {
+export interface StartViaductOptions extends ViaductOptions {
   /** A path to a routing script, or the script's source (written to a temp file). */
   script: string;
   /** File name for inline source (the extension tells the loader what it is); default script.js. */
@@ -50,6 +50,7 @@ export async function startViaduct(opts: StartViaductOptions): Promise<ViaductPr
       modparams: opts.modparams,
       extraArgs: opts.extraArgs,
       readyTimeoutMs: opts.readyTimeoutMs,
+      env: opts.env,
     });
     return {
       ...v,

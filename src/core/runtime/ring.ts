@@ -118,12 +118,14 @@ export class Ring {
 }
 
 /**
- * One Int32 slot per worker: 1 while that worker sleeps. A producer rings (Atomics.notify)
- * only when the slot says the worker sleeps, so a busy worker costs no futex per message.
+ * One Int32 slot per worker: 1 while that worker sleeps. A producer rings only when the slot
+ * says the worker sleeps, so a busy worker costs no wake-up per message. The wake-up itself is
+ * Atomics.notify (the worker waits with Atomics.waitAsync) or, with native UDP, a write to the
+ * worker's eventfd (`wake`), which its event loop watches like a socket.
  */
 export class Doorbells {
   readonly slots: Int32Array;
-  constructor(readonly sab: SharedArrayBuffer) {
+  constructor(readonly sab: SharedArrayBuffer, private readonly wake: ((k: number) => void) | null = null) {
     this.slots = new Int32Array(sab);
   }
   static create(workers: number): SharedArrayBuffer {
@@ -132,7 +134,8 @@ export class Doorbells {
   ring(k: number): void {
     if (Atomics.load(this.slots, k) === 1) {
       Atomics.store(this.slots, k, 0);
-      Atomics.notify(this.slots, k, 1);
+      if (this.wake) this.wake(k);
+      else Atomics.notify(this.slots, k, 1);
     }
   }
 }

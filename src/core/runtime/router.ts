@@ -14,9 +14,9 @@ export class CallRouter {
    * `rings[k]`: this thread's ring into worker k (null for this thread itself). `self`: this
    * thread's worker index, or -1 for the receiving thread.
    */
-  constructor(rings: (SharedArrayBuffer | null)[], bells: SharedArrayBuffer, readonly self: number, private readonly counters: ThreadCounters) {
+  constructor(rings: (SharedArrayBuffer | null)[], bells: Doorbells, readonly self: number, private readonly counters: ThreadCounters) {
     this.rings = rings.map((sab) => (sab ? new Ring(sab) : null));
-    this.bells = new Doorbells(bells);
+    this.bells = bells;
   }
 
   get workers(): number {

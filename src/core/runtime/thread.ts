@@ -9,6 +9,8 @@ import { createLogger, type Logger } from '../log.js';
 import { loadScript } from '../script.js';
 import { formatHostPort } from '../sip/uri.js';
 import { fastSender } from './udp-send.js';
+import { nativeTransport, nativeUdp, watchSockets, type OnDatagram } from './udp-native.js';
+import { Doorbells } from './ring.js';
 import { C, ThreadCounters } from '../stats/counters.js';
 import { createProcessingHistogram } from '../stats/histogram.js';
 import type { ParamValue } from '../../modules/module.js';
@@ -28,6 +30,10 @@ export interface ThreadData {
   bells: SharedArrayBuffer;               // one doorbell per worker
   busy: SharedArrayBuffer;                // per worker: 1 while it processes a datagram from its own socket
   instanceTag: string;          // to-tag prefix of this server instance
+  /** Native UDP (udp-native.ts): the listen sockets' descriptors, shared by every thread; null: node:dgram. */
+  fds: number[] | null;
+  /** With native UDP: one eventfd per worker, its doorbell (see Doorbells). */
+  bellFds: number[] | null;
 }
 
 export function socketInfos(settings: Settings): SocketInfo[] {
@@ -42,8 +48,43 @@ export function socketInfos(settings: Settings): SocketInfo[] {
   }));
 }
 
+/** This thread's view of the listen sockets: how to send on them and how to read them. */
+export interface ThreadSockets {
+  transport(log: Logger, counters: ThreadCounters): Transport;
+  read(onDatagram: OnDatagram): void;
+  /** The workers' doorbells as this thread rings them. */
+  doorbells: Doorbells;
+  /** Calls `onRing` when another thread rings this worker's doorbell; false: use Atomics.waitAsync. */
+  onDoorbell(worker: number, onRing: () => void): boolean;
+}
+
+/** The native sockets the main thread opened, or this thread's own node:dgram sockets. */
+export async function listenSockets(data: ThreadData): Promise<ThreadSockets> {
+  const infos = socketInfos(data.settings);
+  const fds = data.fds;
+  const udp = nativeUdp().udp;
+  const bellFds = data.bellFds;
+  // the workers' doorbells: eventfds with native UDP, else Atomics.notify/waitAsync
+  const bells = bellFds && udp
+    ? { doorbells: new Doorbells(data.bells, (k: number) => udp.bellRing(bellFds[k]!)), onDoorbell: (k: number, onRing: () => void) => (udp.bellWatch(bellFds[k]!, onRing), true) }
+    : { doorbells: new Doorbells(data.bells), onDoorbell: () => false };
+  if (fds && udp) {
+    return {
+      transport: (log, counters) => nativeTransport(udp, fds, infos, log, counters),
+      read: (onDatagram) => watchSockets(udp, fds, onDatagram),
+      ...bells,
+    };
+  }
+  const sockets = await bindSockets(infos, data.settings.udpBufferBytes);
+  return {
+    transport: (log, counters) => udpTransport(sockets, log, counters),
+    read: (onDatagram) => sockets.forEach((s, i) => s.on('message', (buf, rinfo) => onDatagram(buf, rinfo.address, rinfo.port, i))),
+    ...bells,
+  };
+}
+
 /** Binds one UDP socket per listen entry (SO_REUSEADDR, so workers share the address). */
-export async function bindSockets(infos: SocketInfo[], bufferBytes: number): Promise<dgram.Socket[]> {
+async function bindSockets(infos: SocketInfo[], bufferBytes: number): Promise<dgram.Socket[]> {
   return Promise.all(infos.map((s) => new Promise<dgram.Socket>((resolve, reject) => {
     const sock = dgram.createSocket({
       type: s.family === 6 ? 'udp6' : 'udp4', reuseAddr: true, ipv6Only: s.family === 6,
@@ -58,7 +99,7 @@ export async function bindSockets(infos: SocketInfo[], bufferBytes: number): Pro
 }
 
 /** Sends from the listening sockets (see udp-send.ts); failures are counted and logged. */
-export function udpTransport(sockets: dgram.Socket[], log: Logger, counters: ThreadCounters): Transport {
+function udpTransport(sockets: dgram.Socket[], log: Logger, counters: ThreadCounters): Transport {
   const onError = (err: number | Error): void => {
     counters.inc(C['viaduct:send_errors']);
     log.dbg(`send failed: ${typeof err === 'number' ? `libuv error ${err}` : err.message}`);

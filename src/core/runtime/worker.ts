@@ -7,30 +7,31 @@ import { encodeHistogram } from '../stats/histogram.js';
 import { C } from '../stats/counters.js';
 import { Doorbells, Ring, RING_BUSY, type RingRecord } from './ring.js';
 import { CallRouter } from './router.js';
-import { bindSockets, createSipThread, socketInfos, udpTransport, type ThreadData } from './thread.js';
+import { listenSockets, createSipThread, type ThreadData } from './thread.js';
 
 const data = workerData as ThreadData;
 const self = data.workerIndex;
-const sockets = await bindSockets(socketInfos(data.settings), data.settings.udpBufferBytes);
-const thread = createSipThread(data, (log, counters) => udpTransport(sockets, log, counters));
+const sockets = await listenSockets(data);
+const thread = createSipThread(data, sockets.transport);
 const { core, counters } = thread;
-const router = new CallRouter(data.ringsOut, data.bells, self, counters);
+const router = new CallRouter(data.ringsOut, sockets.doorbells, self, counters);
 
+// With node:dgram this thread's own sockets receive too (native sockets are read by the receiver only)
 const busy = new Int32Array(data.busy);
-sockets.forEach((s, i) => s.on('message', (buf, rinfo) => {
+if (!data.fds) sockets.read((buf, ip, port, i) => {
   counters.inc(C['viaduct:worker_socket_rcv']);
   const k = router.owner(buf);
   if (k === self) {
     busy[self] = 1; // if this thread dies now, the supervisor counts the datagram as lost
-    core.receive(buf, rinfo.address, rinfo.port, i);
+    core.receive(buf, ip, port, i);
     busy[self] = 0;
   } else {
-    router.handOff(k, buf, rinfo.address, rinfo.port, i);
+    router.handOff(k, buf, ip, port, i);
   }
-}));
+});
 
 const rings = data.ringsIn.map((sab) => new Ring(sab));
-const bell = new Doorbells(data.bells).slots;
+const bell = sockets.doorbells.slots;
 const rec: RingRecord = { payload: Buffer.alloc(0), address: '', port: 0, socketIndex: 0 };
 
 function drain(): boolean {
@@ -54,6 +55,9 @@ function anyPending(): boolean {
   return false;
 }
 
+// With native UDP the doorbell is an eventfd this thread's event loop watches.
+const nativeBell = sockets.onDoorbell(self, () => loop());
+
 /** Drain, then sleep on the doorbell; producers ring it only when we say we sleep. */
 function loop(): void {
   for (;;) {
@@ -63,6 +67,7 @@ function loop(): void {
       Atomics.store(bell, self, 0);
       continue;
     }
+    if (nativeBell) return;
     const w = Atomics.waitAsync(bell, self, 1);
     if (w.async) {
       w.value.then(loop);

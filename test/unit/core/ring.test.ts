@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRingBuffer, Ring, RING_DROPS, type RingRecord } from '../../../src/core/runtime/ring.js';
-import { callIdHash } from '../../../src/core/runtime/callid.js';
+import { callIdHash, scanCallIdHash } from '../../../src/core/runtime/callid.js';
 
 const rec = (): RingRecord => ({ payload: Buffer.alloc(0), address: '', port: 0, socketIndex: 0 });
 
@@ -70,5 +70,11 @@ describe('callIdHash', () => {
   it('returns -1 without a Call-ID', () => {
     const b = msg('X-Call-ID: nope');
     expect(callIdHash(b, b.length)).toBe(-1);
+  });
+  it('takes the fast search and the byte scan to the same answer, and ignores a Call-ID in the body', () => {
+    const b = msg('Call-ID: abc@host');
+    expect(callIdHash(b, b.length)).toBe(scanCallIdHash(b, b.length));
+    const inBody = Buffer.from('OPTIONS sip:a@b SIP/2.0\r\ni: real@host\r\nContent-Length: 18\r\n\r\nx\nCall-ID: fake\r\n');
+    expect(callIdHash(inBody, inBody.length)).toBe(callIdHash(msg('Call-ID: real@host'), 200));
   });
 });

@@ -1,0 +1,126 @@
+// The native UDP path (native/udp/udp.c): sockets opened once by the main thread, read by the
+// receiving thread in batches (one recvmmsg and one call into JavaScript per wake-up), written
+// by any SIP thread with sendto on the same descriptor. node:dgram is the fallback when the
+// addon is not built (no compiler, other OS) or VIADUCT_UDP=dgram asks for it.
+import { lookup } from 'node:dns';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { SocketInfo } from '../context.js';
+import type { Transport } from '../core.js';
+import type { Logger } from '../log.js';
+import { C, type ThreadCounters } from '../stats/counters.js';
+
+export interface NativeUdp {
+  readonly BATCH: number;
+  readonly SLOT: number;
+  readonly META: number;
+  readonly META_TEXT: number;
+  /** Opens and binds a socket (SO_REUSEADDR; IPv6 sockets IPv6-only); throws with `errno`. */
+  open(ip: string, port: number, bufferBytes: number): number;
+  close(fd: number): void;
+  localPort(fd: number): number;
+  /** Bytes sent, or -errno (-EINVAL: `ip` is not an IP literal of the socket's family). */
+  send(fd: number, data: Uint8Array, port: number, ip: string): number;
+  /** Calls onBatch(count) with datagrams in slots 0..count-1, valid during the call only. */
+  watch(fd: number, slots: Uint8Array, meta: Uint8Array, onBatch: (count: number) => void): number;
+  unwatch(fd: number): void;
+  /** An eventfd for a worker's doorbell. */
+  bellCreate(): number;
+  bellRing(fd: number): void;
+  /** Calls onRing(0) on this thread when the bell rang (the eventfd is reset first). */
+  bellWatch(fd: number, onRing: (zero: number) => void): number;
+}
+
+const EINVAL = 22;
+
+/** native/udp/build/viaduct_udp.node from the repository root, for src/ (tests) and dist/src/. */
+function addonPath(): string | null {
+  for (const up of ['../../../', '../../../../']) {
+    const p = new URL(`${up}native/udp/build/viaduct_udp.node`, import.meta.url).pathname;
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+let loaded: { udp: NativeUdp | null; why: string } | undefined;
+
+/** The addon, or null with the reason node:dgram is used instead. */
+export function nativeUdp(): { udp: NativeUdp | null; why: string } {
+  if (loaded) return loaded;
+  if (process.env.VIADUCT_UDP === 'dgram') return (loaded = { udp: null, why: 'VIADUCT_UDP=dgram' });
+  if (process.platform !== 'linux') return (loaded = { udp: null, why: `no native UDP on ${process.platform}` });
+  const path = addonPath();
+  if (!path) return (loaded = { udp: null, why: 'native/udp not built (make native)' });
+  try {
+    return (loaded = { udp: createRequire(import.meta.url)(path) as NativeUdp, why: 'native' });
+  } catch (e) {
+    return (loaded = { udp: null, why: `cannot load ${path}: ${(e as Error).message}` });
+  }
+}
+
+/** Opens every listen socket; a failure closes the ones opened and says which socket. */
+export function openSockets(udp: NativeUdp, infos: SocketInfo[], bufferBytes: number): number[] {
+  const fds: number[] = [];
+  for (const s of infos) {
+    try {
+      fds.push(udp.open(s.bindHost, s.port, bufferBytes));
+    } catch (e) {
+      fds.forEach((fd) => udp.close(fd));
+      throw new Error(`cannot listen on ${s.name}: ${(e as Error).message}`);
+    }
+  }
+  return fds;
+}
+
+export type OnDatagram = (buf: Buffer, srcIp: string, srcPort: number, sockIndex: number) => void;
+
+/**
+ * Reads the sockets on this thread. The Buffer handed to `onDatagram` is a view of a reused
+ * slot: it is valid until `onDatagram` returns (a consumer that keeps bytes copies them).
+ */
+export function watchSockets(udp: NativeUdp, fds: number[], onDatagram: OnDatagram): void {
+  const { BATCH, SLOT, META, META_TEXT } = udp;
+  fds.forEach((fd, sockIndex) => {
+    const slots = Buffer.alloc(BATCH * SLOT);
+    const meta = Buffer.alloc(BATCH * META);
+    const m32 = new Int32Array(meta.buffer, meta.byteOffset, meta.length >> 2);
+    const stride = META >> 2;
+    // the source address as a string, reused while the peer stays the same (it mostly does)
+    const last = new Int32Array(4);
+    let lastIp = '';
+    udp.watch(fd, slots, meta, (count) => {
+      for (let i = 0; i < count; i++) {
+        const o = i * stride;
+        if (m32[o + 3] !== last[0] || m32[o + 4] !== last[1] || m32[o + 5] !== last[2] || m32[o + 6] !== last[3] || lastIp === '') {
+          const t = i * META + META_TEXT;
+          lastIp = meta.toString('latin1', t, t + m32[o + 7]);
+          last[0] = m32[o + 3]; last[1] = m32[o + 4]; last[2] = m32[o + 5]; last[3] = m32[o + 6];
+        }
+        const start = i * SLOT;
+        onDatagram(slots.subarray(start, start + m32[o]), lastIp, m32[o + 1], sockIndex);
+      }
+    });
+  });
+}
+
+/** Sends on the shared descriptors; a host name is resolved first, failures are counted. */
+export function nativeTransport(udp: NativeUdp, fds: number[], infos: SocketInfo[], log: Logger, counters: ThreadCounters): Transport {
+  const failed = (why: string): void => {
+    counters.inc(C['viaduct:send_errors']);
+    log.dbg(`send failed: ${why}`);
+  };
+  return {
+    send(i, data, port, host) {
+      const r = udp.send(fds[i], data, port, host);
+      if (r >= 0) return;
+      if (r !== -EINVAL) return failed(`errno ${-r} sending to ${host}:${port}`);
+      // not an IP literal of this socket's family: a name (rare for a proxy; Kamailio resolves too)
+      const copy = Buffer.from(data); // the caller's bytes may be a reused slot
+      lookup(host, { family: infos[i].family }, (err, address) => {
+        if (err) return failed(`${host}: ${err.message}`);
+        const r2 = udp.send(fds[i], copy, port, address);
+        if (r2 < 0) failed(`errno ${-r2} sending to ${address}:${port}`);
+      });
+    },
+  };
+}
