@@ -49,6 +49,8 @@ export class MsgContext {
   from: NameAddrEdit | null = null;
   to: NameAddrEdit | null = null;
   avps: Map<string, (string | number)[]> | null = null;
+  /** Extended AVPs: name -> list of records, newest first ($xavp(name[0]=>field)), e.g. dispatcher's _dsdst_ */
+  xavps: Map<string, Record<string, string | number>[]> | null = null;
 
   reset(msg: SipMessage, srcIp: string, srcPort: number, sock: SocketInfo): void {
     this.msg = msg;
@@ -74,6 +76,7 @@ export class MsgContext {
     this.from = null;
     this.to = null;
     this.avps = null;
+    this.xavps = null;
   }
 
   /** The Request-URI as it stands now (changed by the script or as received). */

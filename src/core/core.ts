@@ -57,6 +57,8 @@ function isIPv6Literal(host: string): boolean {
 export class SipCore {
   readonly ctx = new MsgContext();
   routes: Routes = { named: () => undefined };
+  /** Modules that watch every valid message before the script (dispatcher's call load). */
+  readonly observers: (() => void)[] = [];
   /** "host:port" (lower case, IPv6 bracketed) of every socket and alias: is_myself. */
   private readonly myself = new Set<string>();
   /** Socket addresses as received in Via/URIs most of the time, checked before the Set. */
@@ -161,6 +163,7 @@ export class SipCore {
       }
       return;
     }
+    for (let i = 0; i < this.observers.length; i++) this.observers[i]!();
     // sl: an ACK for a reply we sent statelessly ends here (Kamailio's sl ACK filter).
     if (msg.methodId === METHOD_ACK) {
       const tag = msg.to().tag;
@@ -191,6 +194,7 @@ export class SipCore {
       return;
     }
     ctx.lumps.remove(top.removeStart, top.removeEnd);
+    for (let i = 0; i < this.observers.length; i++) this.observers[i]!();
     if (this.routes.reply) this.runRoute(this.routes.reply);
     if (ctx.dropped) {
       c.inc(C.drop_replies);
@@ -207,6 +211,18 @@ export class SipCore {
     const out = applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, ctx.lumps.list, 0, '');
     this.transport.send(sock.index, out, port, host);
     c.inc(C.fwd_replies);
+  }
+
+  /**
+   * Runs `fn` (an event route) with a faked OPTIONS request to `ruri` as the current message,
+   * as Kamailio does for events that have no message of their own.
+   */
+  runEvent(ruri: string, fn: () => unknown): void {
+    const msg = parseMessage(Buffer.from(
+      `OPTIONS ${ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKvdevent\r\nFrom: <sip:viaduct@localhost>;tag=event\r\n` +
+      `To: <${ruri}>\r\nCall-ID: event@viaduct\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`, 'utf8'));
+    this.ctx.reset(msg, '127.0.0.1', 0, this.sockets[0]!);
+    this.runRoute(fn);
   }
 
   /** Runs a route function; KSR.x.exit()/drop() end it, other errors are logged and counted. */

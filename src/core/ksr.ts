@@ -13,8 +13,10 @@ import maxfwd from '../modules/maxfwd/index.js';
 import siputils from '../modules/siputils/index.js';
 import xlog from '../modules/xlog/index.js';
 import rr from '../modules/rr/index.js';
+import dispatcher from '../modules/dispatcher/index.js';
+import type { ModuleThread } from '../modules/module.js';
 
-export const MODULES = { sl, pv, hdr: hdrModule, textops, maxfwd, siputils, xlog, rr } as const;
+export const MODULES = { sl, pv, hdr: hdrModule, textops, maxfwd, siputils, xlog, rr, dispatcher } as const;
 
 // is_method_in() letters, as Kamailio defines them
 const METHOD_LETTERS: Record<string, number> = {
@@ -121,7 +123,18 @@ function coreFunctions(core: SipCore) {
   };
 }
 
-export function buildKSR(core: SipCore, modparams: Record<string, Record<string, ParamValue>>) {
+/**
+ * `moduleData`: what the modules' set-up produced on the main thread (absent for the main
+ * thread's script check); `thread`: the module instances' link to this thread.
+ */
+export function buildKSR(
+  core: SipCore,
+  modparams: Record<string, Record<string, ParamValue>>,
+  moduleData: Record<string, unknown> = {},
+  thread?: { row: number; onMessage(module: string, handler: (data: unknown) => void): void },
+) {
+  const link = (name: string): ModuleThread | undefined =>
+    thread && { row: thread.row, onMessage: (h) => thread.onMessage(name, h) };
   const ctx = core.ctx;
   return {
     ...coreFunctions(core),
@@ -139,6 +152,7 @@ export function buildKSR(core: SipCore, modparams: Record<string, Record<string,
     siputils: MODULES.siputils.kemi(core, modparams.siputils),
     xlog: MODULES.xlog.kemi(core, modparams.xlog),
     rr: MODULES.rr.kemi(core, modparams.rr),
+    dispatcher: MODULES.dispatcher.kemi(core, modparams.dispatcher, moduleData.dispatcher, link('dispatcher')),
   };
 }
 

@@ -157,6 +157,14 @@ function parametric(kind: string, arg: string, full: string): PvSpec {
           if (l) l.push(v); else ctx.avps.set(arg, [v]);
         },
       };
+    case 'xavp': {
+      // name[index]=>field, index 0 (the newest record) when absent; read-only here
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?=>([A-Za-z_][A-Za-z0-9_]*)$/.exec(arg.trim());
+      if (!m) throw new PvError(`bad ${full}: expected $xavp(name[index]=>field)`);
+      const [, name, index, field] = m;
+      const at = Number(index ?? 0);
+      return { name: full, get: (c) => c.ctx.xavps?.get(name!)?.[at]?.[field!] ?? null };
+    }
     default:
       throw new PvError(`unknown pseudo-variable ${full}`);
   }

@@ -10,7 +10,9 @@ import { buildKSR, resolveModparams } from './ksr.js';
 import { createLogger, type Logger } from './log.js';
 import { createRingBuffer, Doorbells, Ring, RING_BUSY } from './runtime/ring.js';
 import { socketInfos, type ThreadData } from './runtime/thread.js';
-import { nativeUdp, openSockets } from './runtime/udp-native.js';
+import { nativeTransport, nativeUdp, openSockets } from './runtime/udp-native.js';
+import { MODULES } from './ksr.js';
+import type { ModuleDef, ModuleSetup } from '../modules/module.js';
 import { loadScript } from './script.js';
 import { C, createStatsBuffer, sumStats, ThreadCounters } from './stats/counters.js';
 import { RpcRegistry } from '../rpc/registry.js';
@@ -81,7 +83,49 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const fds = udp.udp ? openSockets(udp.udp, socketInfos(settings), settings.udpBufferBytes) : null;
   const bellFds = udp.udp ? Array.from({ length: n }, () => udp.udp!.bellCreate()) : null;
   log.info(`UDP I/O: ${udp.udp ? 'native (recvmmsg batches, shared sockets)' : `node:dgram (${udp.why})`}`);
-  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag, bells, busy: busySab, fds, bellFds };
+  // Modules with state of their own (dispatcher) set up here, before the threads: a bad list
+  // stops start-up. What they hand the threads is kept current in moduleData (restarts get it).
+  const rpc = new RpcRegistry();
+  const moduleData: Record<string, unknown> = {};
+  const moduleSetups: ModuleSetup[] = [];
+  const mainHandlers = new Map<string, (d: unknown) => void>();
+  let threadsStarted = false;
+  let main: { core: SipCore; fn: (name: string) => unknown } | null = null;
+  // the main thread's own core and script instance, for event routes; built on first use
+  const mainCore = (): { core: SipCore; fn: (name: string) => unknown } => {
+    if (!main) {
+      const transport = udp.udp && fds ? nativeTransport(udp.udp, fds, socketInfos(settings), log, mainCounters)
+        : { send: () => { mainCounters.inc(C['viaduct:send_errors']); log.warn('the main thread cannot send with node:dgram'); } };
+      const core = new SipCore(settings, socketInfos(settings), transport, mainCounters, log, null, instanceTag);
+      const s = loadScript(script.file, buildKSR(core, modparams, moduleData, { row: MAIN_ROW, onMessage: (m, h) => mainHandlers.set(m, h) }));
+      main = { core, fn: (name) => s.fn(name) };
+    }
+    return main;
+  };
+  for (const [name, mod] of Object.entries(MODULES) as [string, ModuleDef][]) {
+    if (!mod.setup) continue;
+    const setup = await mod.setup({
+      params: modparams[name]!,
+      settings,
+      log,
+      rpc,
+      threadRows: 2 + n,
+      broadcast: (data) => {
+        moduleData[name] = data;
+        mainHandlers.get(name)?.(data);
+        if (threadsStarted) for (const w of sipThreads()) w.postMessage({ type: 'module', module: name, data });
+      },
+      mainCore: () => (threadsStarted ? mainCore().core : null),
+      callScript: (fnName, ...args) => {
+        const f = mainCore().fn(fnName);
+        if (typeof f !== 'function') throw new Error(`the script has no function ${fnName}`);
+        return (f as (...a: unknown[]) => unknown)(...args);
+      },
+    });
+    moduleData[name] = setup.threadData;
+    moduleSetups.push(setup);
+  }
+  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag, bells, busy: busySab, fds, bellFds, moduleData };
   const workerUrl = new URL('./runtime/worker.js', import.meta.url);
   const receiverUrl = new URL('./runtime/receiver.js', import.meta.url);
   let stopping = false;
@@ -156,9 +200,9 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     w.postMessage({ type: 'histogram', id });
   });
   const sipThreads = (): Worker[] => (settings.workers === 0 ? [receiver.worker] : slots.map((s) => s.worker));
+  threadsStarted = true;
 
   const startTime = new Date();
-  const rpc = new RpcRegistry();
   const stats = (): Map<string, number> => sumStats(statsSab);
   registerBuiltins(rpc, {
     startTime,
@@ -175,6 +219,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     const registry = createMetricsRegistry({
       stats,
       histograms: async () => (await Promise.all(sipThreads().map(askHistogram))).filter((x): x is string => x !== null),
+      extra: (registry) => moduleSetups.forEach((m) => m.metrics?.(registry)),
     });
     http = await startHttpServer({ host: settings.http.host, port: settings.http.port, registry: rpc, metrics: () => registry.metrics() });
   }
@@ -182,6 +227,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   async function stop(): Promise<void> {
     if (stopping) return;
     stopping = true;
+    await Promise.all(moduleSetups.map((m) => m.stop?.()));
     await Promise.all([receiver.worker.terminate(), ...slots.map((s) => s.worker.terminate())]);
     [...(fds ?? []), ...(bellFds ?? [])].forEach((fd) => udp.udp!.close(fd));
     await http?.close();

@@ -1,6 +1,11 @@
 // The export table every module folder provides (its index.ts): Kamailio-style module
-// parameters with defaults and validation, and the KSR.<module>.* functions.
+// parameters with defaults and validation, the KSR.<module>.* functions, and, for modules with
+// state of their own (dispatcher), a set-up step on the main thread.
+import type { Registry } from 'prom-client';
 import type { SipCore } from '../core/core.js';
+import type { Settings } from '../core/config.js';
+import type { Logger } from '../core/log.js';
+import type { RpcRegistry } from '../rpc/registry.js';
 
 export type ParamValue = string | number;
 
@@ -11,11 +16,50 @@ export interface ParamDef {
   check?(v: ParamValue): string | undefined;
 }
 
+/** What a module's set-up gets on the main thread, before the SIP threads start. */
+export interface ModuleSetupEnv {
+  params: Record<string, ParamValue>;
+  settings: Settings;
+  log: Logger;
+  rpc: RpcRegistry;
+  /** Rows of per-thread counters a module may keep: one per thread, see ModuleThread.row. */
+  threadRows: number;
+  /** Sends `data` to this module's instance in every SIP thread (ModuleThread.onMessage); it
+   *  also becomes the thread data a restarted thread starts with. */
+  broadcast(data: unknown): void;
+  /** The main thread's core with the script loaded (event routes run there); null until the
+   *  server has started. */
+  mainCore(): SipCore | null;
+  /** Calls a script function by name on the main thread's core. */
+  callScript(name: string, ...args: unknown[]): unknown;
+}
+
+export interface ModuleSetup {
+  /** Handed to every SIP thread's kemi() (structured-clonable). */
+  threadData: unknown;
+  /** Prometheus metrics of the module, registered once. */
+  metrics?(registry: Registry): void;
+  stop?(): void | Promise<void>;
+}
+
+/** A module instance's link to its thread. */
+export interface ModuleThread {
+  /** This thread's counters row (0: main, 1: receiver, 2..: workers). */
+  row: number;
+  /** Receives what the main thread's set-up broadcast. */
+  onMessage(handler: (data: unknown) => void): void;
+}
+
 export interface ModuleDef<F extends object = object> {
   name: string;
   params?: Record<string, ParamDef>;
-  /** Builds the KSR.<name> function table for one thread. */
-  kemi(core: SipCore, params: Record<string, ParamValue>): F;
+  /** Main thread, once, before the SIP threads start; throws ConfigError to stop start-up. */
+  setup?(env: ModuleSetupEnv): ModuleSetup | Promise<ModuleSetup>;
+  /**
+   * Builds the KSR.<name> function table for one thread. `data` is the set-up's threadData
+   * (undefined where no set-up ran: the script check on the main thread).
+   */
+  kemi(core: SipCore, params: Record<string, ParamValue>, data?: unknown, thread?: ModuleThread): F;
 }
 
 export function defineModule<F extends object>(def: ModuleDef<F>): ModuleDef<F> {

@@ -1,6 +1,7 @@
 // What every SIP thread (a worker, or the receiving thread when workers=0) sets up: its UDP
 // sockets, its counters row, its histogram, a SipCore with the KSR object, and the script.
 import dgram from 'node:dgram';
+import { parentPort } from 'node:worker_threads';
 import type { Settings } from '../config.js';
 import type { SocketInfo } from '../context.js';
 import { SipCore, type Transport } from '../core.js';
@@ -34,6 +35,8 @@ export interface ThreadData {
   fds: number[] | null;
   /** With native UDP: one eventfd per worker, its doorbell (see Doorbells). */
   bellFds: number[] | null;
+  /** Per module, what its set-up on the main thread hands the threads (dispatcher: its table). */
+  moduleData: Record<string, unknown>;
 }
 
 export function socketInfos(settings: Settings): SocketInfo[] {
@@ -127,7 +130,12 @@ export function createSipThread(data: ThreadData, makeTransport: (log: Logger, c
   const transport = makeTransport(log, counters);
   const sockets = socketInfos(data.settings);
   const core = new SipCore(data.settings, sockets, transport, counters, log, createProcessingHistogram(), data.instanceTag);
-  const ksr = buildKSR(core, data.modparams);
+  const handlers = new Map<string, (d: unknown) => void>();
+  const ksr = buildKSR(core, data.modparams, data.moduleData, { row: data.row, onMessage: (m, h) => handlers.set(m, h) });
+  // what a module's set-up broadcasts later (a dispatcher reload) arrives as {type: 'module'}
+  parentPort?.on('message', (m: { type: string; module?: string; data?: unknown }) => {
+    if (m.type === 'module' && m.module) handlers.get(m.module)?.(m.data);
+  });
   const script = loadScript(data.scriptFile, ksr);
   const fn = (n: string) => script.fn(n) as (() => unknown) | undefined;
   core.routes = {

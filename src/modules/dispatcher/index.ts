@@ -1,0 +1,369 @@
+// dispatcher: Kamailio's load balancer over destination sets (KSR.dispatcher.*), with the sets
+// and their state in shared memory, keep-alive probing on the main thread, and RPC and metrics.
+// Kamailio's names, parameters and return codes; see select.ts for where hashing differs.
+import { ConfigError } from '../../core/config.js';
+import type { SipCore } from '../../core/core.js';
+import { formatWithPvs, pvSpec } from '../../core/pv.js';
+import { HDR } from '../../core/sip/headers.js';
+import { METHOD_BYE, METHOD_CANCEL, METHOD_INVITE } from '../../core/sip/methods.js';
+import { parseUri } from '../../core/sip/uri.js';
+import { defineModule, type ModuleThread, type ParamValue } from '../module.js';
+import { loadTable } from './db.js';
+import { DS_DISABLED, DS_INACTIVE, DS_PROBING, DS_TRYING, DispatcherListError, loadListFile, type DsDestination } from './list.js';
+import { parseReplyCodes, Prober } from './probe.js';
+import { registerDispatcherRpc } from './rpc.js';
+import { dispatcherMetrics } from './metrics.js';
+import { ALG, dsHash, selectOrder } from './select.js';
+import { buildTable, DsTable, type DsTableData } from './table.js';
+
+const DST_XAVP = '_dsdst_';
+const CTX_XAVP = '_dsctx_';
+
+const int = (d: number, check?: (v: number) => string | undefined) => ({ default: d, type: 'int' as const, ...(check ? { check: (v: ParamValue) => check(Number(v)) } : {}) });
+const str = (d: string) => ({ default: d, type: 'str' as const });
+const atLeast = (n: number) => (v: number) => (v >= n ? undefined : `must be >= ${n}`);
+
+/** Reads the destinations from list_file or db_url (db_url wins, as in Kamailio). */
+export function loadDestinations(params: Record<string, ParamValue>): DsDestination[] {
+  const db = String(params.db_url);
+  if (db) return loadTable(db, String(params.table_name));
+  const file = String(params.list_file);
+  return file ? loadListFile(file) : [];
+}
+
+/** Kamailio's ds_mark_dst / set_state letters: a, i, t, d, p ("ip" = inactive + probing). */
+export function parseStateLetters(s: string): { state: number; probing: boolean } | null {
+  let state = 0;
+  let probing = false;
+  for (const c of s.toLowerCase()) {
+    if (c === 'a') { state = 0; probing = false; } else if (c === 'i') state |= DS_INACTIVE;
+    else if (c === 't') state |= DS_TRYING;
+    else if (c === 'd') state |= DS_DISABLED;
+    else if (c === 'p') probing = true;
+    else return null;
+  }
+  if (state & DS_DISABLED) state = DS_DISABLED; // disabled wins
+  return { state, probing };
+}
+
+/** user and host[:port] of a URI, Kamailio's hash keys for algorithms 1-3. */
+function uriKeys(uri: string, userOnly: boolean): [string, string | null] | null {
+  try {
+    const u = parseUri(uri);
+    const defPort = u.scheme === 'sips' ? 5061 : 5060;
+    const host = u.port && u.port !== defPort ? `${u.host}:${u.port}` : u.host;
+    return [u.user, userOnly ? null : host];
+  } catch {
+    return null;
+  }
+}
+
+/** The username of the first Proxy-Authorization, else Authorization header (algorithm 5). */
+function authUsername(core: SipCore): string | null {
+  const msg = core.ctx.msg;
+  const v = msg.getHeaderValue(HDR.PROXY_AUTHORIZATION) ?? msg.getHeaderValue(HDR.AUTHORIZATION);
+  if (v === undefined) return null;
+  const m = /(?:^|[\s,])username\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/i.exec(v);
+  if (!m) return null;
+  const user = (m[1] ?? m[2] ?? '').replace(/\\(.)/g, '$1');
+  return user.split('@')[0]!;
+}
+
+interface LoadCell { setid: number; uri: string; dest: number; table: DsTable; at: number }
+
+export default defineModule({
+  name: 'dispatcher',
+  params: {
+    list_file: str(''),
+    db_url: str(''),
+    table_name: str('dispatcher'),
+    force_dst: int(1),
+    flags: int(0),
+    hash_pvar: str(''),
+    ds_ping_interval: int(0, atLeast(0)),
+    ds_ping_method: str('OPTIONS'),
+    ds_ping_from: str('sip:dispatcher@localhost'),
+    ds_ping_fr_timer: int(32000, atLeast(100)),
+    ds_probing_threshold: int(1, atLeast(1)),
+    ds_inactive_threshold: int(1, atLeast(1)),
+    ds_ping_reply_codes: { default: '', type: 'str', check: (v) => { try { parseReplyCodes(String(v)); return undefined; } catch (e) { return (e as Error).message; } } },
+    ds_probing_mode: int(0, (v) => (v >= 0 && v <= 3 ? undefined : 'must be 0..3')),
+    ds_hash_expire: int(7200, atLeast(1)),
+    event_callback: str(''),
+  },
+
+  async setup(env) {
+    const p = env.params;
+    let generation = 1;
+    let current: DsTable;
+    try {
+      current = new DsTable(buildTable(loadDestinations(p), env.threadRows, generation));
+    } catch (e) {
+      if (e instanceof DispatcherListError) throw new ConfigError(`dispatcher: ${e.message}`);
+      throw e;
+    }
+    env.log.info(`dispatcher: ${current.dests.length} destinations in ${current.sets.length} sets`);
+
+    const swap = (dests: DsDestination[]): void => {
+      const next = new DsTable(buildTable(dests, env.threadRows, ++generation, current));
+      current = next;
+      env.broadcast(next.data);
+    };
+
+    // event routes: Kamailio's event_callback gets "dispatcher:dst-down" / "dispatcher:dst-up"
+    const fireEvent = (t: DsTable, i: number, up: boolean): void => {
+      const fn = String(p.event_callback);
+      if (!fn) return;
+      const core = env.mainCore();
+      if (!core) return;
+      try {
+        core.runEvent(`${t.dests[i]!.uri}`, () => env.callScript(fn, up ? 'dispatcher:dst-up' : 'dispatcher:dst-down'));
+      } catch (e) {
+        env.log.err(`dispatcher: ${fn}: ${(e as Error).message}`);
+      }
+    };
+
+    const listen = env.settings.listen;
+    const prober = new Prober({
+      intervalS: Number(p.ds_ping_interval),
+      method: String(p.ds_ping_method),
+      from: String(p.ds_ping_from),
+      frTimerMs: Number(p.ds_ping_fr_timer),
+      probingThreshold: Number(p.ds_probing_threshold),
+      inactiveThreshold: Number(p.ds_inactive_threshold),
+      replyCodes: parseReplyCodes(String(p.ds_ping_reply_codes)),
+      mode: Number(p.ds_probing_mode),
+      sourceIp: { 4: listen.find((l) => l.family === 4)?.host, 6: listen.find((l) => l.family === 6)?.host },
+    }, () => current, (t, i, up) => fireEvent(t, i, up), env.log);
+    if (Number(p.ds_ping_interval) > 0) await prober.start();
+
+    registerDispatcherRpc(env.rpc, {
+      table: () => current,
+      reload: () => swap(loadDestinations(p)),
+      replace: swap,
+      prober,
+      params: p,
+    });
+
+    return {
+      threadData: current.data,
+      metrics: (registry) => dispatcherMetrics(registry, () => current),
+      stop: () => prober.stop(),
+    };
+  },
+
+  kemi: (core, params, data, thread?: ModuleThread) => {
+    let table = new DsTable((data as DsTableData | undefined) ?? buildTable([], 1, 0));
+    thread?.onMessage((d) => { table = new DsTable(d as DsTableData); });
+    const row = thread?.row ?? 0;
+    const ctx = core.ctx;
+    const forceDst = Number(params.force_dst) === 1;
+    const userOnly = (Number(params.flags) & 1) !== 0;
+    const hashPvar = String(params.hash_pvar);
+
+    // Algorithm 10: the calls holding a slot, by Call-ID (every message of a call comes to
+    // this thread, so the map is thread-local; the load counters are shared).
+    const loads = new Map<string, LoadCell>();
+    const expireMs = Number(params.ds_hash_expire) * 1000;
+    const release = (callId: string): void => {
+      const cell = loads.get(callId);
+      if (!cell) return;
+      loads.delete(callId);
+      const t = table;
+      const i = cell.table === t ? cell.dest : t.findUri(cell.setid, cell.uri);
+      if (i !== undefined && t.load(i) > 0) t.addLoad(i, -1);
+    };
+    const sweep = (): void => {
+      const old = Date.now() - expireMs;
+      for (const [id, c] of loads) if (c.at < old) release(id);
+    };
+    // a slot is held until BYE/CANCEL or a failed final reply to the INVITE
+    core.observers.push(() => {
+      if (loads.size === 0) return;
+      const msg = ctx.msg;
+      if (msg.isRequest) {
+        if (msg.methodId === METHOD_BYE || msg.methodId === METHOD_CANCEL) release(msg.callId());
+      } else if (msg.status >= 300 && msg.cseq().methodId === METHOD_INVITE) {
+        release(msg.callId());
+      }
+    });
+
+    /** The hash key of a hash algorithm, or null when the message has none. */
+    const hashOf = (alg: number): number | null => {
+      const msg = ctx.msg;
+      try {
+        switch (alg) {
+          case ALG.HASH_CALLID: return dsHash(msg.callId().trim());
+          case ALG.HASH_FROM: { const k = uriKeys(ctx.from?.uri ?? msg.from().uri, userOnly); return k && dsHash(k[0], k[1]); }
+          case ALG.HASH_TO: { const k = uriKeys(ctx.to?.uri ?? msg.to().uri, userOnly); return k && dsHash(k[0], k[1]); }
+          case ALG.HASH_RURI: { const k = uriKeys(ctx.currentRuri(), userOnly); return k && dsHash(k[0], k[1]); }
+          case ALG.HASH_AUTH: { const u = authUsername(core); return u === null ? null : dsHash(u); }
+          case ALG.HASH_PV: { const v = hashPvar ? formatWithPvs(core, hashPvar).trim() : ''; return v ? dsHash(v) : null; }
+          default: return 0;
+        }
+      } catch {
+        return null;
+      }
+    };
+
+    type Mode = 'dst' | 'domain' | 'none';
+    const apply = (mode: Mode, d: DsDestination): number => {
+      if (mode === 'dst') ctx.du = d.uri;
+      else if (mode === 'domain') {
+        try {
+          pvSpec('$rd').set!(core, d.host);
+          pvSpec('$rp').set!(core, d.uriPort);
+        } catch {
+          return -1;
+        }
+      }
+      return 1;
+    };
+
+    const select = (set: number, algIn: number, limitIn: number | undefined, mode: Mode): number => {
+      const setid = Number(set);
+      let alg = Number(algIn);
+      const limit = limitIn === undefined || Number(limitIn) <= 0 ? Infinity : Number(limitIn);
+      const t = table;
+      if (!t.set(setid)) return -1;
+      if (mode === 'dst' && !forceDst && ctx.du !== null) return -1;
+      const msg = ctx.msg;
+      // call load needs an initial INVITE; anything else is hashed by Call-ID (Kamailio)
+      if (alg === ALG.CALL_LOAD && !(msg.isRequest && msg.methodId === METHOD_INVITE)) alg = ALG.HASH_CALLID;
+      let key = hashOf(alg);
+      if (key === null && alg === ALG.HASH_AUTH) { alg = ALG.ROUND_ROBIN; key = 0; } // no credentials: round-robin
+      if (key === null) return -1;
+      const order = selectOrder(t, setid, alg, key);
+      if (order.length === 0) return -1;
+      const first = order[0]!;
+      if (alg === ALG.CALL_LOAD) {
+        const callId = msg.callId();
+        if (!loads.has(callId)) {
+          if (loads.size > 0 && loads.size % 1024 === 0) sweep();
+          t.addLoad(first, 1);
+          loads.set(callId, { setid, uri: t.dests[first]!.uri, dest: first, table: t, at: Date.now() });
+        }
+      }
+      const records = order.slice(0, limit).map((i) => {
+        const d = t.dests[i]!;
+        const r: Record<string, string | number> = { uri: d.uri, grp: d.setid };
+        if (d.attrsText) r.attrs = d.attrsText;
+        if (alg === ALG.CALL_LOAD && d.attrs.duid) r.dstid = d.attrs.duid;
+        if (d.attrs.socket) r.socket = d.attrs.socket;
+        return r;
+      });
+      ctx.xavps ??= new Map();
+      ctx.xavps.set(DST_XAVP, records);
+      ctx.xavps.set(CTX_XAVP, [{ cnt: records.length }]);
+      t.countSelection(row, first);
+      return apply(mode, t.dests[first]!);
+    };
+
+    /** ds_next_dst/ds_next_domain: drop the current candidate, use the next. */
+    const next = (mode: Mode): number => {
+      const list = ctx.xavps?.get(DST_XAVP);
+      if (!list || list.length < 2) {
+        if (list) list.length = 0;
+        return -1;
+      }
+      list.shift();
+      const t = table;
+      const rec = list[0]!;
+      const i = t.findUri(Number(rec.grp), String(rec.uri));
+      if (i === undefined) return -1;
+      ctx.xavps!.get(CTX_XAVP)![0]!.cnt = list.length;
+      t.countSelection(row, i);
+      return apply(mode, t.dests[i]!);
+    };
+
+    const markCurrent = (letters: string): number => {
+      const parsed = parseStateLetters(letters);
+      const rec = ctx.xavps?.get(DST_XAVP)?.[0];
+      if (!parsed || !rec) return -1;
+      const t = table;
+      const i = t.findUri(Number(rec.grp), String(rec.uri));
+      if (i === undefined) return -1;
+      // from the script, "t" takes the destination out at once (thresholds are for probes)
+      const state = parsed.state & DS_TRYING && !(parsed.state & DS_DISABLED) ? DS_INACTIVE : parsed.state;
+      t.setState(i, state, parsed.probing || undefined);
+      return 1;
+    };
+
+    const isFromList = (set: number, mode: number, uri: string): number => {
+      const t = table;
+      let host = ctx.srcIp;
+      let port = ctx.srcPort;
+      if (uri) {
+        try {
+          const u = parseUri(uri);
+          host = (u.params.maddr || u.host).replace(/^\[|\]$/g, '');
+          port = u.port || 5060;
+        } catch {
+          return -1;
+        }
+      }
+      const NOPORT = 1, NOPROTO = 2, ACTIVE = 4;
+      for (const s of t.sets) {
+        if (set !== -1 && s.setid !== set) continue;
+        for (const i of s.members) {
+          const d = t.dests[i]!;
+          if (d.host !== host) continue;
+          if (!(mode & NOPORT) && d.uriPort !== 0 && d.uriPort !== port) continue;
+          if (!(mode & NOPROTO) && d.transport !== 'udp') continue; // the message came over UDP
+          if (mode & ACTIVE && !t.usable(i)) continue;
+          return 1;
+        }
+      }
+      return -1;
+    };
+
+    const isActive = (set: number, uri?: string): number => {
+      const s = table.set(Number(set));
+      if (!s) return -1;
+      return s.members.some((i) => (uri === undefined || table.dests[i]!.uri === uri) && table.usable(i)) ? 1 : -1;
+    };
+
+    return {
+      /** sets $du to a destination of `set` picked by `alg`; 1, or -1 (no such set, none active ...) */
+      ds_select_dst: (set: number, alg: number, limit?: number): number => select(set, alg, limit, 'dst'),
+      ds_select_dst_limit: (set: number, alg: number, limit: number): number => select(set, alg, limit, 'dst'),
+      /** rewrites the R-URI host and port instead of $du */
+      ds_select_domain: (set: number, alg: number, limit?: number): number => select(set, alg, limit, 'domain'),
+      ds_select_domain_limit: (set: number, alg: number, limit: number): number => select(set, alg, limit, 'domain'),
+      /** only fills $xavp(_dsdst_) with the candidates */
+      ds_select: (set: number, alg: number, limit?: number): number => select(set, alg, limit, 'none'),
+      ds_select_limit: (set: number, alg: number, limit: number): number => select(set, alg, limit, 'none'),
+      ds_next_dst: (): number => next('dst'),
+      ds_next_domain: (): number => next('domain'),
+      /** $du from the current candidate, without moving on */
+      ds_set_dst: (): number => { const r = ctx.xavps?.get(DST_XAVP)?.[0]; return r ? (ctx.du = String(r.uri), 1) : -1; },
+      ds_set_domain: (): number => {
+        const r = ctx.xavps?.get(DST_XAVP)?.[0];
+        const i = r ? table.findUri(Number(r.grp), String(r.uri)) : undefined;
+        return i === undefined ? -1 : apply('domain', table.dests[i]!);
+      },
+      /** marks the current candidate: no argument is "i" ("ip" with ds_probing_mode 1) */
+      ds_mark_dst: (state?: string): number => markCurrent(state ?? (Number(params.ds_probing_mode) === 1 ? 'ip' : 'i')),
+      ds_mark_dst_state: (state: string): number => markCurrent(String(state)),
+      /** 1 if the source address (or `uri`) is a destination of `set` (-1: any); mode bits 1 no port, 2 no proto, 4 active only */
+      ds_is_from_list: (set = -1, mode = 2, uri = ''): number => isFromList(Number(set), Number(mode), String(uri)),
+      ds_is_from_lists: (): number => isFromList(-1, 2, ''),
+      ds_is_from_list_mode: (set: number, mode: number): number => isFromList(Number(set), Number(mode), ''),
+      ds_is_from_list_uri: (set: number, mode: number, uri: string): number => isFromList(Number(set), Number(mode), String(uri)),
+      ds_list_exists: (set: number): number => (table.set(Number(set)) ? 1 : -1),
+      ds_list_exist: (set: number): number => (table.set(Number(set)) ? 1 : -1),
+      /** 1 if `set` has an active destination (or `uri` in it is active) */
+      ds_is_active: (set: number, uri?: string): number => isActive(set, uri === undefined ? undefined : String(uri)),
+      ds_is_active_uri: (set: number, uri: string): number => isActive(set, String(uri)),
+      /** algorithm 10 by hand: release this call's slot (done on BYE, CANCEL and failed INVITEs anyway) */
+      ds_load_unset: (): number => { release(ctx.msg.callId()); return 1; },
+      ds_load_update: (): number => {
+        const msg = ctx.msg;
+        if (msg.isRequest && (msg.methodId === METHOD_BYE || msg.methodId === METHOD_CANCEL)) release(msg.callId());
+        return 1;
+      },
+    };
+  },
+});
+
+export { DS_PROBING };

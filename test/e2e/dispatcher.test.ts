@@ -1,0 +1,181 @@
+// dispatcher end to end: SIPp uac -> viaduct (ds_select_dst) -> three SIPp uas in set 1.
+// Shares are counted at the uas; hashing is proved by in-dialog requests that are hashed again
+// (a BYE that reached another uas would fail the call); probing by killing and restarting a uas.
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { repoPath } from '../../bench/paths.js';
+import { freePorts, releasePorts, runSipp, startSipp, startViaduct, type SippProcess, type SippResult, type ViaductProcess } from './harness.js';
+
+const LOOPBACK = '127.0.0.1';
+const UAC_RR = repoPath('bench/sipp/uac-rr.xml');
+const UAS_RR = repoPath('bench/sipp/uas-rr.xml');
+
+/** Initial INVITEs pick a uas with `alg` and record-route; in-dialog requests follow the Route. */
+const balancer = (alg: number) => `
+function ksr_request_route() {
+  if (KSR.siputils.has_totag() > 0) {
+    if (KSR.rr.loose_route() > 0) { KSR.forward(); return; }
+    KSR.sl.sl_send_reply(404, "Not here");
+    return;
+  }
+  if (KSR.dispatcher.ds_select_dst(1, ${alg}) < 0) { KSR.sl.sl_send_reply(503, "No destination"); return; }
+  KSR.rr.record_route();
+  KSR.forward();
+}
+`;
+
+/** Every request, in-dialog ones too, hashed by Call-ID: only the hash keeps a call together. */
+const HASH_EVERYTHING = `
+function ksr_request_route() {
+  if (KSR.dispatcher.ds_select_dst(1, 0) < 0) { KSR.sl.sl_send_reply(503, "No destination"); return; }
+  KSR.forward();
+}
+`;
+
+const received = (r: SippResult, name: string) => r.messages.find((m) => m.kind === 'recv' && m.name === name)?.count ?? 0;
+const summary = (label: string, r: SippResult) =>
+  `${label}: created=${r.created} ok=${r.successful} failed=${r.failed} ${JSON.stringify(r.failures)} ` +
+  r.messages.filter((m) => m.kind !== 'pause').map((m) => `${m.kind} ${m.name}=${m.count}`).join(' ');
+
+describe('dispatcher: uac -> viaduct -> three uas', () => {
+  let ports: number[] = [];
+  let uases: (SippProcess | undefined)[] = [];
+  let viaduct: ViaductProcess | undefined;
+  let dir: string | undefined;
+
+  afterEach(async () => {
+    await Promise.all(uases.map((u) => u?.stop().catch(() => undefined)));
+    await viaduct?.stop().catch(() => undefined);
+    uases = [];
+    viaduct = undefined;
+    releasePorts(ports);
+    ports = [];
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+
+  async function setup(opts: { script: string; list: (uasPorts: number[]) => string; workers: number; uasScenario: string; modparams?: string[] }) {
+    ports = await freePorts(5);
+    const [proxyPort, uacPort, ...uasPorts] = ports as [number, number, number, number, number];
+    dir = mkdtempSync(join(tmpdir(), 'viaduct-ds-e2e-'));
+    const listFile = join(dir, 'dispatcher.list');
+    writeFileSync(listFile, opts.list(uasPorts));
+    viaduct = await startViaduct({
+      script: opts.script,
+      listen: [`udp:${LOOPBACK}:${proxyPort}`],
+      workers: opts.workers,
+      modparams: [`dispatcher:list_file=${listFile}`, ...(opts.modparams ?? [])],
+    });
+    const startUas = (port: number) => startSipp({ scenario: opts.uasScenario, localIp: LOOPBACK, localPort: port, autoAnswer: true });
+    uases = uasPorts.map(startUas);
+    await Promise.all(uases.map((u) => u!.ready));
+    return { proxyPort, uacPort, uasPorts, listFile, startUas };
+  }
+
+  const uac = (proxyPort: number, uacPort: number, scenario: string, calls: number, rate: number) =>
+    runSipp({ scenario, remote: `${LOOPBACK}:${proxyPort}`, localIp: LOOPBACK, localPort: uacPort, rate, calls, timeoutMs: 90_000 });
+
+  async function stopUases(): Promise<SippResult[]> {
+    const out = await Promise.all(uases.map((u) => u!.stop({ graceful: true, graceMs: 2000 })));
+    uases = [];
+    return out;
+  }
+
+  it.each([
+    { name: 'round-robin (4)', alg: 4, weights: ['', '', ''], shares: [1 / 3, 1 / 3, 1 / 3], workers: 2 },
+    { name: 'weight (9)', alg: 9, weights: ['weight=50', 'weight=30', 'weight=20'], shares: [0.5, 0.3, 0.2], workers: 1 },
+  ])('$name: 10,000 calls reach their target shares within 3%', async ({ alg, weights, shares, workers }) => {
+    const { proxyPort, uacPort } = await setup({
+      script: balancer(alg), workers, uasScenario: UAS_RR,
+      list: (p) => p.map((port, i) => `1 sip:${LOOPBACK}:${port} 0 0 ${weights[i]}`.trim()).join('\n') + '\n',
+    });
+    const calls = 10_000;
+    const client = await uac(proxyPort, uacPort, UAC_RR, calls, 2000);
+    const servers = await stopUases();
+    const report = [summary('uac', client), ...servers.map((s, i) => summary(`uas${i + 1}`, s))].join('\n');
+    console.log(report);
+    expect(client, report).toMatchObject({ created: calls, successful: calls, failed: 0 });
+    servers.forEach((s, i) => {
+      const invites = received(s, 'INVITE');
+      expect(Math.abs(invites - shares[i]! * calls), report).toBeLessThanOrEqual(0.03 * shares[i]! * calls);
+      expect(received(s, 'BYE'), report).toBe(invites); // the in-dialog requests found the same uas
+    });
+    const selections = (await viaduct!.metrics()).split('\n').filter((l) => l.startsWith('viaduct_dispatcher_selections_total'));
+    const total = selections.reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+    expect(total, selections.join('\n')).toBe(calls);
+  }, 120_000);
+
+  it('Call-ID hashing (0) sends every message of a call to one uas, spread over all three', async () => {
+    const { proxyPort, uacPort } = await setup({
+      script: HASH_EVERYTHING, workers: 2, uasScenario: 'uas',
+      list: (p) => p.map((port) => `1 sip:${LOOPBACK}:${port}`).join('\n') + '\n',
+    });
+    const calls = 3000;
+    const client = await uac(proxyPort, uacPort, 'uac', calls, 1000);
+    const servers = await stopUases();
+    const report = [summary('uac', client), ...servers.map((s, i) => summary(`uas${i + 1}`, s))].join('\n');
+    console.log(report);
+    expect(client, report).toMatchObject({ created: calls, successful: calls, failed: 0 });
+    for (const s of servers) {
+      const invites = received(s, 'INVITE');
+      expect(invites, report).toBeGreaterThan(calls / 3 * 0.8);
+      expect(received(s, 'ACK'), report).toBe(invites);
+      expect(received(s, 'BYE'), report).toBe(invites);
+    }
+  }, 120_000);
+
+  it('a dead uas is marked inactive by probing within interval x threshold + 1 s, skipped, and comes back', async () => {
+    const interval = 1;
+    const threshold = 2;
+    const { proxyPort, uacPort, uasPorts, startUas } = await setup({
+      script: balancer(4), workers: 1, uasScenario: UAS_RR,
+      list: (p) => p.map((port) => `1 sip:${LOOPBACK}:${port} 8`).join('\n') + '\n', // 8: probing
+      modparams: [`dispatcher:ds_ping_interval=${interval}`, `dispatcher:ds_probing_threshold=${threshold}`, 'dispatcher:ds_ping_fr_timer=400'],
+    });
+    const v = viaduct!;
+    type List = { RECORDS: { SET: { TARGETS: { DEST: { URI: string; FLAGS: string } }[] } }[] };
+    const flagsOf = async (port: number) =>
+      (await v.rpc<List>('dispatcher.list')).RECORDS[0]!.SET.TARGETS.find((t) => t.DEST.URI.endsWith(`:${port}`))!.DEST.FLAGS;
+    const waitFor = async (port: number, want: RegExp, limitMs: number) => {
+      const t0 = Date.now();
+      for (;;) {
+        const f = await flagsOf(port);
+        if (want.test(f)) return Date.now() - t0;
+        if (Date.now() - t0 > limitMs) throw new Error(`${port} still ${f} after ${limitMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await waitFor(uasPorts[1]!, /^AP$/, 3000);
+
+    // kill the second uas; probing must notice within interval x threshold + 1 s
+    const victim = uases[1]!;
+    const killedAt = Date.now();
+    process.kill(victim.pid, 'SIGKILL');
+    await victim.result.catch(() => undefined);
+    uases[1] = undefined;
+    await waitFor(uasPorts[1]!, /^I/, (interval * threshold + 1) * 1000 + 2000);
+    const downMs = Date.now() - killedAt; // to the poll that saw it (polls are 50 ms apart)
+    console.log(`uas2 marked inactive ${downMs} ms after the kill`);
+    expect(downMs).toBeLessThanOrEqual((interval * threshold + 1) * 1000);
+
+    // new calls go to the two live uas only: none fails
+    const during = await uac(proxyPort, uacPort, UAC_RR, 300, 200);
+    expect(during, summary('uac', during)).toMatchObject({ created: 300, successful: 300, failed: 0 });
+
+    // restart it: active again within an interval (+ a second), then it takes calls again
+    uases[1] = startUas(uasPorts[1]!);
+    await uases[1].ready;
+    const upMs = await waitFor(uasPorts[1]!, /^AP$/, (interval + 1) * 1000 + 1000);
+    console.log(`uas2 active again ${upMs} ms after its restart`);
+    const after = await uac(proxyPort, uacPort, UAC_RR, 300, 200);
+    const metrics = await v.metrics();
+    const servers = await stopUases();
+    const report = [summary('uac', after), ...servers.map((s, i) => summary(`uas${i + 1}`, s))].join('\n');
+    expect(after, report).toMatchObject({ created: 300, successful: 300, failed: 0 });
+    expect(received(servers[1]!, 'INVITE'), report).toBe(100); // round-robin: its third of the calls
+    expect(metrics).toMatch(new RegExp(`viaduct_dispatcher_probe_failures_total\\{set="1",destination="sip:127\\.0\\.0\\.1:${uasPorts[1]}"\\} [1-9]`));
+    for (const port of uasPorts) expect(metrics).toContain(`viaduct_dispatcher_destination_up{set="1",destination="sip:127.0.0.1:${port}"} 1`);
+  }, 120_000);
+});
