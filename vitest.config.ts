@@ -1,9 +1,9 @@
 // Two groups: every test file runs in parallel first (unit tests, and the e2e files that push
-// little traffic), then the SIPp load test (test/e2e/forward.test.ts, 2000 calls/s) runs alone,
-// so the other files' SIPp processes and servers do not compete with it for the two cores.
+// little traffic), then the SIPp load tests (2000 calls/s) run one file at a time, so other
+// SIPp processes and servers do not compete with them for the two cores.
 import { defineConfig } from 'vitest/config';
 
-const LOAD = ['test/e2e/forward.test.ts'];
+const LOAD = ['test/e2e/forward.test.ts', 'test/e2e/dispatcher.test.ts'];
 
 export default defineConfig({
   test: {
@@ -26,6 +26,7 @@ export default defineConfig({
           include: LOAD,
           testTimeout: 150_000,
           hookTimeout: 30_000,
+          fileParallelism: false,
           sequence: { groupOrder: 1 },
         },
       },

@@ -126,6 +126,56 @@ describe('dispatcher: uac -> viaduct -> three uas', () => {
     }
   }, 120_000);
 
+  it('dispatcher.reload during a 500 calls/s run changes the sets with 0 failed calls; a bad list is refused and the sets stay', async () => {
+    const { proxyPort, uacPort, uasPorts, listFile } = await setup({
+      script: balancer(4), workers: 2, uasScenario: UAS_RR,
+      list: (p) => `1 sip:${LOOPBACK}:${p[0]}\n1 sip:${LOOPBACK}:${p[1]}\n`,
+    });
+    const v = viaduct!;
+    const run = uac(proxyPort, uacPort, UAC_RR, 3000, 500);
+    await new Promise((r) => setTimeout(r, 2000));
+    writeFileSync(listFile, `# uas1 out, uas3 in\n1 sip:${LOOPBACK}:${uasPorts[1]}\n1 sip:${LOOPBACK}:${uasPorts[2]}\n`);
+    expect(await v.rpc('dispatcher.reload')).toBe('Ok. Dispatcher successfully reloaded.');
+    await new Promise((r) => setTimeout(r, 1500));
+    writeFileSync(listFile, `1 sip:${LOOPBACK}:${uasPorts[0]}\nbroken line here\n`);
+    await expect(v.rpc('dispatcher.reload')).rejects.toThrow(/Reload Failed: .*dispatcher\.list:2: set id "broken" is not an integer/);
+    const client = await run;
+    const servers = await stopUases();
+    const report = [summary('uac', client), ...servers.map((s, i) => summary(`uas${i + 1}`, s))].join('\n');
+    console.log(report);
+    expect(client, report).toMatchObject({ created: 3000, successful: 3000, failed: 0 });
+    const [a, b, c] = servers.map((s) => received(s, 'INVITE'));
+    expect(a! + b! + c!, report).toBe(3000);
+    expect(a, report).toBeGreaterThan(500);  // ~2 s of its half before the reload
+    expect(a, report).toBeLessThan(750);     // and nothing after it
+    expect(c, report).toBeGreaterThan(500);  // half of the last ~4 s, the bad reload changed nothing
+    const list = await v.rpc<{ RECORDS: { SET: { TARGETS: { DEST: { URI: string } }[] } }[] }>('dispatcher.list');
+    expect(list.RECORDS[0]!.SET.TARGETS.map((t) => t.DEST.URI).sort()).toEqual([`sip:${LOOPBACK}:${uasPorts[1]}`, `sip:${LOOPBACK}:${uasPorts[2]}`].sort());
+  }, 120_000);
+
+  it('dispatcher.set_state takes effect in every worker at once', async () => {
+    const { proxyPort, uacPort, uasPorts } = await setup({
+      script: balancer(4), workers: 2, uasScenario: UAS_RR,
+      list: (p) => p.map((port) => `1 sip:${LOOPBACK}:${port}`).join('\n') + '\n',
+    });
+    const v = viaduct!;
+    expect(await v.rpc('dispatcher.set_state', 'i', 1, `sip:${LOOPBACK}:${uasPorts[0]}`)).toBe('Ok. Dispatcher state updated.');
+    await expect(v.rpc('dispatcher.set_state', 'x', 1, 'all')).rejects.toThrow(/Unknown State Value/);
+    // the very next calls, spread over both workers by Call-ID, avoid it
+    const client = await uac(proxyPort, uacPort, UAC_RR, 600, 300);
+    expect(await v.rpc('dispatcher.set_state', 'a', 1, 'all')).toBe('Ok. Dispatcher state updated.');
+    const again = await uac(proxyPort, uacPort, UAC_RR, 300, 300);
+    const servers = await stopUases();
+    const report = [summary('uac', client), summary('uac', again), ...servers.map((s, i) => summary(`uas${i + 1}`, s))].join('\n');
+    expect(client, report).toMatchObject({ created: 600, successful: 600, failed: 0 });
+    // uas1: none of the first 600 (it would have had 200), its third of the last 300; the other
+    // two share the rest evenly (two workers advance the shared round-robin position: +-1)
+    const [a, b, c] = servers.map((s) => received(s, 'INVITE'));
+    expect(Math.abs(a! - 100), report).toBeLessThanOrEqual(3);
+    expect(Math.abs(b! - 400), report).toBeLessThanOrEqual(12);
+    expect(a! + b! + c!, report).toBe(900);
+  }, 120_000);
+
   it('a dead uas is marked inactive by probing within interval x threshold + 1 s, skipped, and comes back', async () => {
     const interval = 1;
     const threshold = 2;

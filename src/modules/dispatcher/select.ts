@@ -142,7 +142,14 @@ export function selectOrder(t: DsTable, setid: number, alg: number, keyHash: num
       return byRendezvous(t, members, keyHash);
     case ALG.ROUND_ROBIN: {
       const start = members[t.nextPosition(setid) % members.length]!;
-      return usable(rotateFrom(members, start));
+      const order = usable(rotateFrom(members, start));
+      // a skipped destination's turn went to the next one: continue after that one (as Kamailio
+      // does), so the live destinations share evenly instead of the next one taking double
+      if (order.length && order[0] !== start) {
+        const skipped = (members.indexOf(order[0]!) - members.indexOf(start) + members.length) % members.length;
+        t.advancePosition(setid, skipped);
+      }
+      return order;
     }
     case ALG.RANDOM: {
       const start = members[Math.floor(Math.random() * members.length)]!;

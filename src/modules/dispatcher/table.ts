@@ -150,7 +150,12 @@ export class DsTable {
 
   /** The next round-robin position of a set (shared by all threads). */
   nextPosition(setid: number): number {
-    return Atomics.add(this.ints, this.data.dests.length * I_DEST + this.setIndex.get(setid)! * I_SET + S_RR, 1) >>> 0;
+    return this.advancePosition(setid, 1);
+  }
+
+  /** Moves a set's position on by n; returns the position before. */
+  advancePosition(setid: number, n: number): number {
+    return Atomics.add(this.ints, this.data.dests.length * I_DEST + this.setIndex.get(setid)! * I_SET + S_RR, n) >>> 0;
   }
 
   latency(i: number, field: number): number { return this.floats[i * F_DEST + field]!; }
