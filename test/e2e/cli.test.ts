@@ -115,6 +115,19 @@ describe('viaduct CLI', () => {
     expect(r.stdout).not.toContain('viaduct ready');
   });
 
+  it('`run --modparam dispatcher:list_file=PATH` with a malformed list stops start-up naming the file and line', async () => {
+    ports = await freePorts(1);
+    const script = file('lb.js', 'function ksr_request_route() { KSR.dispatcher.ds_select_dst(1, 4); KSR.forward(); }\n');
+    const list = file('dispatcher.list', '# set 1\n1 sip:127.0.0.1:5080\n1 sip:127.0.0.1:5082 0 0 weight=lots\n');
+    const r = await finished(viaduct(['run', script, '--listen', `udp:${LOOPBACK}:${ports[0]}`, '--http', 'off', '--modparam', `dispatcher:list_file=${list}`]));
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`dispatcher: ${list}:3: attribute weight "lots" is not an integer`);
+    expect(r.stdout).not.toContain('viaduct ready');
+    const missing = await finished(viaduct(['run', script, '--listen', `udp:${LOOPBACK}:${ports[0]}`, '--http', 'off', '--modparam', `dispatcher:list_file=${join(dir, 'nope.list')}`]));
+    expect(missing.code, missing.stderr).toBe(1);
+    expect(missing.stderr).toMatch(/nope\.list: cannot read the list file: ENOENT/);
+  });
+
   it.each([
     { modparam: 'maxfwd:max_limit=999', message: /maxfwd:max_limit.*999.*1\.\.255/ },
     { modparam: 'maxfwd:max_limit=lots', message: /maxfwd:max_limit.*"lots" is not an integer/ },

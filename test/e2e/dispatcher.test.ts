@@ -179,10 +179,13 @@ describe('dispatcher: uac -> viaduct -> three uas', () => {
   it('a dead uas is marked inactive by probing within interval x threshold + 1 s, skipped, and comes back', async () => {
     const interval = 1;
     const threshold = 2;
+    // the event routes log what they see: the event name and the destination as $ru
+    const events = 'function ksr_dispatcher_event(name) { KSR.err("EVENT " + name + " " + KSR.pv.get("$ru")); }\n';
     const { proxyPort, uacPort, uasPorts, startUas } = await setup({
-      script: balancer(4), workers: 1, uasScenario: UAS_RR,
+      script: balancer(4) + events, workers: 1, uasScenario: UAS_RR,
       list: (p) => p.map((port) => `1 sip:${LOOPBACK}:${port} 8`).join('\n') + '\n', // 8: probing
-      modparams: [`dispatcher:ds_ping_interval=${interval}`, `dispatcher:ds_probing_threshold=${threshold}`, 'dispatcher:ds_ping_fr_timer=400'],
+      modparams: [`dispatcher:ds_ping_interval=${interval}`, `dispatcher:ds_probing_threshold=${threshold}`, 'dispatcher:ds_ping_fr_timer=400',
+        'dispatcher:event_callback=ksr_dispatcher_event'],
     });
     const v = viaduct!;
     type List = { RECORDS: { SET: { TARGETS: { DEST: { URI: string; FLAGS: string } }[] } }[] };
@@ -227,5 +230,9 @@ describe('dispatcher: uac -> viaduct -> three uas', () => {
     expect(received(servers[1]!, 'INVITE'), report).toBe(100); // round-robin: its third of the calls
     expect(metrics).toMatch(new RegExp(`viaduct_dispatcher_probe_failures_total\\{set="1",destination="sip:127\\.0\\.0\\.1:${uasPorts[1]}"\\} [1-9]`));
     for (const port of uasPorts) expect(metrics).toContain(`viaduct_dispatcher_destination_up{set="1",destination="sip:127.0.0.1:${port}"} 1`);
+    const log = v.stderr();
+    const victimUri = `sip:${LOOPBACK}:${uasPorts[1]}`;
+    expect(log).toContain(`EVENT dispatcher:dst-down ${victimUri}`);
+    expect(log.indexOf(`EVENT dispatcher:dst-up ${victimUri}`), log).toBeGreaterThan(log.indexOf(`EVENT dispatcher:dst-down ${victimUri}`));
   }, 120_000);
 });
