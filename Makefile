@@ -1,7 +1,7 @@
 # viaduct: `make run` starts the proxy on the example script, `make test` installs and tests.
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
-RUN_SCRIPT ?= examples/stateless-proxy.js
+RUN_SCRIPT ?= examples/load-balancer.js
 RUN_ARGS ?=
 
 .PHONY: all build run test bench deps native sipp kamailio clean

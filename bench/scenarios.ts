@@ -1,6 +1,7 @@
 // Benchmark scenarios as data: where the proxy listens, which SIPp uas instances stand
 // behind it, what the uac runs, and the same job written for Kamailio and for viaduct.
-// A new scenario (e.g. dispatcher: ds_select_dst(1, 4) over three uas) is one more entry.
+// A new scenario is one more entry.
+import { repoPath } from './paths.js';
 import type { SippOptions } from './sipp.js';
 
 export interface Endpoint {
@@ -44,5 +45,16 @@ export const scenarios: Record<string, Scenario> = {
     uasOptions: { scenario: 'uas', bufferBytes: SIPP_BUFFER },
     kamailioCfg: 'bench/kamailio/forward.cfg',
     viaductScript: 'bench/scripts/forward.js',
+  },
+  dispatcher: {
+    name: 'dispatcher',
+    description: 'stateless load balancing: initial INVITEs round-robin (ds_select_dst(1, 4)) over three SIPp uas and ' +
+      'record-routed, in-dialog requests loose-routed (uac-rr.xml / uas-rr.xml follow Record-Route and Contact)',
+    proxy: { host: LOOPBACK, port: 5060 },
+    uas: [{ host: LOOPBACK, port: 5071 }, { host: LOOPBACK, port: 5072 }, { host: LOOPBACK, port: 5073 }],
+    uac: { host: LOOPBACK, port: 5080, scenario: repoPath('bench/sipp/uac-rr.xml'), bufferBytes: SIPP_BUFFER },
+    uasOptions: { scenario: repoPath('bench/sipp/uas-rr.xml'), bufferBytes: SIPP_BUFFER },
+    kamailioCfg: 'bench/kamailio/dispatcher.cfg',
+    viaductScript: 'bench/scripts/dispatcher.js',
   },
 };

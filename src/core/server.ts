@@ -106,6 +106,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     if (!mod.setup) continue;
     const setup = await mod.setup({
       params: modparams[name]!,
+      scriptFile: script.file,
       settings,
       log,
       rpc,

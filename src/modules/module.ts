@@ -19,6 +19,8 @@ export interface ParamDef {
 /** What a module's set-up gets on the main thread, before the SIP threads start. */
 export interface ModuleSetupEnv {
   params: Record<string, ParamValue>;
+  /** The routing script's path: relative file names in module parameters are taken from its folder. */
+  scriptFile: string;
   settings: Settings;
   log: Logger;
   rpc: RpcRegistry;

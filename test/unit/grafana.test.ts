@@ -3,19 +3,27 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createStatsBuffer, sumStats } from '../../src/core/stats/counters.js';
 import { createMetricsRegistry } from '../../src/rpc/metrics.js';
+import { dispatcherMetrics } from '../../src/modules/dispatcher/metrics.js';
+import { parseListText } from '../../src/modules/dispatcher/list.js';
+import { buildTable, DsTable } from '../../src/modules/dispatcher/table.js';
 
 const dir = resolve(__dirname, '../../grafana/dashboards');
 
 describe('grafana dashboards', () => {
   it('query only metrics that /metrics exports', async () => {
     const sab = createStatsBuffer(1);
-    const registry = createMetricsRegistry({ stats: () => sumStats(sab), histograms: async () => [] });
+    const table = new DsTable(buildTable(parseListText('1 sip:127.0.0.1:5071\n', 'test.list'), 1, 1));
+    const registry = createMetricsRegistry({
+      stats: () => sumStats(sab),
+      histograms: async () => [],
+      extra: (r) => dispatcherMetrics(r, () => table), // what a server with the dispatcher module exports
+    });
     const text = await registry.metrics();
     const exported = new Set([...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]));
     const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) {
-      const exprs = [...readFileSync(join(dir, f), 'utf8').matchAll(/"expr": "([^"]*)"/g)].map((m) => m[1]);
+      const exprs = [...readFileSync(join(dir, f), 'utf8').matchAll(/"(?:expr|query)": "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]);
       expect(exprs.length).toBeGreaterThan(0);
       for (const e of exprs) {
         for (const name of e.match(/\b(viaduct_[a-z0-9_]+|process_[a-z0-9_]+)\b/g) ?? []) {

@@ -1,6 +1,7 @@
 // dispatcher: Kamailio's load balancer over destination sets (KSR.dispatcher.*), with the sets
 // and their state in shared memory, keep-alive probing on the main thread, and RPC and metrics.
 // Kamailio's names, parameters and return codes; see select.ts for where hashing differs.
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../../core/config.js';
 import type { SipCore } from '../../core/core.js';
 import { formatWithPvs, pvSpec } from '../../core/pv.js';
@@ -23,12 +24,18 @@ const int = (d: number, check?: (v: number) => string | undefined) => ({ default
 const str = (d: string) => ({ default: d, type: 'str' as const });
 const atLeast = (n: number) => (v: number) => (v >= n ? undefined : `must be >= ${n}`);
 
-/** Reads the destinations from list_file or db_url (db_url wins, as in Kamailio). */
-export function loadDestinations(params: Record<string, ParamValue>): DsDestination[] {
+/**
+ * Reads the destinations from list_file or db_url (db_url wins, as in Kamailio). A relative
+ * path is taken from `baseDir` (the script's folder, as Kamailio takes it from its config's).
+ */
+export function loadDestinations(params: Record<string, ParamValue>, baseDir: string): DsDestination[] {
   const db = String(params.db_url);
-  if (db) return loadTable(db, String(params.table_name));
+  if (db) {
+    const m = /^sqlite:\/\/(?!\/)(.+)$/.exec(db); // sqlite://relative/path.db
+    return loadTable(m ? `sqlite://${resolve(baseDir, m[1]!)}` : db, String(params.table_name));
+  }
   const file = String(params.list_file);
-  return file ? loadListFile(file) : [];
+  return file ? loadListFile(resolve(baseDir, file)) : [];
 }
 
 /** Kamailio's ds_mark_dst / set_state letters: a, i, t, d, p ("ip" = inactive + probing). */
@@ -97,7 +104,7 @@ export default defineModule({
     let generation = 1;
     let current: DsTable;
     try {
-      current = new DsTable(buildTable(loadDestinations(p), env.threadRows, generation));
+      current = new DsTable(buildTable(loadDestinations(p, dirname(env.scriptFile)), env.threadRows, generation));
     } catch (e) {
       if (e instanceof DispatcherListError) throw new ConfigError(`dispatcher: ${e.message}`);
       throw e;
@@ -139,7 +146,7 @@ export default defineModule({
 
     registerDispatcherRpc(env.rpc, {
       table: () => current,
-      reload: () => swap(loadDestinations(p)),
+      reload: () => swap(loadDestinations(p, dirname(env.scriptFile))),
       replace: swap,
       prober,
       params: p,
