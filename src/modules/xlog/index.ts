@@ -10,7 +10,8 @@ export default defineModule({
   name: 'xlog',
   kemi: (core) => {
     const at = (level: number) => (fmt: string): number => {
-      if (level <= core.log.level) core.log.at(level, formatWithPvs(core, fmt));
+      // Kamailio formats end in "\n"; our logger ends every line itself
+      if (level <= core.log.level) core.log.at(level, formatWithPvs(core, fmt).replace(/\r?\n$/, ''));
       return 1;
     };
     return {
