@@ -21,6 +21,9 @@ import type { Histogram } from 'hdr-histogram-js';
 
 export interface Transport {
   send(sockIndex: number, data: Buffer, port: number, host: string): void;
+  /** True when send() is done with `data` when it returns (native sendto): then the core
+   *  serializes every message into one reused buffer instead of a new one. */
+  readonly copiesOnSend?: boolean;
 }
 
 /** Thrown by KSR.x.exit() / KSR.x.drop() to end the route; caught by the core. */
@@ -59,6 +62,8 @@ export class SipCore {
   routes: Routes = { named: () => undefined };
   /** Modules that watch every valid message before the script (dispatcher's call load). */
   readonly observers: (() => void)[] = [];
+  /** Where forwarded messages are serialized when the transport copies on send. */
+  private readonly scratch: Buffer | undefined;
   /** "host:port" (lower case, IPv6 bracketed) of every socket and alias: is_myself. */
   private readonly myself = new Set<string>();
   /** Socket addresses as received in Via/URIs most of the time, checked before the Set. */
@@ -75,6 +80,7 @@ export class SipCore {
     instanceTag: string,
   ) {
     this.toTagPrefix = instanceTag;
+    this.scratch = transport.copiesOnSend ? Buffer.allocUnsafe(65536) : undefined;
     for (const s of sockets) {
       this.myself.add(`${formatHostPort(s.bindHost, 0).toLowerCase()}:${s.port}`);
       this.myself.add(`${s.viaHost.toLowerCase()}:${s.viaPort}`);
@@ -208,7 +214,7 @@ export class SipCore {
       c.inc(C.err_replies);
       return;
     }
-    const out = applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, ctx.lumps.list, 0, '');
+    const out = applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, ctx.lumps.list, 0, '', this.scratch);
     this.transport.send(sock.index, out, port, host);
     c.inc(C.fwd_replies);
   }
@@ -403,7 +409,8 @@ export class SipCore {
     if (ctx.rr !== null) prefix += this.recordRouteHeaders(sock, ctx.rr + ctx.rrParams);
     else if (ctx.rrPreset !== null) for (const a of ctx.rrPreset) prefix += `Record-Route: <sip:${a}>\r\n`;
     const all = once.length ? ctx.lumps.list.concat(once) : ctx.lumps.list;
-    return applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, all, msg.firstLineEnd, prefix);
+    // not into the scratch buffer when an onsend route runs before the send (it may serialize too)
+    return applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, all, msg.firstLineEnd, prefix, this.routes.onsend ? undefined : this.scratch);
   }
 
   /** Offset just after ";rport" in the top Via when it has no value. */

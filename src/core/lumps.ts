@@ -43,7 +43,7 @@ function byOffset(a: Lump, b: Lump): number {
  * Serializes src[from, to) with the lumps applied, preceded by `prefix` (a new first line,
  * our Via ...) inserted at `prefixAt`. Overlapping deletions are merged: the first one wins.
  */
-export function applyLumps(src: Buffer, from: number, to: number, lumps: Lump[], prefixAt: number, prefix: string): Buffer {
+export function applyLumps(src: Buffer, from: number, to: number, lumps: Lump[], prefixAt: number, prefix: string, scratch?: Buffer): Buffer {
   if (lumps.length > 1) lumps.sort(byOffset);
   let size = to - from + Buffer.byteLength(prefix);
   let pos = from;
@@ -53,7 +53,9 @@ export function applyLumps(src: Buffer, from: number, to: number, lumps: Lump[],
     size += Buffer.byteLength(l.text) - (e - s);
     pos = e;
   }
-  const out = Buffer.allocUnsafe(size);
+  // `scratch`: a buffer of the caller's to write into (a transport that sends before returning
+  // needs no new buffer per message); too small, and a new one is allocated
+  const out = scratch !== undefined && scratch.length >= size ? scratch : Buffer.allocUnsafe(size);
   let o = 0;
   pos = from;
   let prefixDone = prefix.length === 0;
@@ -75,5 +77,5 @@ export function applyLumps(src: Buffer, from: number, to: number, lumps: Lump[],
     o += out.write(prefix, o, 'utf8');
   }
   o += src.copy(out, o, pos, to);
-  return o === size ? out : out.subarray(0, o);
+  return o === out.length ? out : out.subarray(0, o);
 }

@@ -110,6 +110,7 @@ export function nativeTransport(udp: NativeUdp, fds: number[], infos: SocketInfo
     log.dbg(`send failed: ${why}`);
   };
   return {
+    copiesOnSend: true, // sendto has copied the bytes when it returns (the name path copies first)
     send(i, data, port, host) {
       const r = udp.send(fds[i], data, port, host);
       if (r >= 0) return;
