@@ -88,6 +88,16 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
   return 0;
 }
 
+// The first `n` arguments, the first one a descriptor.
+static int fd_args(napi_env env, napi_callback_info info, size_t n, napi_value* argv, int32_t* fd) {
+  if (get_args(env, info, n, argv)) return -1;
+  if (napi_get_value_int32(env, argv[0], fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "the descriptor must be a number");
+    return -1;
+  }
+  return 0;
+}
+
 // ------------------------------------------------------------------------------------------
 // open(ip, port, bufferBytes) -> fd. SO_REUSEADDR like node:dgram's reuseAddr; IPv6 sockets
 // are IPv6-only. Throws with errno (EADDRINUSE, EADDRNOTAVAIL...).
@@ -125,9 +135,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
 // close(fd)
 static napi_value Close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (get_args(env, info, 1, argv)) return NULL;
   int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (fd_args(env, info, 1, argv, &fd)) return NULL;
   close(fd);
   return NULL;
 }
@@ -135,9 +144,8 @@ static napi_value Close(napi_env env, napi_callback_info info) {
 // localPort(fd) -> the bound port (for port 0)
 static napi_value LocalPort(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (get_args(env, info, 1, argv)) return NULL;
   int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (fd_args(env, info, 1, argv, &fd)) return NULL;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(fd, (struct sockaddr*)&ss, &len) < 0) return throw_errno(env, "getsockname", errno);
@@ -371,9 +379,8 @@ static napi_value start_watcher(napi_env env, int32_t fd, napi_value on_batch, n
 
 static napi_value Watch(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (get_args(env, info, 4, argv)) return NULL;
   int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (fd_args(env, info, 4, argv, &fd)) return NULL;
   return start_watcher(env, fd, argv[3], argv[1], argv[2]);
 }
 
@@ -395,9 +402,8 @@ static napi_value BellCreate(napi_env env, napi_callback_info info) {
 // bellRing(fd)
 static napi_value BellRing(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (get_args(env, info, 1, argv)) return NULL;
   int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (fd_args(env, info, 1, argv, &fd)) return NULL;
   uint64_t one = 1;
   ssize_t r;
   do r = write(fd, &one, sizeof one);
@@ -408,20 +414,18 @@ static napi_value BellRing(napi_env env, napi_callback_info info) {
 // bellWatch(fd, onRing)
 static napi_value BellWatch(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (get_args(env, info, 2, argv)) return NULL;
   int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  if (fd_args(env, info, 2, argv, &fd)) return NULL;
   return start_watcher(env, fd, argv[1], NULL, NULL);
 }
 
 // unwatch(fd): stops reading fd on this thread (the socket stays open).
 static napi_value Unwatch(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (get_args(env, info, 1, argv)) return NULL;
+  int32_t fd;
+  if (fd_args(env, info, 1, argv, &fd)) return NULL;
   Instance* inst = NULL;
   napi_get_instance_data(env, (void**)&inst);
-  int32_t fd;
-  CHECK(napi_get_value_int32(env, argv[0], &fd));
   for (Watcher** p = &inst->watchers; *p; p = &(*p)->next) {
     if ((*p)->fd == fd) {
       Watcher* w = *p;
