@@ -164,13 +164,13 @@ export function selectOrder(t: DsTable, setid: number, alg: number, keyHash: num
       return usable(rotateFrom(members, first));
     }
     case ALG.CALL_LOAD: {
-      // the least loaded relative to its maxload; full ones are not candidates
+      // the fewest active calls (Kamailio's dload), first in set order on a tie; full ones
+      // (load at maxload) are not candidates
       const open = usable([...members]).filter((i) => {
         const max = t.dests[i]!.attrs.maxload ?? 0;
         return max === 0 || t.load(i) < max;
       });
-      const ratio = (i: number) => t.load(i) / (t.dests[i]!.attrs.maxload || 1e9);
-      return open.sort((a, b) => ratio(a) - ratio(b) || members.indexOf(a) - members.indexOf(b));
+      return open.sort((a, b) => t.load(a) - t.load(b) || members.indexOf(a) - members.indexOf(b));
     }
     case ALG.ALL:
       return usable([...members]);

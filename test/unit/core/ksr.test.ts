@@ -1,30 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { resolveSettings } from '../../../src/core/config.js';
-import { SipCore } from '../../../src/core/core.js';
-import { buildKSR, resolveModparams } from '../../../src/core/ksr.js';
-import { createLogger } from '../../../src/core/log.js';
-import { socketInfos } from '../../../src/core/runtime/thread.js';
 import { parseMessage } from '../../../src/core/sip/parser.js';
-import { createStatsBuffer, sumStats, ThreadCounters } from '../../../src/core/stats/counters.js';
-
-interface Sent { sock: number; text: string; port: number; host: string }
-
-/** A core on two sockets (v4 and v6) whose sends are captured, with the script given as routes. */
-function setup(listen = ['udp:127.0.0.1:5060', 'udp:[::1]:5062'], modparams: Record<string, Record<string, string | number>> = {}) {
-  const settings = resolveSettings(undefined, { listen, alias: ['proxy.example.com'], modparams: [] }, 1);
-  const sent: Sent[] = [];
-  const sab = createStatsBuffer(1);
-  const core = new SipCore(settings, socketInfos(settings), { send: (sock, d, port, host) => { sent.push({ sock, text: d.toString(), port, host }); } },
-    new ThreadCounters(sab, 0), createLogger('crit', 'test'), null, 'vdtest-');
-  const KSR = buildKSR(core, resolveModparams(modparams));
-  const run = (route: () => void, raw: string, src = '192.0.2.10', port = 5061): Sent[] => {
-    sent.length = 0;
-    core.routes = { request: route, named: () => undefined };
-    core.receive(Buffer.from(raw.replace(/\n/g, '\r\n')), src, port, src.includes(':') ? 1 : 0);
-    return [...sent];
-  };
-  return { core, KSR, run, stats: () => sumStats(sab) };
-}
+import { setup } from './ksr-harness.js';
 
 const invite = (extra = '', ruri = 'sip:bob@example.com', via = 'SIP/2.0/UDP 192.0.2.10:5061;branch=z9hG4bKabc') => `INVITE ${ruri} SIP/2.0
 Via: ${via}

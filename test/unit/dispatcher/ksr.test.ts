@@ -1,0 +1,110 @@
+// KSR.dispatcher on a real core: what the functions do to $du, the R-URI and $xavp(_dsdst_),
+// their return codes, and the call-load bookkeeping of algorithm 10.
+import { describe, expect, it } from 'vitest';
+import { parseMessage } from '../../../src/core/sip/parser.js';
+import { parseListText } from '../../../src/modules/dispatcher/list.js';
+import { buildTable, DsTable } from '../../../src/modules/dispatcher/table.js';
+import { setup } from '../core/ksr-harness.js';
+
+const LIST = `1 sip:10.0.0.1:5060 0 0 duid=a;maxload=1
+1 sip:10.0.0.2:5070 0 0 duid=b;maxload=5
+1 sip:10.0.0.3 0 0 duid=c
+`;
+
+function withDispatcher() {
+  const data = buildTable(parseListText(LIST, 'test.list'), 1, 1);
+  const h = setup(undefined, {}, { dispatcher: data });
+  return { ...h, table: new DsTable(data) };
+}
+
+const request = (method: string, callId = 'c1@192.0.2.10', extra = '') => `${method} sip:bob@example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5061;branch=z9hG4bK${method}${callId}
+From: <sip:alice@example.com>;tag=f1
+To: <sip:bob@example.com>${method === 'INVITE' ? '' : ';tag=t1'}
+Call-ID: ${callId}
+CSeq: ${method === 'BYE' ? 2 : 1} ${method}
+Max-Forwards: 70
+${extra}Content-Length: 0
+
+`;
+
+describe('KSR.dispatcher', () => {
+  it('ds_select_dst sets $du and lists the candidates; ds_next_dst walks them; limit caps them', () => {
+    const { KSR, run } = withDispatcher();
+    const seen: unknown[] = [];
+    const out = run(() => {
+      expect(KSR.dispatcher.ds_select_dst(1, 8)).toBe(1); // priority (all 0): set order
+      seen.push(KSR.pv.get('$du'), KSR.pv.get('$xavp(_dsdst_=>uri)'), KSR.pv.get('$xavp(_dsdst_[1]=>uri)'), KSR.pv.get('$xavp(_dsctx_=>cnt)'),
+        KSR.pv.get('$xavp(_dsdst_=>attrs)'));
+      expect(KSR.dispatcher.ds_next_dst()).toBe(1);
+      seen.push(KSR.pv.get('$du'), KSR.pv.get('$xavp(_dsctx_=>cnt)'));
+      expect(KSR.dispatcher.ds_select_dst(1, 8, 2)).toBe(1);
+      seen.push(KSR.pv.get('$xavp(_dsctx_=>cnt)'));
+      expect(KSR.dispatcher.ds_next_dst()).toBe(1);
+      expect(KSR.dispatcher.ds_next_dst()).toBe(-1); // the limit left two
+      KSR.forward();
+    }, request('INVITE'));
+    // equal priorities: reverse list order (Kamailio's)
+    expect(seen).toEqual(['sip:10.0.0.3', 'sip:10.0.0.3', 'sip:10.0.0.2:5070', 3, 'duid=c', 'sip:10.0.0.2:5070', 2, 2]);
+    expect([out[0]!.host, out[0]!.port]).toEqual(['10.0.0.2', 5070]);
+  });
+
+  it('ds_select_domain rewrites the R-URI host and port; unknown sets and inactive ones give -1', () => {
+    const { KSR, run, table } = withDispatcher();
+    const out = run(() => {
+      expect(KSR.dispatcher.ds_select_domain(1, 8)).toBe(1);
+      expect(KSR.dispatcher.ds_select_dst(7, 4)).toBe(-1);
+      expect(KSR.dispatcher.ds_list_exists(1)).toBe(1);
+      expect(KSR.dispatcher.ds_list_exists(7)).toBe(-1);
+      KSR.forward();
+    }, request('INVITE'));
+    expect(parseMessage(Buffer.from(out[0]!.text)).ruri).toBe('sip:bob@10.0.0.3');
+    for (let i = 0; i < 3; i++) table.setState(i, 1);
+    run(() => {
+      expect(KSR.dispatcher.ds_is_active(1)).toBe(-1);
+      expect(KSR.dispatcher.ds_select_dst(1, 4)).toBe(-1);
+    }, request('INVITE'));
+  });
+
+  it('ds_mark_dst marks the current candidate, seen through the shared table', () => {
+    const { KSR, run, table } = withDispatcher();
+    run(() => {
+      KSR.dispatcher.ds_select_dst(1, 8);
+      expect(KSR.dispatcher.ds_mark_dst('ip')).toBe(1);
+      expect(KSR.dispatcher.ds_mark_dst('x')).toBe(-1);
+      expect(KSR.dispatcher.ds_is_active_uri(1, 'sip:10.0.0.3')).toBe(-1);
+      expect(KSR.dispatcher.ds_is_active(1)).toBe(1);
+    }, request('INVITE'));
+    expect(table.flagLetters(table.findUri(1, 'sip:10.0.0.3')!)).toBe('IP');
+  });
+
+  it('ds_is_from_list matches the source address; mode 1 ignores the port, a URI without port matches any', () => {
+    const { KSR, run } = withDispatcher();
+    const r: number[] = [];
+    run(() => { r.push(KSR.dispatcher.ds_is_from_list(1), KSR.dispatcher.ds_is_from_list(-1, 2), KSR.dispatcher.ds_is_from_list(2)); }, request('OPTIONS'), '10.0.0.1', 5060);
+    run(() => { r.push(KSR.dispatcher.ds_is_from_list(1), KSR.dispatcher.ds_is_from_list_mode(1, 3)); }, request('OPTIONS'), '10.0.0.1', 5999);
+    run(() => { r.push(KSR.dispatcher.ds_is_from_list(1)); }, request('OPTIONS'), '10.0.0.3', 40000);
+    run(() => { r.push(KSR.dispatcher.ds_is_from_list(1, 0)); }, request('OPTIONS'), '10.0.0.1', 5060); // mode 0: proto must match too
+    run(() => { r.push(KSR.dispatcher.ds_is_from_list_uri(1, 3, 'sip:10.0.0.2')); }, request('OPTIONS'), '192.0.2.99', 1);
+    expect(r).toEqual([1, 1, -1, -1, 1, 1, -1, 1]);
+  });
+
+  it('call load (10): an INVITE holds a slot until its BYE; a full destination is skipped, all full is -1', () => {
+    const { KSR, run, table } = withDispatcher();
+    const a = table.findUri(1, 'sip:10.0.0.1:5060')!;
+    const b = table.findUri(1, 'sip:10.0.0.2:5070')!;
+    const c = table.findUri(1, 'sip:10.0.0.3')!;
+    table.setState(c, 1); // leave a (maxload 1) and b (maxload 5)
+    const pick = (callId: string) => { let du: unknown; run(() => { KSR.dispatcher.ds_select_dst(1, 10); du = KSR.pv.get('$du'); }, request('INVITE', callId)); return du; };
+    // the fewest calls wins, set order (b before a: reverse list order) on a tie; a full one is skipped
+    expect([pick('one'), pick('two'), pick('three')]).toEqual(['sip:10.0.0.2:5070', 'sip:10.0.0.1:5060', 'sip:10.0.0.2:5070']);
+    expect(table.load(a)).toBe(1);
+    expect(table.load(b)).toBe(2);
+    run(() => {}, request('BYE', 'one'));
+    run(() => {}, request('BYE', 'two'));
+    expect(table.load(a) + table.load(b)).toBe(1);
+    table.addLoad(b, 4); // b full too
+    table.addLoad(a, 1);
+    run(() => { expect(KSR.dispatcher.ds_select_dst(1, 10)).toBe(-1); }, request('INVITE', 'four'));
+  });
+});
