@@ -76,6 +76,29 @@ export class Ring {
     return false;
   }
 
+  // the last source address decoded, reused while the peer stays the same (it mostly does)
+  private lastAddr = '';
+  private readonly lastAddrBytes = new Uint8Array(ADDR_MAX);
+  private lastAddrLen = -1;
+
+  private addressAt(at: number, n: number): string {
+    const d = this.data;
+    const last = this.lastAddrBytes;
+    let same = n === this.lastAddrLen;
+    for (let i = 0; same && i < n; i++) same = d[at + i] === last[i];
+    if (!same) {
+      this.lastAddr = d.toString('latin1', at, at + n);
+      last.set(d.subarray(at, at + n));
+      this.lastAddrLen = n;
+    }
+    return this.lastAddr;
+  }
+
+  /** Consumer: whether a record waits (without decoding it, unlike peek). */
+  hasRecord(): boolean {
+    return Atomics.load(this.ctl, RING_HEAD) !== this.ctl[RING_TAIL];
+  }
+
   /** Consumer: the next record, or null when empty. Call release() when done with it. */
   peek(out: RingRecord): boolean {
     let tail = this.ctl[RING_TAIL];
@@ -89,7 +112,7 @@ export class Ring {
     const v = this.view;
     const len = v.getUint16(tail + 4, true);
     out.socketIndex = v.getUint8(tail + 6);
-    out.address = this.data.toString('latin1', tail + 12, tail + 12 + v.getUint8(tail + 7));
+    out.address = this.addressAt(tail + 12, v.getUint8(tail + 7));
     out.port = v.getUint16(tail + 8, true);
     out.payload = this.data.subarray(tail + REC_HDR, tail + REC_HDR + len);
     return true;

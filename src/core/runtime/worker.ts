@@ -51,7 +51,7 @@ function drain(): boolean {
 }
 
 function anyPending(): boolean {
-  for (let r = 0; r < rings.length; r++) if (rings[r].peek(rec)) return true;
+  for (let r = 0; r < rings.length; r++) if (rings[r].hasRecord()) return true;
   return false;
 }
 
