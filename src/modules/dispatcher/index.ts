@@ -10,7 +10,7 @@ import { METHOD_BYE, METHOD_CANCEL, METHOD_INVITE } from '../../core/sip/methods
 import { parseUri } from '../../core/sip/uri.js';
 import { defineModule, type ModuleThread, type ParamValue } from '../module.js';
 import { loadTable } from './db.js';
-import { DS_DISABLED, DS_INACTIVE, DS_PROBING, DS_TRYING, DispatcherListError, loadListFile, type DsDestination } from './list.js';
+import { DS_DISABLED, DS_INACTIVE, DS_TRYING, DispatcherListError, loadListFile, type DsDestination } from './list.js';
 import { parseReplyCodes, Prober } from './probe.js';
 import { registerDispatcherRpc } from './rpc.js';
 import { dispatcherMetrics } from './metrics.js';
@@ -373,4 +373,3 @@ export default defineModule({
   },
 });
 
-export { DS_PROBING };

@@ -1,11 +1,10 @@
 // dispatcher.* RPC methods with Kamailio's parameters, replies and faults.
 import { EXECUTION_ERROR, INVALID_PARAMS, RpcError, type RpcRegistry } from '../../rpc/registry.js';
 import type { ParamValue } from '../module.js';
-import { DispatcherListError, makeDestination, type DsDestination } from './list.js';
+import { DispatcherListError, DS_DISABLED, DS_INACTIVE, DS_TRYING, makeDestination, type DsDestination } from './list.js';
 import type { Prober } from './probe.js';
 import { dsHash } from './select.js';
 import { F_LAT_AVG, F_LAT_EST, F_LAT_MAX, F_LAT_STD, F_TIMEOUTS, type DsTable } from './table.js';
-import { DS_DISABLED, DS_INACTIVE, DS_TRYING } from './list.js';
 
 export interface DispatcherControl {
   table(): DsTable;

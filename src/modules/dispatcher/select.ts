@@ -8,7 +8,7 @@
 // Kamailio takes hash % n and, if that destination is down, the next one in the set: a dead
 // destination's whole load lands on one neighbour, and a change in n moves almost every call.
 import { fnv1a } from '../../core/hash.js';
-import type { DsTable } from './table.js';
+import { F_LAT_EST, type DsTable } from './table.js';
 
 const signed = (b: number): number => (b << 24) >> 24; // C char on x86
 
@@ -34,7 +34,6 @@ export function dsHash(x: string | null, y: string | null = null): number {
   h = (h + (h >>> 11) + ((h >>> 13) + (h >>> 23))) >>> 0;
   return h === 0 ? 1 : h;
 }
-import { F_LAT_EST } from './table.js';
 
 export const ALG = {
   HASH_CALLID: 0, HASH_FROM: 1, HASH_TO: 2, HASH_RURI: 3, ROUND_ROBIN: 4, HASH_AUTH: 5, RANDOM: 6,

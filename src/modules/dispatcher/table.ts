@@ -3,7 +3,7 @@
 // (probing, RPC set_state, ds_mark_dst in any worker) is seen by all threads at once. A reload
 // builds a new table and swaps it in every thread; destinations that did not change keep their
 // state.
-import { DS_DISABLED, DS_INACTIVE, DS_PROBING, DS_STATE_MASK, DS_TRYING, type DsDestination } from './list.js';
+import { DS_DISABLED, DS_INACTIVE, DS_NOPING, DS_PROBING, DS_STATE_MASK, DS_TRYING, type DsDestination } from './list.js';
 
 // Int32 cells per destination
 const I_FLAGS = 0;     // DS_* bits
@@ -132,11 +132,11 @@ export class DsTable {
     return (this.flags(i) & (DS_INACTIVE | DS_DISABLED)) === 0;
   }
 
-  /** Kamailio's two flag letters: A/I/T/D, then P (probing) or X. */
+  /** Kamailio's two flag letters: I/D/T/A, then P (probing), N (never probed) or X. */
   flagLetters(i: number): string {
     const f = this.flags(i);
-    const s = f & DS_DISABLED ? 'D' : f & DS_INACTIVE ? 'I' : f & DS_TRYING ? 'T' : 'A';
-    return s + (f & DS_PROBING ? 'P' : 'X');
+    const s = f & DS_INACTIVE ? 'I' : f & DS_DISABLED ? 'D' : f & DS_TRYING ? 'T' : 'A'; // Kamailio's order
+    return s + (f & DS_PROBING ? 'P' : f & DS_NOPING ? 'N' : 'X');
   }
 
   /** Consecutive failed / answered probe counters (the prober's). */
@@ -173,4 +173,3 @@ export class DsTable {
   }
 }
 
-export { DS_DISABLED, DS_INACTIVE, DS_PROBING, DS_TRYING };
