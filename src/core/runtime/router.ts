@@ -25,6 +25,7 @@ export class CallRouter {
 
   /** The worker owning this datagram (a datagram without Call-ID goes to worker 0). */
   owner(buf: Buffer): number {
+    if (this.rings.length === 1) return 0; // one worker owns every call: no need to look
     const h = callIdHash(buf, buf.length);
     return h < 0 ? 0 : h % this.rings.length;
   }
