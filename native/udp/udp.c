@@ -88,6 +88,12 @@ static int get_args(napi_env env, napi_callback_info info, size_t want, napi_val
   return 0;
 }
 
+static napi_value int_value(napi_env env, int32_t v) {
+  napi_value out;
+  if (napi_create_int32(env, v, &out) != napi_ok) return throw_last(env, "napi_create_int32");
+  return out;
+}
+
 // The first `n` arguments, the first one a descriptor.
 static int fd_args(napi_env env, napi_callback_info info, size_t n, napi_value* argv, int32_t* fd) {
   if (get_args(env, info, n, argv)) return -1;
@@ -127,9 +133,7 @@ static napi_value Open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, "bind", err);
   }
-  napi_value out;
-  CHECK(napi_create_int32(env, fd, &out));
-  return out;
+  return int_value(env, fd);
 }
 
 // close(fd)
@@ -151,9 +155,7 @@ static napi_value LocalPort(napi_env env, napi_callback_info info) {
   if (getsockname(fd, (struct sockaddr*)&ss, &len) < 0) return throw_errno(env, "getsockname", errno);
   int port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6*)&ss)->sin6_port)
                                        : ntohs(((struct sockaddr_in*)&ss)->sin_port);
-  napi_value out;
-  CHECK(napi_create_int32(env, port, &out));
-  return out;
+  return int_value(env, port);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -204,9 +206,7 @@ static napi_value Send(napi_env env, napi_callback_info info) {
   while (r < 0 && errno == EINTR);
   if (r < 0) r = -errno;
 out:;
-  napi_value out;
-  CHECK(napi_create_int32(env, (int32_t)r, &out));
-  return out;
+  return int_value(env, (int32_t)r);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -372,9 +372,7 @@ static napi_value start_watcher(napi_env env, int32_t fd, napi_value on_batch, n
   }
   w->next = inst->watchers;
   inst->watchers = w;
-  napi_value out;
-  CHECK(napi_create_int32(env, fd, &out));
-  return out;
+  return int_value(env, fd);
 }
 
 static napi_value Watch(napi_env env, napi_callback_info info) {
@@ -394,9 +392,7 @@ static napi_value Watch(napi_env env, napi_callback_info info) {
 static napi_value BellCreate(napi_env env, napi_callback_info info) {
   int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) return throw_errno(env, "eventfd", errno);
-  napi_value out;
-  CHECK(napi_create_int32(env, fd, &out));
-  return out;
+  return int_value(env, fd);
 }
 
 // bellRing(fd)
