@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { repoPath } from '../../bench/paths.js';
-import { freePorts, releasePorts, runSipp, startSipp, startViaduct, type SippProcess, type SippResult, type ViaductProcess } from './harness.js';
+import { freePorts, runSipp, startSipp, startViaduct, stopAll, type SippProcess, type SippResult, type ViaductProcess } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
 const UAC_RR = repoPath('bench/sipp/uac-rr.xml');
@@ -46,11 +46,9 @@ describe('dispatcher: uac -> viaduct -> three uas', () => {
   let dir: string | undefined;
 
   afterEach(async () => {
-    await Promise.all(uases.map((u) => u?.stop().catch(() => undefined)));
-    await viaduct?.stop().catch(() => undefined);
+    await stopAll(uases, viaduct, ports);
     uases = [];
     viaduct = undefined;
-    releasePorts(ports);
     ports = [];
     if (dir) rmSync(dir, { recursive: true, force: true });
     dir = undefined;

@@ -9,10 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { clockTicksPerSecond, cpuTicks } from '../../bench/proc.js';
 import {
   freePorts,
-  releasePorts,
   runSipp,
   startSipp,
   startViaduct,
+  stopAll,
   type SippProcess,
   type SippResult,
   type ViaductProcess,
@@ -79,11 +79,9 @@ describe('uac -> viaduct -> uas (stateless forward)', () => {
   let viaduct: ViaductProcess | undefined;
 
   afterEach(async () => {
-    await uas?.stop().catch(() => undefined);
-    await viaduct?.stop().catch(() => undefined);
+    await stopAll([uas], viaduct, ports);
     uas = undefined;
     viaduct = undefined;
-    releasePorts(ports);
     ports = [];
   });
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, releasePorts } from '../../bench/ports.js';
 import { spawnViaduct, type ViaductOptions, type ViaductProcess as Spawned } from '../../bench/viaduct.js';
+import type { SippProcess } from '../../bench/sipp.js';
 
 export { freePort, freePorts, releasePorts } from '../../bench/ports.js';
 export { sendUdp, UdpListener, type Datagram } from '../../bench/udp.js';
@@ -22,6 +23,16 @@ export interface StartViaductOptions extends ViaductOptions {
 }
 
 export type ViaductProcess = Spawned;
+
+/**
+ * The afterEach of an e2e test: stops the SIPp processes, then the server (any of them may be
+ * gone already), and frees the ports. The caller forgets its handles afterwards.
+ */
+export async function stopAll(sipps: (SippProcess | undefined)[], server: ViaductProcess | undefined, ports: number[]): Promise<void> {
+  await Promise.all(sipps.map((s) => s?.stop().catch(() => undefined)));
+  await server?.stop().catch(() => undefined);
+  releasePorts(ports);
+}
 
 /**
  * Spawns `node dist/src/cli/main.js run SCRIPT --listen ... --workers N --http IP:PORT` and

@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   freePorts,
-  releasePorts,
   runSipp,
   startSipp,
   startViaduct,
+  stopAll,
   type SippProcess,
   type SippResult,
   type ViaductProcess,
@@ -59,11 +59,9 @@ describe('header manipulation and record-routing through uac-dialog.xml / uas-di
   let viaduct: ViaductProcess | undefined;
 
   afterEach(async () => {
-    await uas?.stop().catch(() => undefined);
-    await viaduct?.stop().catch(() => undefined);
+    await stopAll([uas], viaduct, ports);
     uas = undefined;
     viaduct = undefined;
-    releasePorts(ports);
     ports = [];
   });
 

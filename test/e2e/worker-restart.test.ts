@@ -2,7 +2,7 @@
 // that thread only): the supervisor restarts the worker, counts the restart and the message it
 // lost, and the server keeps carrying calls.
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePorts, releasePorts, runSipp, sendUdp, startSipp, startViaduct, type SippProcess, type ViaductProcess, parseMetrics } from './harness.js';
+import { freePorts, runSipp, sendUdp, startSipp, startViaduct, stopAll, type SippProcess, type ViaductProcess, parseMetrics } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
 
@@ -29,11 +29,9 @@ describe('worker restart', () => {
   let uas: SippProcess | undefined;
 
   afterEach(async () => {
-    await uas?.stop().catch(() => undefined);
-    await viaduct?.stop().catch(() => undefined);
+    await stopAll([uas], viaduct, ports);
     uas = undefined;
     viaduct = undefined;
-    releasePorts(ports);
     ports = [];
   });
 

@@ -184,8 +184,15 @@ export default defineModule({
       const old = Date.now() - expireMs;
       for (const [id, c] of loads) if (c.at < old) release(id);
     };
-    // a slot is held until BYE/CANCEL or a failed final reply to the INVITE
-    core.observers.push(() => {
+    // a slot is held until BYE/CANCEL or a failed final reply to the INVITE; watched only once
+    // algorithm 10 has been used, so other scripts pay nothing per message
+    let watching = false;
+    const watchLoads = (): void => {
+      if (watching) return;
+      watching = true;
+      core.observers.push(releaseOnEnd);
+    };
+    const releaseOnEnd = (): void => {
       if (loads.size === 0) return;
       const msg = ctx.msg;
       if (msg.isRequest) {
@@ -193,7 +200,7 @@ export default defineModule({
       } else if (msg.status >= 300 && msg.cseq().methodId === METHOD_INVITE) {
         release(msg.callId());
       }
-    });
+    };
 
     /** The hash key of a hash algorithm, or null when the message has none. */
     const hashOf = (alg: number): number | null => {
@@ -249,6 +256,7 @@ export default defineModule({
           if (loads.size > 0 && loads.size % 1024 === 0) sweep();
           t.addLoad(first, 1);
           loads.set(callId, { setid, uri: t.dests[first]!.uri, dest: first, table: t, at: Date.now() });
+          watchLoads();
         }
       }
       const records = order.slice(0, limit).map((i) => {
