@@ -78,9 +78,12 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const busy = new Int32Array(busySab);
   const ringsInto = (k: number): SharedArrayBuffer[] => rings.map((row) => row[k]).filter((r): r is SharedArrayBuffer => r !== null);
   // Native UDP: this thread opens the sockets (a bind error stops start-up here) and keeps them
-  // across thread restarts; the receiver reads them, every SIP thread sends on them.
+  // across thread restarts; the receiver reads them, every SIP thread sends on them. With one
+  // worker, that worker owns every call and reads them itself: relaying through the receiver
+  // would cost a second thread wake-up per datagram and decide nothing.
   const udp = nativeUdp();
   const fds = udp.udp ? openSockets(udp.udp, socketInfos(settings), settings.udpBufferBytes) : null;
+  const workerReads = fds !== null && n === 1;
   const bellFds = udp.udp ? Array.from({ length: n }, () => udp.udp!.bellCreate()) : null;
   log.info(`UDP I/O: ${udp.udp ? 'native (recvmmsg batches, shared sockets)' : `node:dgram (${udp.why})`}`);
   // Modules with state of their own (dispatcher) set up here, before the threads: a bad list
@@ -137,12 +140,12 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   // With node:dgram every SIP thread binds its own socket to the listening address (to send from
   // it); the kernel may deliver to any of them, so every reader routes by Call-ID.
   for (let k = 0; k < settings.workers; k++) {
-    const data: ThreadData = { ...base, role: 'worker', name: `worker ${k + 1}`, row: 2 + k, workerIndex: k, ringsOut: rings[k + 1], ringsIn: ringsInto(k) };
+    const data: ThreadData = { ...base, role: 'worker', name: `worker ${k + 1}`, row: 2 + k, workerIndex: k, ringsOut: rings[k + 1], ringsIn: ringsInto(k), readsSockets: workerReads };
     const slot: ThreadSlot = { name: data.name, row: data.row, worker: spawn(workerUrl, data), ringsIn: data.ringsIn.map((r) => new Ring(r)), data };
     slots.push(slot);
   }
   await Promise.all(slots.map((s) => onceMessage(s.worker, 'bound', s.name)));
-  const recvData: ThreadData = { ...base, role: 'receiver', name: 'receiver', row: RECEIVER_ROW, workerIndex: -1, ringsOut: rings[0], ringsIn: [] };
+  const recvData: ThreadData = { ...base, role: 'receiver', name: 'receiver', row: RECEIVER_ROW, workerIndex: -1, ringsOut: rings[0], ringsIn: [], readsSockets: !workerReads };
   const receiver: ThreadSlot = { name: 'receiver', row: RECEIVER_ROW, worker: spawn(receiverUrl, recvData), ringsIn: [], data: recvData };
   await onceMessage(receiver.worker, 'ready', 'receiver');
 
@@ -211,7 +214,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     stats,
     processes: () => [
       { IDX: 0, PID: process.pid, DSC: 'main: control plane, http' },
-      { IDX: 1, PID: process.pid, DSC: `receiver: ${socketInfos(settings).map((s) => s.name).join(' ')}${settings.workers ? '' : ' (runs the script)'}` },
+      { IDX: 1, PID: process.pid, DSC: workerReads ? 'receiver: idle (the one worker reads the sockets)' : `receiver: ${socketInfos(settings).map((s) => s.name).join(' ')}${settings.workers ? '' : ' (runs the script)'}` },
       ...slots.map((s, i) => ({ IDX: 2 + i, PID: process.pid, DSC: `${s.name}: routing script` })),
     ],
   });

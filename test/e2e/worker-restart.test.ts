@@ -35,7 +35,8 @@ describe('worker restart', () => {
     ports = [];
   });
 
-  it('restarts a worker whose script called process.exit(1) and keeps serving calls (--workers 2)', async () => {
+  /** Starts a uas and viaduct whose script kills its worker on an INVITE to `crash`. */
+  async function serve(workers: number) {
     ports = await freePorts(3);
     const [proxyPort, uasPort, uacPort] = ports as [number, number, number];
     viaduct = await startViaduct({
@@ -46,7 +47,7 @@ describe('worker restart', () => {
         }
       `,
       listen: [`udp:${LOOPBACK}:${proxyPort}`],
-      workers: 2,
+      workers,
     });
     const v = viaduct;
     const metrics = async () => parseMetrics(await v.metrics());
@@ -84,6 +85,11 @@ describe('worker restart', () => {
 
     uas = startSipp({ scenario: 'uas', localIp: LOOPBACK, localPort: uasPort });
     await uas.ready;
+    return { v, metrics, until, crash, calls };
+  }
+
+  it('restarts a worker whose script called process.exit(1) and keeps serving calls (--workers 2)', async () => {
+    const { v, metrics, until, crash, calls } = await serve(2);
     const start = await metrics();
     expect(start.get(RESTARTS)).toBe(0);
     expect(start.get(LOST)).toBe(0);
@@ -131,4 +137,21 @@ describe('worker restart', () => {
     viaduct = undefined;
     expect(status, v.stderr()).toEqual({ code: 0, signal: null });
   }, 90_000);
+
+  it('with one worker, which reads the sockets itself: restarted, one message lost, calls go on', async () => {
+    const { v, metrics, until, crash, calls } = await serve(1);
+    const warm = await calls(20);
+    expect(warm.uac, warm.text).toMatchObject({ created: 20, successful: 20, failed: 0 });
+    await crash('crash-1');
+    const m = await until('the restart', (x) => (x.get(RESTARTS) ?? 0) >= 1);
+    await until('the restarted worker', () => /restarted/.test(v.stderr()));
+    expect(m.get(RESTARTS)).toBe(1);
+    expect(m.get(LOST), v.stderr()).toBe(1);
+    const after = await calls(100);
+    expect(after.uac, after.text).toMatchObject({ created: 100, successful: 100, failed: 0 });
+    // the worker read every datagram itself: nothing went through a ring
+    const end = await metrics();
+    expect(end.get('viaduct_viaduct_ring_handoffs_total')).toBe(0);
+    expect(end.get('viaduct_viaduct_worker_socket_rcv_total')).toBe(end.get('viaduct_core_rcv_requests_total')! + end.get('viaduct_core_rcv_replies_total')!);
+  }, 60_000);
 });

@@ -33,6 +33,11 @@ export interface ThreadData {
   instanceTag: string;          // to-tag prefix of this server instance
   /** Native UDP (udp-native.ts): the listen sockets' descriptors, shared by every thread; null: node:dgram. */
   fds: number[] | null;
+  /**
+   * With native UDP, whether this thread reads the shared sockets: the receiving thread does,
+   * except with one worker, which then reads them itself (see server.ts).
+   */
+  readsSockets: boolean;
   /** With native UDP: one eventfd per worker, its doorbell (see Doorbells). */
   bellFds: number[] | null;
   /** Per module, what its set-up on the main thread hands the threads (dispatcher: its table). */

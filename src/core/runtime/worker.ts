@@ -16,9 +16,10 @@ const thread = createSipThread(data, sockets.transport);
 const { core, counters } = thread;
 const router = new CallRouter(data.ringsOut, sockets.doorbells, self, counters);
 
-// With node:dgram this thread's own sockets receive too (native sockets are read by the receiver only)
+// With node:dgram this thread's own sockets receive too; native sockets are read by the
+// receiver, or by this thread when it is the only worker.
 const busy = new Int32Array(data.busy);
-if (!data.fds) sockets.read((buf, ip, port, i) => {
+if (!data.fds || data.readsSockets) sockets.read((buf, ip, port, i) => {
   counters.inc(C['viaduct:worker_socket_rcv']);
   const k = router.owner(buf);
   if (k === self) {
