@@ -2,6 +2,9 @@
 // The received bytes are never modified: the outgoing message is spliced from slices of them
 // and the inserted texts, in one allocation.
 
+import { Buffer } from 'node:buffer';
+import { copyBytes, plainBytes, writeUtf8 } from './sip/bytes.js';
+
 export interface Lump {
   start: number;   // byte offset in the original message
   end: number;     // end of the replaced range (== start for a pure insertion)
@@ -45,37 +48,46 @@ function byOffset(a: Lump, b: Lump): number {
  */
 export function applyLumps(src: Buffer, from: number, to: number, lumps: Lump[], prefixAt: number, prefix: string, scratch?: Buffer): Buffer {
   if (lumps.length > 1) lumps.sort(byOffset);
-  let size = to - from + Buffer.byteLength(prefix);
-  let pos = from;
-  for (const l of lumps) {
-    const s = l.start < pos ? pos : l.start;
-    const e = l.end < s ? s : l.end;
-    size += Buffer.byteLength(l.text) - (e - s);
-    pos = e;
-  }
   // `scratch`: a buffer of the caller's to write into (a transport that sends before returning
-  // needs no new buffer per message); too small, and a new one is allocated
-  const out = scratch !== undefined && scratch.length >= size ? scratch : Buffer.allocUnsafe(size);
+  // needs no new buffer per message). When the message surely fits (a UTF-16 unit is at most
+  // three UTF-8 bytes) it is used without measuring the texts; else the exact size decides.
+  let bound = to - from + 3 * prefix.length;
+  for (let i = 0; i < lumps.length; i++) bound += 3 * lumps[i].text.length;
+  let out: Buffer;
+  if (scratch !== undefined && scratch.length >= bound) {
+    out = scratch;
+  } else {
+    let size = to - from + Buffer.byteLength(prefix);
+    let pos = from;
+    for (const l of lumps) {
+      const s = l.start < pos ? pos : l.start;
+      const e = l.end < s ? s : l.end;
+      size += Buffer.byteLength(l.text) - (e - s);
+      pos = e;
+    }
+    out = scratch !== undefined && scratch.length >= size ? scratch : Buffer.allocUnsafe(size);
+  }
+  const bytes = plainBytes(src);
   let o = 0;
-  pos = from;
+  let pos = from;
   let prefixDone = prefix.length === 0;
   for (const l of lumps) {
     const s = l.start < pos ? pos : l.start;
     if (!prefixDone && prefixAt <= s) {
-      o += src.copy(out, o, pos, prefixAt);
+      o += copyBytes(bytes, out, o, pos, prefixAt);
       pos = prefixAt;
-      o += out.write(prefix, o, 'utf8');
+      o += writeUtf8(out, prefix, o);
       prefixDone = true;
     }
-    o += src.copy(out, o, pos, s);
-    if (l.text) o += out.write(l.text, o, 'utf8');
+    o += copyBytes(bytes, out, o, pos, s);
+    if (l.text) o += writeUtf8(out, l.text, o);
     pos = l.end < s ? s : l.end;
   }
   if (!prefixDone) {
-    o += src.copy(out, o, pos, prefixAt);
+    o += copyBytes(bytes, out, o, pos, prefixAt);
     pos = prefixAt;
-    o += out.write(prefix, o, 'utf8');
+    o += writeUtf8(out, prefix, o);
   }
-  o += src.copy(out, o, pos, to);
-  return o === out.length ? out : out.subarray(0, o);
+  o += copyBytes(bytes, out, o, pos, to);
+  return o === out.length ? out : Buffer.from(out.buffer, out.byteOffset, o); // half the cost of subarray()
 }

@@ -1,6 +1,8 @@
 // Byte classes and small byte scanners shared by the message, header and URI parsers.
 // Tables are indexed by byte value; bytes >= 0x80 are in no class unless stated.
 
+import { indexOfByte } from './bytes.js';
+
 export const SP = 0x20;
 export const HT = 0x09;
 export const CR = 0x0d;
@@ -95,7 +97,7 @@ export function parseDigits(buf: Uint8Array, start: number, end: number): number
 
 /** Whether buf[start, end) contains a line feed, i.e. a folded (multi-line) value. */
 function hasLF(buf: Buffer, start: number, end: number): boolean {
-  const lf = buf.indexOf(LF, start); // memchr: stops at the line end right after the value
+  const lf = indexOfByte(buf, LF, start); // memchr: stops at the line end right after the value
   return lf !== -1 && lf < end;
 }
 

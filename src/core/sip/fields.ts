@@ -6,10 +6,11 @@ import {
   DQUOTE, HOST, PARAM_VALUE, TOKEN,
   isLWS, newParams, parseDigits, skipClass, skipLWS, skipQuoted,
 } from './chars.js';
+import { decodeBytes, indexOfByte } from './bytes.js';
 import { SipParseError } from './errors.js';
 import { HDR_CANONICAL_NAMES } from './headers.js';
 import type { HeaderField, NameAddr, SipMessage, Via } from './message.js';
-import { METHOD_NAMES, METHOD_OTHER, methodIdFromBytes } from './methods.js';
+import { METHOD_OTHER, methodIdFromBytes, methodName } from './methods.js';
 
 const COMMA = 0x2c;
 const SEMI = 0x3b;
@@ -539,7 +540,7 @@ function parseNameAddr(msg: SipMessage, p: number, end: number, h: HeaderField, 
     if (buf[p] === LAQUOT) {
       // The URI's characters (no LWS inside <>, RFC 4475 3.1.2.14) are checked by parseUri.
       uriStart = p + 1;
-      uriEnd = buf.indexOf(RAQUOT, uriStart);
+      uriEnd = indexOfByte(buf, RAQUOT, uriStart);
       if (uriEnd === -1 || uriEnd >= end) fail(buf, h, 'missing >');
       if (uriEnd === uriStart) fail(buf, h, 'empty URI');
       p = uriEnd + 1;
@@ -624,7 +625,7 @@ export function parseCSeq(buf: Buffer, h: HeaderField): CSeq {
   const me = skipClass(buf, ms, end, TOKEN);
   if (ms === p || me === ms || me !== end) fail(buf, h, 'expected a number and a method');
   const methodId = methodIdFromBytes(buf, ms, me);
-  const method = methodId === METHOD_OTHER ? buf.toString('latin1', ms, me) : METHOD_NAMES[methodId];
+  const method = methodId === METHOD_OTHER ? decodeBytes(buf, 'latin1', ms, me) : methodName(methodId);
   return { num, method, methodId };
 }
 

@@ -5,10 +5,11 @@
 // decoded and parsed the first time something asks for it, then cached on the message.
 
 import { CR, HT, LF, SP, decodeUnfolded, isLWS, isToken, parseDigits } from './chars.js';
+import { decodeBytes, indexOfByte } from './bytes.js';
 import { SipParseError } from './errors.js';
 import { type CSeq, TextRef, parseCSeq, parseNameAddrHeader, parseViaHeader } from './fields.js';
 import { HDR, HDR_CANONICAL_NAMES, PACKED_NAME_MAX, headerIdFromBytes, headerIdFromWords, headerIdOf } from './headers.js';
-import { METHOD_NAMES, METHOD_OTHER, METHOD_UNDEF, methodIdFromBytes } from './methods.js';
+import { METHOD_OTHER, METHOD_UNDEF, methodIdFromBytes, methodName } from './methods.js';
 import { type SipUri, parseUri } from './uri.js';
 
 /** One header line (with its folded continuation lines). All offsets are byte offsets into msg.buf. */
@@ -155,7 +156,7 @@ export class SipMessage {
   }
 
   private decodeHead(): void {
-    this._text = this.buf.toString('utf8', 0, this.headersEnd);
+    this._text = decodeBytes(this.buf, 'utf8', 0, this.headersEnd);
     this._exact = this._text.length === this.headersEnd;
   }
 
@@ -394,15 +395,15 @@ function requestLineProblem(buf: Buffer, start: number, end: number): string {
 function parseRequestLine(msg: SipMessage, buf: Buffer, start: number, end: number): void {
   // Method SP Request-URI SP SIP-Version: exactly two SPs. The Request-URI characters are
   // checked by parseUri when the URI is asked for (validateMessage does).
-  const methodEnd = buf.indexOf(SP, start);
-  const uriEnd = methodEnd === -1 || methodEnd >= end ? -1 : buf.indexOf(SP, methodEnd + 1);
+  const methodEnd = indexOfByte(buf, SP, start);
+  const uriEnd = methodEnd === -1 || methodEnd >= end ? -1 : indexOfByte(buf, SP, methodEnd + 1);
   const methodId = methodEnd > start ? methodIdFromBytes(buf, start, methodEnd) : METHOD_UNDEF;
   const ok = methodId !== METHOD_UNDEF && uriEnd > methodEnd + 1 && uriEnd < end &&
     versionEnd(buf, uriEnd + 1, end) === end && (methodId !== METHOD_OTHER || isToken(buf, start, methodEnd));
   if (!ok) throw new SipParseError(requestLineProblem(buf, start, end));
   msg.isRequest = true;
   msg.methodId = methodId;
-  msg.method = methodId === METHOD_OTHER ? buf.toString('latin1', start, methodEnd) : METHOD_NAMES[methodId];
+  msg.method = methodId === METHOD_OTHER ? decodeBytes(buf, 'latin1', start, methodEnd) : methodName(methodId);
   msg.ruriStart = methodEnd + 1;
   msg.ruriEnd = uriEnd;
   msg.version = versionString(buf, uriEnd + 1, end);
@@ -438,7 +439,7 @@ export function parseMessage(buf: Buffer): SipMessage {
   while (p < len && (buf[p] === CR || buf[p] === LF)) p++;
   if (p === len) throw new SipParseError('empty message');
   const lineStart = p;
-  p = buf.indexOf(LF, p);
+  p = indexOfByte(buf, LF, p);
   if (p === -1) throw new SipParseError('first line not terminated');
   const lineEnd = p > lineStart && buf[p - 1] === CR ? p - 1 : p;
   if (startsWithSipSlash(buf, lineStart, lineEnd)) parseStatusLine(msg, buf, lineStart, lineEnd);
@@ -466,9 +467,9 @@ export function parseMessage(buf: Buffer): SipMessage {
     const start = p;
     // Line end first, by memchr (far cheaper than a JS byte loop); a line that starts with SP
     // or HTAB continues the header (folding, RFC 3261 7.3.1).
-    const firstLf = buf.indexOf(LF, p);
+    const firstLf = indexOfByte(buf, LF, p);
     let lf = firstLf;
-    while (lf !== -1 && lf + 1 < len && (buf[lf + 1] === SP || buf[lf + 1] === HT)) lf = buf.indexOf(LF, lf + 1);
+    while (lf !== -1 && lf + 1 < len && (buf[lf + 1] === SP || buf[lf + 1] === HT)) lf = indexOfByte(buf, LF, lf + 1);
     if (lf === -1) throw new SipParseError('missing empty line after headers');
     if (lf !== firstLf) msg._folded = true;
     p = lf + 1;

@@ -46,6 +46,16 @@ export const METHOD_NAMES: Record<number, string> = {
   [METHOD_DELETE]: 'DELETE',
 };
 
+// METHOD_NAMES by bit position: the ids go up to 2**19, so METHOD_NAMES itself has sparse
+// (dictionary) elements, and indexing it is a hash lookup.
+const nameByBit: string[] = Array.from({ length: 32 }, () => '');
+for (const [id, name] of Object.entries(METHOD_NAMES)) nameByBit[31 - Math.clz32(Number(id))] = name;
+
+/** METHOD_NAMES[id] for a known method id (one bit set). */
+export function methodName(id: number): string {
+  return nameByBit[31 - Math.clz32(id)];
+}
+
 const byName = new Map<string, number>();
 // Method names grouped by byte length, so a lookup from bytes compares at most a few
 // candidates of the right length and never builds a string.

@@ -79,12 +79,14 @@ export const COUNTERS: readonly string[] = Object.freeze([
   ...VIADUCT.map((n) => `viaduct:${n}`),
 ]);
 
-const ids: Record<string, number> = {};
-COUNTERS.forEach((full, id) => {
-  ids[full.startsWith('core:') ? full.slice(5) : full] = id;
-});
-/** Counter id by key; see the file comment for the key scheme. */
-export const C: Readonly<Record<CounterKey, number>> = Object.freeze(ids as Record<CounterKey, number>);
+/**
+ * Counter id by key; see the file comment for the key scheme. Built by Object.fromEntries, which
+ * gives an object with fast properties: one built key by key this size is a dictionary, and
+ * every `C.x` on the per-message path would be a hash lookup.
+ */
+export const C: Readonly<Record<CounterKey, number>> = Object.freeze(Object.fromEntries(
+  COUNTERS.map((full, id) => [full.startsWith('core:') ? full.slice(5) : full, id]),
+) as Record<CounterKey, number>);
 
 /** Checked lookup for names only known at run time: accepts a `C` key or the full `group:name`. */
 export function counterId(name: string): number {
@@ -235,7 +237,10 @@ function computeReplyCounters(status: number, methodIndex: number): number[] {
 const MAX_STATUS = 999;
 const NONE: readonly number[] = Object.freeze([]);
 /** Lazily filled: [methodIndex + 1][status] -> frozen id list. */
-const replyCache: (readonly number[] | undefined)[][] = Array.from({ length: REPLY_METHODS.length + 1 }, () => []);
+// Dense tables (every index present): an array filled at a few scattered indexes gets
+// dictionary elements, and reading it on every reply would be a hash lookup.
+const statusTable = (): (readonly number[] | undefined)[] => new Array(MAX_STATUS + 1).fill(undefined);
+const replyCache = Array.from({ length: REPLY_METHODS.length + 1 }, statusTable);
 
 /**
  * The rcv_replies_* counters a received reply bumps: its class (1xx..6xx), 18x, the codes Kamailio
@@ -266,7 +271,7 @@ function slBucket(status: number): number {
   return C[`sl:${Math.floor(status / 100) as 1 | 2 | 3 | 4 | 5 | 6}xx_replies`];
 }
 
-const slCache: (readonly number[] | undefined)[] = [];
+const slCache = statusTable();
 const SL_OUT_OF_RANGE: readonly number[] = Object.freeze([C['sl:xxx_replies'], SL_SENT_REPLIES, SL_SENT_ERR_REPLIES]);
 
 /**

@@ -1,0 +1,34 @@
+// Buffer methods called through module constants. In optimized code a call such as
+// buf.indexOf(...) looks the method up on Buffer.prototype generically every time (a LoadIC
+// call: TurboFan does not fold that prototype's methods), while a call through a constant is
+// direct. These run several times per message (bench/micro/core.ts measures them).
+
+const { indexOf: bufferIndexOf, write: bufferWrite, toString: bufferToString } = Buffer.prototype;
+const { set: u8set, subarray: u8subarray } = Uint8Array.prototype;
+
+/** buf.indexOf(byte, from) */
+export function indexOfByte(buf: Buffer, byte: number, from: number): number {
+  return bufferIndexOf.call(buf, byte, from);
+}
+
+/** A plain Uint8Array over buf's bytes, for copyBytes (cheaper to slice than a Buffer). */
+export function plainBytes(buf: Buffer): Uint8Array {
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/** Copies src[start, end) to target at `at`: the number of bytes copied. Ranges must be in bounds. */
+export function copyBytes(src: Uint8Array, target: Uint8Array, at: number, start: number, end: number): number {
+  if (end <= start) return 0;
+  u8set.call(target, u8subarray.call(src, start, end), at);
+  return end - start;
+}
+
+/** target.write(s, at, 'utf8'): the number of bytes written. */
+export function writeUtf8(target: Buffer, s: string, at: number): number {
+  return bufferWrite.call(target, s, at, 'utf8');
+}
+
+/** buf.toString(encoding, start, end) */
+export function decodeBytes(buf: Buffer, encoding: 'utf8' | 'latin1', start: number, end: number): string {
+  return bufferToString.call(buf, encoding, start, end);
+}
