@@ -69,6 +69,8 @@ export class SipCore {
   /** Socket addresses as received in Via/URIs most of the time, checked before the Set. */
   private readonly myHosts: { host: string; port: number }[] = [];
   private readonly toTagPrefix: string;
+  /** Per socket, our Via up to the hash in its branch: "Via: SIP/2.0/UDP host:port;branch=z9hG4bKvd". */
+  private readonly viaStart: string[];
 
   constructor(
     readonly settings: Settings,
@@ -80,6 +82,7 @@ export class SipCore {
     instanceTag: string,
   ) {
     this.toTagPrefix = instanceTag;
+    this.viaStart = sockets.map((s) => `Via: SIP/2.0/UDP ${s.viaHost}:${s.viaPort};branch=z9hG4bKvd`);
     this.scratch = transport.copiesOnSend ? Buffer.allocUnsafe(65536) : undefined;
     for (const s of sockets) {
       this.myself.add(`${formatHostPort(s.bindHost, 0).toLowerCase()}:${s.port}`);
@@ -331,13 +334,14 @@ export class SipCore {
       }
       ctx.maxfwdDone = true;
     }
-    const loopKey = this.loopHash(msg);
-    if (this.hasLooped(msg, loopKey)) {
+    // our branches end in "." + this hex: a Via of ours with it means the request came back
+    const loopSuffix = `.${hex32(this.loopHash(msg))}`;
+    if (this.hasLooped(msg, loopSuffix)) {
       c.inc(C['viaduct:loops_detected']);
       this.sendReply(482, 'Loop Detected');
       return -1;
     }
-    const out = this.buildForwardedRequest(sock, loopKey);
+    const out = this.buildForwardedRequest(sock, loopSuffix);
     if (this.routes.onsend) {
       this.runRoute(this.routes.onsend);
       if (ctx.dropped) {
@@ -356,12 +360,11 @@ export class SipCore {
     let h = fnv1a(msg.ruri);
     h = fnv1a(msg.callId(), h);
     h = fnv1a(msg.from().tag ?? '', h);
-    return fnv1a(String(msg.cseq().num), h);
+    return Math.imul(h ^ msg.cseq().num, 0x01000193) >>> 0;
   }
 
-  private hasLooped(msg: SipMessage, loopKey: number): boolean {
+  private hasLooped(msg: SipMessage, suffix: string): boolean {
     const vias = msg.vias();
-    const suffix = `.${hex32(loopKey)}`;
     for (let i = 0; i < vias.length; i++) {
       const v = vias[i];
       if (v.branch !== undefined && v.branch.endsWith(suffix) && this.isMyVia(v)) return true;
@@ -373,7 +376,7 @@ export class SipCore {
    * RFC 3261 16.11: the same for retransmissions, distinct per request, and a CANCEL or a
    * non-2xx ACK gets the branch of its INVITE (all three carry the INVITE's top branch).
    */
-  private branchFor(msg: SipMessage, loopKey: number): string {
+  private branchHash(msg: SipMessage): number {
     const top = msg.topVia();
     let h: number;
     if (top.branch !== undefined && top.branch.startsWith('z9hG4bK')) {
@@ -383,10 +386,10 @@ export class SipCore {
       h = fnv1a(msg.ruri, fnv1a(msg.callId(), fnv1a(msg.from().tag ?? '', msg.cseq().num)));
       h = fnv1a(top.host, h ^ top.port);
     }
-    return `z9hG4bKvd${hex32(h)}.${hex32(loopKey)}`;
+    return h;
   }
 
-  private buildForwardedRequest(sock: SocketInfo, loopKey: number): Buffer {
+  private buildForwardedRequest(sock: SocketInfo, loopSuffix: string): Buffer {
     const ctx = this.ctx;
     const msg = ctx.msg;
     // Lumps that belong to this one forward only (a script may forward twice).
@@ -405,7 +408,7 @@ export class SipCore {
       if (top.received === undefined) once.push(lump(top.end, top.end, `;received=${ctx.srcIp}`));
     }
     if (ctx.ruri !== null) once.push(lump(msg.ruriStart, msg.ruriEnd, ctx.ruri));
-    let prefix = `Via: SIP/2.0/UDP ${sock.viaHost}:${sock.viaPort};branch=${this.branchFor(msg, loopKey)}${ctx.localRport ? ';rport' : ''}\r\n`;
+    let prefix = this.viaStart[sock.index] + hex32(this.branchHash(msg)) + loopSuffix + (ctx.localRport ? ';rport\r\n' : '\r\n');
     if (ctx.rr !== null) prefix += this.recordRouteHeaders(sock, ctx.rr + ctx.rrParams);
     else if (ctx.rrPreset !== null) for (const a of ctx.rrPreset) prefix += `Record-Route: <sip:${a}>\r\n`;
     const all = once.length ? ctx.lumps.list.concat(once) : ctx.lumps.list;

@@ -20,10 +20,10 @@ export function fnv1aBytes(b: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
-const HEX = '0123456789abcdef';
+// Two hex digits per byte value: four table reads and three concatenations per hash.
+const HEX2 = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 /** Fixed-width hex of a 32-bit hash (toString(16) takes V8's slow radix path). */
 export function hex32(n: number): string {
-  return HEX[(n >>> 28) & 15] + HEX[(n >>> 24) & 15] + HEX[(n >>> 20) & 15] + HEX[(n >>> 16) & 15] +
-    HEX[(n >>> 12) & 15] + HEX[(n >>> 8) & 15] + HEX[(n >>> 4) & 15] + HEX[n & 15];
+  return HEX2[(n >>> 24) & 255] + HEX2[(n >>> 16) & 255] + HEX2[(n >>> 8) & 255] + HEX2[n & 255];
 }
