@@ -145,9 +145,10 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     slots.push(slot);
   }
   await Promise.all(slots.map((s) => onceMessage(s.worker, 'bound', s.name)));
-  const recvData: ThreadData = { ...base, role: 'receiver', name: 'receiver', row: RECEIVER_ROW, workerIndex: -1, ringsOut: rings[0], ringsIn: [], readsSockets: !workerReads };
-  const receiver: ThreadSlot = { name: 'receiver', row: RECEIVER_ROW, worker: spawn(receiverUrl, recvData), ringsIn: [], data: recvData };
-  await onceMessage(receiver.worker, 'ready', 'receiver');
+  // no receiving thread when the one worker reads the sockets itself
+  const recvData: ThreadData = { ...base, role: 'receiver', name: 'receiver', row: RECEIVER_ROW, workerIndex: -1, ringsOut: rings[0], ringsIn: [], readsSockets: true };
+  const receiver: ThreadSlot | null = workerReads ? null : { name: 'receiver', row: RECEIVER_ROW, worker: spawn(receiverUrl, recvData), ringsIn: [], data: recvData };
+  if (receiver) await onceMessage(receiver.worker, 'ready', 'receiver');
 
   const restart = (slot: ThreadSlot, why: string): void => {
     if (stopping) return;
@@ -183,7 +184,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     w.on('exit', (code) => { if (slot.worker === w) restart(slot, err || `exit code ${code}`); });
   };
   slots.forEach(watch);
-  watch(receiver);
+  if (receiver) watch(receiver);
 
   // Histograms: ask every SIP thread for its encoding; a thread too busy to answer within a
   // second is represented by its last answer, so the summary's _count never steps back.
@@ -203,7 +204,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     w.on('message', on);
     w.postMessage({ type: 'histogram', id });
   });
-  const sipThreads = (): Worker[] => (settings.workers === 0 ? [receiver.worker] : slots.map((s) => s.worker));
+  const sipThreads = (): Worker[] => (settings.workers === 0 ? [receiver!.worker] : slots.map((s) => s.worker));
   threadsStarted = true;
 
   const startTime = new Date();
@@ -214,8 +215,8 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     stats,
     processes: () => [
       { IDX: 0, PID: process.pid, DSC: 'main: control plane, http' },
-      { IDX: 1, PID: process.pid, DSC: workerReads ? 'receiver: idle (the one worker reads the sockets)' : `receiver: ${socketInfos(settings).map((s) => s.name).join(' ')}${settings.workers ? '' : ' (runs the script)'}` },
-      ...slots.map((s, i) => ({ IDX: 2 + i, PID: process.pid, DSC: `${s.name}: routing script` })),
+      ...(receiver ? [{ IDX: 1, PID: process.pid, DSC: `receiver: ${socketInfos(settings).map((s) => s.name).join(' ')}${settings.workers ? '' : ' (runs the script)'}` }] : []),
+      ...slots.map((s, i) => ({ IDX: 2 + i, PID: process.pid, DSC: `${s.name}: ${workerReads ? `reads ${socketInfos(settings).map((x) => x.name).join(' ')}, ` : ''}routing script` })),
     ],
   });
   let http: HttpServerHandle | null = null;
@@ -232,7 +233,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     if (stopping) return;
     stopping = true;
     await Promise.all(moduleSetups.map((m) => m.stop?.()));
-    await Promise.all([receiver.worker.terminate(), ...slots.map((s) => s.worker.terminate())]);
+    await Promise.all([...(receiver ? [receiver.worker] : []), ...slots.map((s) => s.worker)].map((w) => w.terminate()));
     [...(fds ?? []), ...(bellFds ?? [])].forEach((fd) => udp.udp!.close(fd));
     await http?.close();
   }

@@ -20,7 +20,7 @@ if (data.ringsOut.length === 0) {
     core.receive(buf, ip, port, i);
     busy[0] = 0;
   });
-} else if (!data.fds || data.readsSockets) {
+} else {
   const router = new CallRouter(data.ringsOut, sockets.doorbells, -1, new ThreadCounters(data.statsSab, data.row));
   sockets.read((buf, ip, port, i) => router.handOff(router.owner(buf), buf, ip, port, i));
 }

@@ -34,8 +34,8 @@ export interface ThreadData {
   /** Native UDP (udp-native.ts): the listen sockets' descriptors, shared by every thread; null: node:dgram. */
   fds: number[] | null;
   /**
-   * With native UDP, whether this thread reads the shared sockets: the receiving thread does,
-   * except with one worker, which then reads them itself (see server.ts).
+   * With native UDP, whether this thread reads the shared sockets: the receiving thread does;
+   * with one worker there is no receiving thread and that worker reads them (see server.ts).
    */
   readsSockets: boolean;
   /** With native UDP: one eventfd per worker, its doorbell (see Doorbells). */
