@@ -12,11 +12,11 @@ import { renderMarkdown, renderText, type BenchRun } from './report.js';
 import { scenarios, type Scenario } from './scenarios.js';
 import { targets, type Target } from './targets.js';
 
-const USAGE = `usage: node dist/bench/run.js [--scenario forward] [--targets a,b] [--rates 1000,2000,...]
+const USAGE = `usage: node dist/bench/run.js [--scenario NAME]... [--targets a,b] [--rates 1000,2000,...]
                                [--duration SECONDS] [--warmup SECONDS] [--rounds N] [--out DIR] [--list]
   scenarios: ${Object.keys(scenarios).join(', ')}
   targets:   ${targets.map((t) => t.name).join(', ')}
-  defaults:  --scenario forward --targets (all) --rates 1000,2000,4000,6000 --duration 10 --warmup 3
+  defaults:  --scenario (all) --targets (all) --rates 1000,2000,4000,6000 --duration 10 --warmup 3
              --rounds 1 --out bench/results
   --warmup:  calls at the same rate before each measured run, not counted (every target gets it)
   --rounds:  repeat the whole grid; the summary gives medians (this machine's speed drifts by
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const chosenScenarios = pick(scenarios, listOf(values.scenario).length ? listOf(values.scenario) : ['forward'], 'scenario');
+  const chosenScenarios = pick(scenarios, listOf(values.scenario).length ? listOf(values.scenario) : Object.keys(scenarios), 'scenario');
   const chosenTargets = listOf(values.targets).length ? pick(targets, listOf(values.targets), 'target') : targets;
   const rates = (listOf(values.rates).length ? listOf(values.rates) : ['1000', '2000', '4000', '6000']).map(Number);
   const durationS = Number(values.duration ?? 10);
