@@ -82,6 +82,8 @@ export function watchSockets(udp: NativeUdp, fds: number[], onDatagram: OnDatagr
   const { BATCH, SLOT, META, META_TEXT } = udp;
   fds.forEach((fd, sockIndex) => {
     const slots = Buffer.alloc(BATCH * SLOT);
+    const slotsBuffer = slots.buffer;
+    const slotsOffset = slots.byteOffset;
     const meta = Buffer.alloc(BATCH * META);
     const m32 = new Int32Array(meta.buffer, meta.byteOffset, meta.length >> 2);
     const stride = META >> 2;
@@ -97,7 +99,7 @@ export function watchSockets(udp: NativeUdp, fds: number[], onDatagram: OnDatagr
           last[0] = m32[o + 3]; last[1] = m32[o + 4]; last[2] = m32[o + 5]; last[3] = m32[o + 6];
         }
         // Buffer.from(arrayBuffer, ...) makes the view at half the cost of subarray()
-        onDatagram(Buffer.from(slots.buffer, slots.byteOffset + i * SLOT, m32[o]), lastIp, m32[o + 1], sockIndex);
+        onDatagram(Buffer.from(slotsBuffer, slotsOffset + i * SLOT, m32[o]), lastIp, m32[o + 1], sockIndex);
       }
     });
   });

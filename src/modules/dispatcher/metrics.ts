@@ -13,13 +13,15 @@ export function dispatcherMetrics(registry: Registry, table: () => DsTable): voi
     for (let i = 0; i < t.dests.length; i++) fn(t, i);
   };
 
-  new Gauge({
-    name: 'viaduct_dispatcher_destination_up',
-    help: 'Destination selectable (1: active or trying, 0: inactive or disabled)',
-    labelNames: ['set', 'destination'],
-    registers: [registry],
-    collect() { this.reset(); each((t, i) => this.set(labels(t, i), t.usable(i) ? 1 : 0)); },
-  });
+  // A metric with one value per destination, set from the table at each scrape.
+  const perDestination = (kind: 'gauge' | 'counter', name: string, help: string, value: (t: DsTable, i: number) => number): void => {
+    const opts = { name, help, labelNames: ['set', 'destination'], registers: [registry] };
+    if (kind === 'gauge') new Gauge({ ...opts, collect() { this.reset(); each((t, i) => this.set(labels(t, i), value(t, i))); } });
+    else new Counter({ ...opts, collect() { this.reset(); each((t, i) => this.inc(labels(t, i), value(t, i))); } });
+  };
+
+  perDestination('gauge', 'viaduct_dispatcher_destination_up',
+    'Destination selectable (1: active or trying, 0: inactive or disabled)', (t, i) => (t.usable(i) ? 1 : 0));
   new Gauge({
     name: 'viaduct_dispatcher_destination_state',
     help: 'Destination state (1 for the current one): active, trying, inactive, disabled',
@@ -33,27 +35,12 @@ export function dispatcherMetrics(registry: Registry, table: () => DsTable): voi
       });
     },
   });
-  new Gauge({
-    name: 'viaduct_dispatcher_destination_probing',
-    help: 'Destination probed with keep-alives (P flag)',
-    labelNames: ['set', 'destination'],
-    registers: [registry],
-    collect() { this.reset(); each((t, i) => this.set(labels(t, i), t.flagLetters(i)[1] === 'P' ? 1 : 0)); },
-  });
-  new Counter({
-    name: 'viaduct_dispatcher_selections_total',
-    help: 'Times the destination was selected (ds_select_*, ds_next_*); restarts from 0 on reload',
-    labelNames: ['set', 'destination'],
-    registers: [registry],
-    collect() { this.reset(); each((t, i) => this.inc(labels(t, i), t.selectionsOf(i))); },
-  });
-  new Gauge({
-    name: 'viaduct_dispatcher_call_load',
-    help: 'Calls holding a slot of the destination (algorithm 10)',
-    labelNames: ['set', 'destination'],
-    registers: [registry],
-    collect() { this.reset(); each((t, i) => this.set(labels(t, i), t.load(i))); },
-  });
+  perDestination('gauge', 'viaduct_dispatcher_destination_probing', 'Destination probed with keep-alives (P flag)',
+    (t, i) => (t.flagLetters(i)[1] === 'P' ? 1 : 0));
+  perDestination('counter', 'viaduct_dispatcher_selections_total',
+    'Times the destination was selected (ds_select_*, ds_next_*); restarts from 0 on reload', (t, i) => t.selectionsOf(i));
+  perDestination('gauge', 'viaduct_dispatcher_call_load', 'Calls holding a slot of the destination (algorithm 10)',
+    (t, i) => t.load(i));
   new Gauge({
     name: 'viaduct_dispatcher_probe_latency_seconds',
     help: 'Keep-alive round trip: avg, std (deviation), est (weighted estimate), max',
@@ -68,18 +55,8 @@ export function dispatcherMetrics(registry: Registry, table: () => DsTable): voi
       });
     },
   });
-  new Counter({
-    name: 'viaduct_dispatcher_probe_failures_total',
-    help: 'Keep-alives that failed (no answer, or a reply code not accepted)',
-    labelNames: ['set', 'destination'],
-    registers: [registry],
-    collect() { this.reset(); each((t, i) => this.inc(labels(t, i), t.latency(i, F_PROBE_FAILS))); },
-  });
-  new Counter({
-    name: 'viaduct_dispatcher_probe_timeouts_total',
-    help: 'Keep-alives that got no answer within ds_ping_fr_timer',
-    labelNames: ['set', 'destination'],
-    registers: [registry],
-    collect() { this.reset(); each((t, i) => this.inc(labels(t, i), t.latency(i, F_TIMEOUTS))); },
-  });
+  perDestination('counter', 'viaduct_dispatcher_probe_failures_total',
+    'Keep-alives that failed (no answer, or a reply code not accepted)', (t, i) => t.latency(i, F_PROBE_FAILS));
+  perDestination('counter', 'viaduct_dispatcher_probe_timeouts_total',
+    'Keep-alives that got no answer within ds_ping_fr_timer', (t, i) => t.latency(i, F_TIMEOUTS));
 }
