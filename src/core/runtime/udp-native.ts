@@ -1,6 +1,6 @@
 // The native UDP path (native/udp/udp.c): sockets opened once by the main thread, read by the
 // receiving thread in batches (one recvmmsg and one call into JavaScript per wake-up), written
-// by any SIP thread with sendto on the same descriptor. node:dgram is the fallback when the
+// by any SIP thread on the same descriptor (sendto, or one sendmmsg per received batch). node:dgram is the fallback when the
 // addon is not built (no compiler, other OS) or VIADUCT_UDP=dgram asks for it.
 import { lookup } from 'node:dns';
 import { existsSync } from 'node:fs';
@@ -19,8 +19,14 @@ export interface NativeUdp {
   open(ip: string, port: number, bufferBytes: number): number;
   close(fd: number): void;
   localPort(fd: number): number;
-  /** Bytes sent, or -errno (-EINVAL: `ip` is not an IP literal of the socket's family). */
+  /**
+   * Bytes sent, or -errno (-EINVAL: `ip` is not an IP literal of the socket's family). Inside a
+   * watch/bellWatch callback the datagram is copied and queued instead, and every queued one
+   * leaves in one sendmmsg() when the callback returns; failures then go to countSendErrors.
+   */
   send(fd: number, data: Uint8Array, port: number, ip: string): number;
+  /** Where this thread counts queued datagrams the kernel refused: row[index] += 1. */
+  countSendErrors(row: Float64Array, index: number): void;
   /** Calls onBatch(count) with datagrams in slots 0..count-1, valid during the call only. */
   watch(fd: number, slots: Uint8Array, meta: Uint8Array, onBatch: (count: number) => void): number;
   unwatch(fd: number): void;
@@ -107,12 +113,13 @@ export function watchSockets(udp: NativeUdp, fds: number[], onDatagram: OnDatagr
 
 /** Sends on the shared descriptors; a host name is resolved first, failures are counted. */
 export function nativeTransport(udp: NativeUdp, fds: number[], infos: SocketInfo[], log: Logger, counters: ThreadCounters): Transport {
+  udp.countSendErrors(counters.row, C['viaduct:send_errors']);
   const failed = (why: string): void => {
     counters.inc(C['viaduct:send_errors']);
     log.dbg(`send failed: ${why}`);
   };
   return {
-    copiesOnSend: true, // sendto has copied the bytes when it returns (the name path copies first)
+    copiesOnSend: true, // sent or queued, the bytes are copied when send returns (the name path copies first)
     send(i, data, port, host) {
       const r = udp.send(fds[i], data, port, host);
       if (r >= 0) return;
