@@ -57,6 +57,31 @@ describe('native UDP addon', () => {
     expect(got[0]).toEqual({ len: 60000, ip: '::1', port: udp.localPort(b!) });
   });
 
+  it('queues sends made during a batch, copied, and sends them in order when it ends; refused ones are counted', async () => {
+    const [a, b, c] = openSockets(udp, [info(4, '127.0.0.1', 0), info(4, '127.0.0.1', 0), info(4, '127.0.0.1', 0)], 1 << 20);
+    open.push(a!, b!, c!);
+    const counters = new ThreadCounters(createStatsBuffer(1), 0);
+    udp.countSendErrors(counters.row, C['viaduct:send_errors']);
+    const relayed: string[] = [];
+    watchSockets(udp, [c!], (buf) => relayed.push(buf.toString()));
+    const scratch = Buffer.alloc(64);
+    let returned = 0;
+    watchSockets(udp, [a!], (buf) => {
+      // relay through one reused buffer: what leaves must be what it held at send time
+      const n = buf.copy(scratch);
+      returned += udp.send(a!, scratch.subarray(0, n), udp.localPort(c!), '127.0.0.1');
+      scratch.fill(0x2a);
+      // from a loopback socket to a TEST-NET address: the kernel refuses it (EINVAL) at flush
+      udp.send(a!, buf, 5060, '192.0.2.1');
+    });
+    const texts = Array.from({ length: 40 }, (_, i) => `relay ${i}`);
+    for (const t of texts) udp.send(b!, Buffer.from(t), udp.localPort(a!), '127.0.0.1');
+    await until(() => relayed.length === 40);
+    expect(relayed).toEqual(texts);
+    expect(returned).toBe(texts.join('').length);
+    expect(counters.row[C['viaduct:send_errors']]).toBe(40);
+  });
+
   it('says why a socket cannot be opened', () => {
     const [a] = openSockets(udp, [info(4, '127.0.0.1', 0)], 0);
     open.push(a!);
