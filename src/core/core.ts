@@ -21,7 +21,7 @@ import type { Histogram } from 'hdr-histogram-js';
 
 export interface Transport {
   send(sockIndex: number, data: Buffer, port: number, host: string): void;
-  /** True when send() is done with `data` when it returns (native sendto): then the core
+  /** True when send() is done with `data` when it returns (native: sent or copied): then the core
    *  serializes every message into one reused buffer instead of a new one. */
   readonly copiesOnSend?: boolean;
 }

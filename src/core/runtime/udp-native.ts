@@ -1,7 +1,8 @@
 // The native UDP path (native/udp/udp.c): sockets opened once by the main thread, read by the
 // receiving thread in batches (one recvmmsg and one call into JavaScript per wake-up), written
-// by any SIP thread on the same descriptor (sendto, or one sendmmsg per received batch). node:dgram is the fallback when the
-// addon is not built (no compiler, other OS) or VIADUCT_UDP=dgram asks for it.
+// by any SIP thread on the same descriptor (what a batch sends leaves in one sendmmsg when it
+// ends; other sends use sendto). node:dgram is the fallback when the addon is not built (no
+// compiler, other OS) or VIADUCT_UDP=dgram asks for it.
 import { lookup } from 'node:dns';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
