@@ -218,7 +218,8 @@ static void flush(Instance* inst) {
 }
 
 // send(fd, data, port, ip) -> bytes sent, or -errno (EAGAIN when the send buffer is full,
-// EINVAL for an address that is not an IP literal of the socket's family).
+// EINVAL for an address that is not an IP literal of the socket's family). Inside a batch
+// callback the bytes are queued instead (see OutQueue) and their length is returned.
 static napi_value Send(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (get_args(env, info, 4, argv)) return NULL;
