@@ -1,6 +1,9 @@
-// Per-message state a routing script reads and changes: flags, destination URI, new R-URI,
-// the lumps that will rewrite the message, headers for a local reply. One instance per thread,
-// reset for every message (no allocation on the common path).
+// The message context: the message a route acts on and the per-message state a script reads and
+// changes (flags, destination URI, new R-URI, the lumps that will rewrite the message, headers
+// for a local reply). Every KEMI function takes one. A thread reuses one for the datagrams it
+// reads (reset per message, no allocation on the common path); a route run for a stored
+// message (a failure route for a transaction's request) gets a context of its own.
+import type { SipCore } from './core.js';
 import type { SipMessage } from './sip/message.js';
 import type { SipUri } from './sip/uri.js';
 import { Lumps, type Lump } from './lumps.js';
@@ -26,6 +29,8 @@ export interface NameAddrEdit {
 
 export class MsgContext {
   msg!: SipMessage;
+  /** The thread's core: sockets, sending, logging, counters. */
+  readonly core: SipCore;
   srcIp = '';
   srcPort = 0;
   sock!: SocketInfo;
@@ -38,7 +43,6 @@ export class MsgContext {
   replyHeaders: string[] = [];
   rr: string | null = null;            // record_route() requested: its params (";a=b") or ''
   rrParams = '';                       // add_rr_param() additions
-  rrDouble = true;                     // rr's enable_double_rr: two entries when the socket changes
   routeParams: string | null = null;   // params of our Route that loose_route() consumed
   rrPreset: string[] | null = null;    // record_route_preset() addresses
   forceRport = false;
@@ -51,6 +55,10 @@ export class MsgContext {
   avps: Map<string, (string | number)[]> | null = null;
   /** Extended AVPs: name -> list of records, newest first ($xavp(name[0]=>field)), e.g. dispatcher's _dsdst_ */
   xavps: Map<string, Record<string, string | number>[]> | null = null;
+
+  constructor(core: SipCore) {
+    this.core = core;
+  }
 
   reset(msg: SipMessage, srcIp: string, srcPort: number, sock: SocketInfo): void {
     this.msg = msg;

@@ -1,12 +1,21 @@
-// The SIP core of one thread: what Kamailio's receive_msg(), forward_request(),
-// forward_reply() and the sl reply builder do. A worker (or the receiving thread when
-// workers=0) owns one SipCore and feeds it datagrams.
+// The SIP core of one thread: what Kamailio's receive_msg(), forward_request() and
+// forward_reply() do. A SIP thread owns one SipCore and feeds it datagrams. The pipeline:
+//   request: parse -> the checks RFC 3261 16.3 requires of a proxy -> module request hooks (sl
+//            absorbs the ACK of its own reply; tm will absorb retransmissions) -> the script
+//   reply:   parse -> module reply hooks (tm will claim its transactions' replies) -> the reply
+//            route -> stateless forwarding by the next Via
+//   forward: module forward hooks (maxfwd: RFC 3261 16.6 step 3) -> loop check -> our Via and
+//            the hooks' header lines (rr: Record-Route) -> the onsend route -> send
+// Modules join through the hooks of their export tables (modules/module.ts CoreHooks).
 import { performance } from 'node:perf_hooks';
 import type { Settings } from './config.js';
 import { MsgContext, type SocketInfo } from './context.js';
 import { fnv1a, hex32 } from './hash.js';
 import type { Logger } from './log.js';
 import { applyLumps, type Lump } from './lumps.js';
+import { topViaAdditions } from './via.js';
+import { ROUTE, type CoreHooks } from '../modules/module.js';
+import { sendStatelessReply } from '../modules/sl/reply.js';
 
 const lump = (start: number, end: number, text: string): Lump => ({ start, end, text, seq: 1e9 });
 import { HDR } from './sip/headers.js';
@@ -15,7 +24,7 @@ import { METHOD_ACK } from './sip/methods.js';
 import { parseMessage, SipParseError } from './sip/parser.js';
 import { formatHostPort, parseUri, type SipUri } from './sip/uri.js';
 import { validateMessage } from './sip/validate.js';
-import { C, methodCounter, replyCounters, slReplyCounters, type ThreadCounters } from './stats/counters.js';
+import { C, methodCounter, replyCounters, type ThreadCounters } from './stats/counters.js';
 import { recordProcessingTime } from './stats/histogram.js';
 import type { Histogram } from 'hdr-histogram-js';
 
@@ -57,18 +66,29 @@ function isIPv6Literal(host: string): boolean {
   return host.includes(':');
 }
 
+type Hook = (ctx: MsgContext) => boolean;
+
 export class SipCore {
-  readonly ctx = new MsgContext();
+  /** The message being routed: this thread's datagram context, or a stored message's (withContext). */
+  ctx: MsgContext = new MsgContext(this);
   routes: Routes = { named: () => undefined };
-  /** Modules that watch every valid message before the script (dispatcher's call load). */
-  readonly observers: (() => void)[] = [];
+  /** The kind of route running (modules/module.ts ROUTE): KEMI functions check it. */
+  routeKind: number = ROUTE.REQUEST;
+  /** Tests: rethrow what a route throws instead of logging and counting it. */
+  rethrowScriptErrors = false;
+  /** The Server header of local replies ('' for none). */
+  serverHeader = 'Server: viaduct\r\n';
+  // the modules' hooks (installHooks), in registry order
+  private requestHooks: Hook[] = [];
+  private replyHooks: Hook[] = [];
+  private forwardHooks: Hook[] = [];
+  private forwardHeaderHooks: ((ctx: MsgContext, out: SocketInfo) => string)[] = [];
   /** Where forwarded messages are serialized when the transport copies on send. */
   private readonly scratch: Buffer | undefined;
   /** "host:port" (lower case, IPv6 bracketed) of every socket and alias: is_myself. */
   private readonly myself = new Set<string>();
   /** Socket addresses as received in Via/URIs most of the time, checked before the Set. */
   private readonly myHosts: { host: string; port: number }[] = [];
-  private readonly toTagPrefix: string;
   /** Per socket, our Via up to the hash in its branch: "Via: SIP/2.0/UDP host:port;branch=z9hG4bKvd". */
   private readonly viaStart: string[];
 
@@ -79,9 +99,9 @@ export class SipCore {
     readonly counters: ThreadCounters,
     readonly log: Logger,
     readonly histogram: Histogram | null,
-    instanceTag: string,
+    /** Prefix of this server instance's To-tags (sl recognises the ACKs of its replies by it). */
+    readonly instanceTag: string,
   ) {
-    this.toTagPrefix = instanceTag;
     this.viaStart = sockets.map((s) => `Via: SIP/2.0/UDP ${s.viaHost}:${s.viaPort};branch=z9hG4bKvd`);
     this.scratch = transport.copiesOnSend ? Buffer.allocUnsafe(65536) : undefined;
     for (const s of sockets) {
@@ -96,6 +116,14 @@ export class SipCore {
       if (m[2]) this.myself.add(`${host}:${m[2]}`);
       else for (const s of sockets) this.myself.add(`${host}:${s.port}`);
     }
+  }
+
+  /** Joins the modules' hooks to the pipeline (modules/index.ts order). */
+  installHooks(hooks: CoreHooks[]): void {
+    this.requestHooks = hooks.flatMap((h) => (h.request ? [h.request] : []));
+    this.replyHooks = hooks.flatMap((h) => (h.reply ? [h.reply] : []));
+    this.forwardHooks = hooks.flatMap((h) => (h.forward ? [h.forward] : []));
+    this.forwardHeaderHooks = hooks.flatMap((h) => (h.forwardHeaders ? [h.forwardHeaders] : []));
   }
 
   // ---------------------------------------------------------------- receive
@@ -125,6 +153,7 @@ export class SipCore {
         this.log.dbg(`bad header in message from ${srcIp}:${srcPort}: ${e.reason}`);
       } else {
         this.counters.inc(C['viaduct:script_errors']);
+        if (this.rethrowScriptErrors) throw e;
         this.log.err(`error processing message from ${srcIp}:${srcPort}: ${(e as Error)?.stack ?? e}`);
       }
     }
@@ -153,7 +182,7 @@ export class SipCore {
     }
     this.ctx.reset(msg, srcIp, srcPort, sock);
     const reason = err instanceof SipParseError ? err.reason : 'Bad Request';
-    this.sendReply(400, `Bad Request (${reason})`);
+    sendStatelessReply(this.ctx, 400, `Bad Request (${reason})`);
   }
 
   private onRequest(ctx: MsgContext, msg: SipMessage): void {
@@ -168,20 +197,13 @@ export class SipCore {
       if (msg.methodId !== METHOD_ACK) {
         // RFC 3261 16.3 step 5: a 420 lists the unsupported Proxy-Require tags
         if (bad.unsupported) ctx.replyHeaders.push(`Unsupported: ${bad.unsupported.join(', ')}\r\n`);
-        this.sendReply(bad.code, bad.reason);
+        sendStatelessReply(ctx, bad.code, bad.reason);
       }
       return;
     }
-    for (let i = 0; i < this.observers.length; i++) this.observers[i]!();
-    // sl: an ACK for a reply we sent statelessly ends here (Kamailio's sl ACK filter).
-    if (msg.methodId === METHOD_ACK) {
-      const tag = msg.to().tag;
-      if (tag !== undefined && tag.startsWith(this.toTagPrefix)) {
-        c.inc(C['sl:received_ACKs']);
-        return;
-      }
-    }
-    if (this.routes.request) this.runRoute(this.routes.request);
+    const hooks = this.requestHooks;
+    for (let i = 0; i < hooks.length; i++) if (hooks[i]!(ctx)) return;
+    if (this.routes.request) this.runRoute(this.routes.request, ROUTE.REQUEST);
     if (!ctx.replied && ctx.dropped) c.inc(C.drop_requests);
   }
 
@@ -197,14 +219,19 @@ export class SipCore {
     }
     const vias = msg.vias();
     const top = vias[0];
-    if (!this.isMyVia(top) || vias.length < 2) {
-      // not sent through us (or addressed to us alone): nothing to forward it to
-      c.inc(C.drop_replies);
+    if (!this.isMyVia(top)) {
+      c.inc(C.drop_replies); // not sent through us
+      return;
+    }
+    // a module may claim it: a reply to a request we originated has only our Via
+    const hooks = this.replyHooks;
+    for (let i = 0; i < hooks.length; i++) if (hooks[i]!(ctx)) return;
+    if (vias.length < 2) {
+      c.inc(C.drop_replies); // addressed to us alone and nobody claimed it
       return;
     }
     ctx.lumps.remove(top.removeStart, top.removeEnd);
-    for (let i = 0; i < this.observers.length; i++) this.observers[i]!();
-    if (this.routes.reply) this.runRoute(this.routes.reply);
+    if (this.routes.reply) this.runRoute(this.routes.reply, ROUTE.CORE_ONREPLY);
     if (ctx.dropped) {
       c.inc(C.drop_replies);
       return;
@@ -231,16 +258,30 @@ export class SipCore {
       `OPTIONS ${ruri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKvdevent\r\nFrom: <sip:viaduct@localhost>;tag=event\r\n` +
       `To: <${ruri}>\r\nCall-ID: event@viaduct\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`, 'utf8'));
     this.ctx.reset(msg, '127.0.0.1', 0, this.sockets[0]!);
-    this.runRoute(fn);
+    this.runRoute(fn, ROUTE.EVENT);
   }
 
-  /** Runs a route function; KSR.x.exit()/drop() end it, other errors are logged and counted. */
-  runRoute(fn: RouteFn): void {
+  /** Runs a route function of a kind; KSR.x.exit()/drop() end it, other errors go to the caller. */
+  runRoute(fn: RouteFn, kind: number): void {
+    const outer = this.routeKind;
+    this.routeKind = kind;
     try {
       fn();
     } catch (e) {
-      if (e === EXIT) return;
-      throw e;
+      if (e !== EXIT) throw e;
+    } finally {
+      this.routeKind = outer;
+    }
+  }
+
+  /** Runs `fn` with `ctx` as the current message (a stored request's failure route, say). */
+  withContext<T>(ctx: MsgContext, fn: () => T): T {
+    const outer = this.ctx;
+    this.ctx = ctx;
+    try {
+      return fn();
+    } finally {
+      this.ctx = outer;
     }
   }
 
@@ -319,31 +360,18 @@ export class SipCore {
       this.log.err(`forward: no IPv${dst.family} socket to send to ${dst.host}`);
       return -1;
     }
-    // RFC 3261 16.3 step 3 and 16.6 step 3: 483 at zero, otherwise decrement or add.
-    if (!ctx.maxfwdDone) {
-      const mf = msg.maxForwards();
-      if (mf === 0) {
-        this.sendReply(483, 'Too Many Hops');
-        return -1;
-      }
-      if (mf > 0) {
-        const h = msg.getHeader(HDR.MAX_FORWARDS)!;
-        ctx.lumps.replace(h.valueStart, h.valueEnd, String(mf - 1));
-      } else {
-        ctx.lumps.insert(msg.headersEnd, 'Max-Forwards: 70\r\n');
-      }
-      ctx.maxfwdDone = true;
-    }
+    const hooks = this.forwardHooks;
+    for (let i = 0; i < hooks.length; i++) if (!hooks[i]!(ctx)) return -1;
     // our branches end in "." + this hex: a Via of ours with it means the request came back
     const loopSuffix = `.${hex32(this.loopHash(msg))}`;
     if (this.hasLooped(msg, loopSuffix)) {
       c.inc(C['viaduct:loops_detected']);
-      this.sendReply(482, 'Loop Detected');
+      sendStatelessReply(ctx, 482, 'Loop Detected');
       return -1;
     }
     const out = this.buildForwardedRequest(sock, loopSuffix);
     if (this.routes.onsend) {
-      this.runRoute(this.routes.onsend);
+      this.runRoute(this.routes.onsend, ROUTE.ONSEND);
       if (ctx.dropped) {
         ctx.dropped = false;
         c.inc(C.drop_requests);
@@ -395,100 +423,19 @@ export class SipCore {
     // Lumps that belong to this one forward only (a script may forward twice).
     const once: Lump[] = [];
     // received / rport on the upstream Via (RFC 3261 18.2.1, RFC 3581)
-    const top = msg.topVia();
-    const rport = top.hasRport || ctx.forceRport;
-    if (rport || top.host !== ctx.srcIp) {
-      // The rport value first: when ";rport" ends the Via, both insertions are at top.end.
-      if (top.hasRport && top.rport === '') {
-        const at = this.rportValueOffset(msg, top);
-        if (at >= 0) once.push(lump(at, at, `=${ctx.srcPort}`));
-      } else if (!top.hasRport && ctx.forceRport) {
-        once.push(lump(top.end, top.end, `;rport=${ctx.srcPort}`));
-      }
-      if (top.received === undefined) once.push(lump(top.end, top.end, `;received=${ctx.srcIp}`));
-    }
+    const adds = topViaAdditions(ctx);
+    for (let i = 0; i < adds.length; i++) once.push(lump(adds[i]!.at, adds[i]!.at, adds[i]!.text));
     if (ctx.ruri !== null) once.push(lump(msg.ruriStart, msg.ruriEnd, ctx.ruri));
     let prefix = this.viaStart[sock.index] + hex32(this.branchHash(msg)) + loopSuffix + (ctx.localRport ? ';rport\r\n' : '\r\n');
-    if (ctx.rr !== null) prefix += this.recordRouteHeaders(sock, ctx.rr + ctx.rrParams);
-    else if (ctx.rrPreset !== null) for (const a of ctx.rrPreset) prefix += `Record-Route: <sip:${a}>\r\n`;
+    const headerHooks = this.forwardHeaderHooks;
+    for (let i = 0; i < headerHooks.length; i++) prefix += headerHooks[i]!(ctx, sock);
     const all = once.length ? ctx.lumps.list.concat(once) : ctx.lumps.list;
     // not into the scratch buffer when an onsend route runs before the send (it may serialize too)
     return applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, all, msg.firstLineEnd, prefix, this.routes.onsend ? undefined : this.scratch);
   }
 
-  /** Offset just after ";rport" in the top Via when it has no value. */
-  private rportValueOffset(msg: SipMessage, v: Via): number {
-    const text = msg.buf.toString('latin1', v.start, v.end);
-    const m = /;\s*rport(?=\s*(?:;|$))/i.exec(text);
-    return m ? v.start + m.index + m[0].length : -1;
-  }
-
-  /** Record-Route for rr.record_route(): two entries when in and out sockets differ (r2=on). */
-  private recordRouteHeaders(out: SocketInfo, params: string): string {
-    const inn = this.ctx.sock;
-    if (inn === out || !this.ctx.rrDouble) return `Record-Route: <sip:${out.viaHost}:${out.viaPort};lr${params}>\r\n`;
-    return `Record-Route: <sip:${out.viaHost}:${out.viaPort};r2=on;lr${params}>\r\n` +
-      `Record-Route: <sip:${inn.viaHost}:${inn.viaPort};r2=on;lr${params}>\r\n`;
-  }
-
-  // ---------------------------------------------------------------- replies
-
-  /** The To-tag of our stateless replies: instance prefix plus a hash of the request. */
-  private toTag(msg: SipMessage): string {
-    const top = msg.topVia();
-    return `${this.toTagPrefix}${hex32(fnv1a(msg.callId(), fnv1a(msg.from().tag ?? '', fnv1a(top.branch ?? ''))))}`;
-  }
-
-  /**
-   * Sends a stateless reply to the current request (sl_send_reply): Via, From, To (with our
-   * tag), Call-ID and CSeq copied, headers queued by append_to_reply. Returns 1 or -1.
-   */
+  /** A stateless reply to the current request (sl's builder): 1, or -1 when none can be sent. */
   sendReply(code: number, reason: string): number {
-    const ctx = this.ctx;
-    const msg = ctx.msg;
-    if (!msg.isRequest || !Number.isInteger(code) || code < 100 || code > 699) return -1;
-    if (msg.methodId === METHOD_ACK) return -1; // never reply to an ACK
-    const b = msg.buf;
-    const vias = msg.getHeaders(HDR.VIA);
-    const top = msg.topVia();
-    let out = `SIP/2.0 ${code} ${reason.replace(/[\r\n]/g, ' ')}\r\n`;
-    // RFC 3581 / 3261 18.2.1: the top Via gets received (and rport's value) in the reply too.
-    let extra = '';
-    if (top.received === undefined && (top.hasRport || ctx.forceRport || top.host !== ctx.srcIp)) extra += `;received=${ctx.srcIp}`;
-    for (let i = 0; i < vias.length; i++) {
-      const h = vias[i];
-      if (i === 0) {
-        let line = b.toString('utf8', h.lineStart, top.end) + extra;
-        const rest = b.toString('utf8', top.end, h.lineEnd);
-        if (top.hasRport && top.rport === '') {
-          const at = this.rportValueOffset(msg, top);
-          if (at >= 0) line = b.toString('utf8', h.lineStart, at) + `=${ctx.srcPort}` + b.toString('utf8', at, top.end) + extra;
-        } else if (ctx.forceRport && !top.hasRport) {
-          line += `;rport=${ctx.srcPort}`;
-        }
-        out += line + rest;
-      } else {
-        out += b.toString('utf8', h.lineStart, h.lineEnd);
-      }
-    }
-    const from = msg.getHeader(HDR.FROM)!;
-    const to = msg.getHeader(HDR.TO)!;
-    out += b.toString('utf8', from.lineStart, from.lineEnd);
-    if (msg.to().tag === undefined && code > 100) {
-      out += b.toString('utf8', to.lineStart, to.valueEnd) + `;tag=${this.toTag(msg)}\r\n`;
-    } else {
-      out += b.toString('utf8', to.lineStart, to.lineEnd);
-    }
-    const cid = msg.getHeader(HDR.CALL_ID)!;
-    const cseq = msg.getHeader(HDR.CSEQ)!;
-    out += b.toString('utf8', cid.lineStart, cid.lineEnd) + b.toString('utf8', cseq.lineStart, cseq.lineEnd);
-    for (const h of ctx.replyHeaders) out += h;
-    out += 'Server: viaduct\r\nContent-Length: 0\r\n\r\n';
-    // where: the source address, the Via port unless rport asks for the source port
-    const port = top.hasRport || ctx.forceRport ? ctx.srcPort : top.port || 5060;
-    this.transport.send(ctx.sock.index, Buffer.from(out, 'utf8'), port, ctx.srcIp);
-    ctx.replied = true;
-    this.counters.incAll(slReplyCounters(code));
-    return 1;
+    return sendStatelessReply(this.ctx, code, reason);
   }
 }

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import vm from 'node:vm';
 import type { ScriptSettings } from './config.js';
+import { hasKemiFunction, isKemiModule } from './ksr.js';
 
 export class ScriptError extends Error {
   constructor(readonly file: string, readonly line: number, readonly reason: string) {
@@ -54,6 +55,30 @@ function lineOf(err: unknown, file: string, src: string): number {
   return Math.min(Number(m[1]), lines);
 }
 
+/** The script's text with comments blanked out (newlines kept, so offsets keep their lines). */
+function withoutComments(src: string): string {
+  return src.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (c) => c.replace(/[^\n]/g, ' '));
+}
+
+const KSR_CALL = /\bKSR\s*\.\s*([A-Za-z_$][\w$]*)(?:\s*\.\s*([A-Za-z_$][\w$]*))?\s*\(/g;
+
+/**
+ * Checks every KSR.<function>( and KSR.<module>.<function>( call in the script against the
+ * module registry: a function viaduct lacks stops start-up here, with its line, instead of a
+ * TypeError on every message later.
+ */
+export function checkKsrCalls(file: string, src: string): void {
+  const text = withoutComments(src);
+  for (const m of text.matchAll(KSR_CALL)) {
+    const [, first, second] = m;
+    const known = second === undefined ? hasKemiFunction(null, first!) : isKemiModule(first!) && hasKemiFunction(first!, second);
+    if (!known) {
+      const line = text.slice(0, m.index).split('\n').length;
+      throw new ScriptError(file, line, `KSR.${second === undefined ? first : `${first}.${second}`} is not available`);
+    }
+  }
+}
+
 export function loadScript(path: string, ksr: object): LoadedScript {
   const file = resolve(path);
   let src: string;
@@ -62,6 +87,7 @@ export function loadScript(path: string, ksr: object): LoadedScript {
   } catch (e) {
     throw new ScriptError(file, 0, `cannot read the script: ${(e as Error).message}`);
   }
+  checkKsrCalls(file, src);
   const code = needsTranspile(file, src) ? transpile(file, src) : src;
   // The trailing lookup closure sees the script's own scope, so plain KEMI files that declare
   // `function ksr_request_route()` need no exports. Names are checked before the eval.
@@ -90,6 +116,9 @@ export function loadScript(path: string, ksr: object): LoadedScript {
   const settings = find('settings');
   if (settings !== undefined && (typeof settings !== 'object' || settings === null)) {
     throw new ScriptError(file, 0, '`settings` must be an object');
+  }
+  if (typeof find('ksr_request_route') !== 'function') {
+    throw new ScriptError(file, 1, 'the script has no ksr_request_route() function: every script must define it');
   }
   return {
     file,

@@ -6,13 +6,12 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { resolveSettings, type CliOverrides, type Settings } from './config.js';
 import { SipCore } from './core.js';
-import { buildKSR, resolveModparams } from './ksr.js';
+import { apiList, buildKSR, modules, resolveModparams } from './ksr.js';
 import { createLogger, type Logger } from './log.js';
 import { createRingBuffer, Doorbells, Ring, RING_BUSY } from './runtime/ring.js';
 import { socketInfos, type ThreadData } from './runtime/thread.js';
 import { nativeTransport, nativeUdp, openSockets } from './runtime/udp-native.js';
-import { MODULES } from './ksr.js';
-import type { ModuleDef, ModuleSetup } from '../modules/module.js';
+import type { ModuleSetup } from '../modules/module.js';
 import { loadScript } from './script.js';
 import { C, createStatsBuffer, sumStats, ThreadCounters } from './stats/counters.js';
 import { RpcRegistry } from '../rpc/registry.js';
@@ -105,14 +104,16 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     }
     return main;
   };
-  for (const [name, mod] of Object.entries(MODULES) as [string, ModuleDef][]) {
-    if (!mod.setup) continue;
+  for (const [name, mod] of modules()) {
+    if (!mod.setup) {
+      if (mod.rpc) throw new Error(`module ${name}: RPC methods need a set-up that provides their state`);
+      continue;
+    }
     const setup = await mod.setup({
       params: modparams[name]!,
       scriptFile: script.file,
       settings,
       log,
-      rpc,
       threadRows: 2 + n,
       broadcast: (data) => {
         moduleData[name] = data;
@@ -128,7 +129,9 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     });
     moduleData[name] = setup.threadData;
     moduleSetups.push(setup);
+    for (const [method, def] of Object.entries(mod.rpc ?? {})) rpc.register(method, (params) => def.handler(setup.state, params), def.doc);
   }
+  rpc.register('app_jsdt.api_list', () => apiList(), 'List the KEMI functions exported to JavaScript (module, name, parameter and return types)');
   const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag, bells, busy: busySab, fds, bellFds, moduleData };
   const workerUrl = new URL('./runtime/worker.js', import.meta.url);
   const receiverUrl = new URL('./runtime/receiver.js', import.meta.url);

@@ -48,7 +48,7 @@ const CORE = [
   ...REPLY_METHODS.flatMap((m) => REPLY_CLASSES.map((c) => `rcv_replies_${c}xx_${m}` as ReplyByMethod)),
 ] as const;
 
-const SL = [
+export const SL_STATS = [
   '1xx_replies', '200_replies', '202_replies', '2xx_replies', '300_replies', '301_replies',
   '302_replies', '3xx_replies', '400_replies', '401_replies', '403_replies', '404_replies',
   '407_replies', '408_replies', '483_replies', '4xx_replies', '500_replies', '5xx_replies',
@@ -67,7 +67,7 @@ const VIADUCT = [
 ] as const;
 
 type CoreName = (typeof CORE)[number];
-type SlName = (typeof SL)[number];
+type SlName = (typeof SL_STATS)[number];
 type ViaductName = (typeof VIADUCT)[number];
 /** A key of `C`. */
 export type CounterKey = CoreName | `sl:${SlName}` | `viaduct:${ViaductName}`;
@@ -75,7 +75,7 @@ export type CounterKey = CoreName | `sl:${SlName}` | `viaduct:${ViaductName}`;
 /** Every counter as `group:name`, in column order (also the order stats.get_statistics lists them). */
 export const COUNTERS: readonly string[] = Object.freeze([
   ...CORE.map((n) => `core:${n}`),
-  ...SL.map((n) => `sl:${n}`),
+  ...SL_STATS.map((n) => `sl:${n}`),
   ...VIADUCT.map((n) => `viaduct:${n}`),
 ]);
 

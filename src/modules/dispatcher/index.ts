@@ -3,16 +3,16 @@
 // Kamailio's names, parameters and return codes; see select.ts for where hashing differs.
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../../core/config.js';
-import type { SipCore } from '../../core/core.js';
+import type { MsgContext } from '../../core/context.js';
 import { formatWithPvs, pvSpec } from '../../core/pv.js';
 import { HDR } from '../../core/sip/headers.js';
 import { METHOD_BYE, METHOD_CANCEL, METHOD_INVITE } from '../../core/sip/methods.js';
 import { parseUri } from '../../core/sip/uri.js';
-import { defineModule, type ModuleThread, type ParamValue } from '../module.js';
+import { defineModule, kemi, ROUTE, type ParamValue, type ThreadEnv } from '../module.js';
 import { loadTable } from './db.js';
 import { DS_DISABLED, DS_INACTIVE, DS_TRYING, DispatcherListError, loadListFile, type DsDestination } from './list.js';
 import { parseReplyCodes, Prober } from './probe.js';
-import { registerDispatcherRpc } from './rpc.js';
+import { dispatcherRpc, type DispatcherControl } from './rpc.js';
 import { dispatcherMetrics } from './metrics.js';
 import { ALG, dsHash, selectOrder } from './select.js';
 import { buildTable, DsTable, type DsTableData } from './table.js';
@@ -66,8 +66,8 @@ function uriKeys(uri: string, userOnly: boolean): [string, string | null] | null
 }
 
 /** The username of the first Proxy-Authorization, else Authorization header (algorithm 5). */
-function authUsername(core: SipCore): string | null {
-  const msg = core.ctx.msg;
+function authUsername(ctx: MsgContext): string | null {
+  const msg = ctx.msg;
   const v = msg.getHeaderValue(HDR.PROXY_AUTHORIZATION) ?? msg.getHeaderValue(HDR.AUTHORIZATION);
   if (v === undefined) return null;
   const m = /(?:^|[\s,])username\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/i.exec(v);
@@ -78,8 +78,214 @@ function authUsername(core: SipCore): string | null {
 
 interface LoadCell { setid: number; uri: string; dest: number; table: DsTable; at: number }
 
+// ---------------------------------------------------------------- per thread
+
+/** This thread's view of the shared table (replaced on a reload) and its counters row. */
+let table = new DsTable(buildTable([], 1, 0));
+let row = 0;
+let forceDst = true;
+let userOnly = false;
+let hashPvar = '';
+let probingMode = 0;
+let expireMs = 7200_000;
+// Algorithm 10: the calls holding a slot, by Call-ID (every message of a call comes to this
+// thread, so the map is thread-local; the load counters are shared).
+const loads = new Map<string, LoadCell>();
+
+function threadInit(env: ThreadEnv): void {
+  table = new DsTable((env.data as DsTableData | undefined) ?? buildTable([], 1, 0));
+  env.onMessage((d) => { table = new DsTable(d as DsTableData); });
+  row = env.row;
+  forceDst = Number(env.params.force_dst) === 1;
+  userOnly = (Number(env.params.flags) & 1) !== 0;
+  hashPvar = String(env.params.hash_pvar);
+  probingMode = Number(env.params.ds_probing_mode);
+  expireMs = Number(env.params.ds_hash_expire) * 1000;
+  loads.clear();
+}
+
+function release(callId: string): void {
+  const cell = loads.get(callId);
+  if (!cell) return;
+  loads.delete(callId);
+  const t = table;
+  const i = cell.table === t ? cell.dest : t.findUri(cell.setid, cell.uri);
+  if (i !== undefined && t.load(i) > 0) t.addLoad(i, -1);
+}
+
+function sweep(): void {
+  const old = Date.now() - expireMs;
+  for (const [id, c] of loads) if (c.at < old) release(id);
+}
+
+/** The core hook: a slot is held until BYE/CANCEL or a failed final reply to the INVITE. */
+function releaseOnEnd(ctx: MsgContext): boolean {
+  if (loads.size === 0) return false;
+  const msg = ctx.msg;
+  if (msg.isRequest) {
+    if (msg.methodId === METHOD_BYE || msg.methodId === METHOD_CANCEL) release(msg.callId());
+  } else if (msg.status >= 300 && msg.cseq().methodId === METHOD_INVITE) {
+    release(msg.callId());
+  }
+  return false;
+}
+
+/** The hash key of a hash algorithm, or null when the message has none. */
+function hashOf(ctx: MsgContext, alg: number): number | null {
+  const msg = ctx.msg;
+  try {
+    switch (alg) {
+      case ALG.HASH_CALLID: return dsHash(msg.callId().trim());
+      case ALG.HASH_FROM: { const k = uriKeys(ctx.from?.uri ?? msg.from().uri, userOnly); return k && dsHash(k[0], k[1]); }
+      case ALG.HASH_TO: { const k = uriKeys(ctx.to?.uri ?? msg.to().uri, userOnly); return k && dsHash(k[0], k[1]); }
+      case ALG.HASH_RURI: { const k = uriKeys(ctx.currentRuri(), userOnly); return k && dsHash(k[0], k[1]); }
+      case ALG.HASH_AUTH: { const u = authUsername(ctx); return u === null ? null : dsHash(u); }
+      case ALG.HASH_PV: { const v = hashPvar ? formatWithPvs(ctx.core, hashPvar).trim() : ''; return v ? dsHash(v) : null; }
+      default: return 0;
+    }
+  } catch {
+    return null;
+  }
+}
+
+type Mode = 'dst' | 'domain' | 'none';
+
+function apply(ctx: MsgContext, mode: Mode, d: DsDestination): number {
+  if (mode === 'dst') ctx.du = d.uri;
+  else if (mode === 'domain') {
+    try {
+      pvSpec('$rd').set!(ctx.core, d.host);
+      pvSpec('$rp').set!(ctx.core, d.uriPort);
+    } catch {
+      return -1;
+    }
+  }
+  return 1;
+}
+
+function select(ctx: MsgContext, set: number, algIn: number, limitIn: number | undefined, mode: Mode): number {
+  const setid = Number(set);
+  let alg = Number(algIn);
+  const limit = limitIn === undefined || Number(limitIn) <= 0 ? Infinity : Number(limitIn);
+  const t = table;
+  if (!t.set(setid)) return -1;
+  if (mode === 'dst' && !forceDst && ctx.du !== null) return -1;
+  const msg = ctx.msg;
+  // call load needs an initial INVITE; anything else is hashed by Call-ID (Kamailio)
+  if (alg === ALG.CALL_LOAD && !(msg.isRequest && msg.methodId === METHOD_INVITE)) alg = ALG.HASH_CALLID;
+  let key = hashOf(ctx, alg);
+  if (key === null && alg === ALG.HASH_AUTH) { alg = ALG.ROUND_ROBIN; key = 0; } // no credentials: round-robin
+  if (key === null) return -1;
+  const order = selectOrder(t, setid, alg, key);
+  if (order.length === 0) return -1;
+  const first = order[0]!;
+  if (alg === ALG.CALL_LOAD) {
+    const callId = msg.callId();
+    if (!loads.has(callId)) {
+      if (loads.size > 0 && loads.size % 1024 === 0) sweep();
+      t.addLoad(first, 1);
+      loads.set(callId, { setid, uri: t.dests[first]!.uri, dest: first, table: t, at: Date.now() });
+    }
+  }
+  const records = order.slice(0, limit).map((i) => {
+    const d = t.dests[i]!;
+    const r: Record<string, string | number> = { uri: d.uri, grp: d.setid };
+    if (d.attrsText) r.attrs = d.attrsText;
+    if (alg === ALG.CALL_LOAD && d.attrs.duid) r.dstid = d.attrs.duid;
+    if (d.attrs.socket) r.socket = d.attrs.socket;
+    return r;
+  });
+  ctx.xavps ??= new Map();
+  ctx.xavps.set(DST_XAVP, records);
+  ctx.xavps.set(CTX_XAVP, [{ cnt: records.length }]);
+  t.countSelection(row, first);
+  return apply(ctx, mode, t.dests[first]!);
+}
+
+/** ds_next_dst/ds_next_domain: drop the current candidate, use the next. */
+function next(ctx: MsgContext, mode: Mode): number {
+  const list = ctx.xavps?.get(DST_XAVP);
+  if (!list || list.length < 2) {
+    if (list) list.length = 0;
+    return -1;
+  }
+  list.shift();
+  const t = table;
+  const rec = list[0]!;
+  const i = t.findUri(Number(rec.grp), String(rec.uri));
+  if (i === undefined) return -1;
+  ctx.xavps!.get(CTX_XAVP)![0]!.cnt = list.length;
+  t.countSelection(row, i);
+  return apply(ctx, mode, t.dests[i]!);
+}
+
+function markCurrent(ctx: MsgContext, letters: string): number {
+  const parsed = parseStateLetters(letters);
+  const rec = ctx.xavps?.get(DST_XAVP)?.[0];
+  if (!parsed || !rec) return -1;
+  const t = table;
+  const i = t.findUri(Number(rec.grp), String(rec.uri));
+  if (i === undefined) return -1;
+  // from the script, "t" takes the destination out at once (thresholds are for probes)
+  const state = parsed.state & DS_TRYING && !(parsed.state & DS_DISABLED) ? DS_INACTIVE : parsed.state;
+  t.setState(i, state, parsed.probing || undefined);
+  return 1;
+}
+
+function isFromList(ctx: MsgContext, set: number, mode: number, uri: string): number {
+  const t = table;
+  let host = ctx.srcIp;
+  let port = ctx.srcPort;
+  if (uri) {
+    try {
+      const u = parseUri(uri);
+      host = (u.params.maddr || u.host).replace(/^\[|\]$/g, '');
+      port = u.port || 5060;
+    } catch {
+      return -1;
+    }
+  }
+  const NOPORT = 1, NOPROTO = 2, ACTIVE = 4;
+  for (const s of t.sets) {
+    if (set !== -1 && s.setid !== set) continue;
+    for (const i of s.members) {
+      const d = t.dests[i]!;
+      if (d.host !== host) continue;
+      if (!(mode & NOPORT) && d.uriPort !== 0 && d.uriPort !== port) continue;
+      if (!(mode & NOPROTO) && d.transport !== 'udp') continue; // the message came over UDP
+      if (mode & ACTIVE && !t.usable(i)) continue;
+      return 1;
+    }
+  }
+  return -1;
+}
+
+function isActive(set: number, uri?: string): number {
+  const s = table.set(Number(set));
+  if (!s) return -1;
+  return s.members.some((i) => (uri === undefined || table.dests[i]!.uri === uri) && table.usable(i)) ? 1 : -1;
+}
+
+function setDomainFromCurrent(ctx: MsgContext): number {
+  const r = ctx.xavps?.get(DST_XAVP)?.[0];
+  const i = r ? table.findUri(Number(r.grp), String(r.uri)) : undefined;
+  return i === undefined ? -1 : apply(ctx, 'domain', table.dests[i]!);
+}
+
+/** ds_load_update(): releases the call's slot on BYE and CANCEL (done by the hook anyway). */
+function loadUpdate(ctx: MsgContext): number {
+  const msg = ctx.msg;
+  if (msg.isRequest && (msg.methodId === METHOD_BYE || msg.methodId === METHOD_CANCEL)) release(msg.callId());
+  return 1;
+}
+
+const SELECTS = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH;
+
 export default defineModule({
   name: 'dispatcher',
+  rpc: dispatcherRpc,
+  hooks: { request: releaseOnEnd, reply: releaseOnEnd },
+  threadInit,
   params: {
     list_file: str(''),
     db_url: str(''),
@@ -144,240 +350,52 @@ export default defineModule({
     }, () => current, (t, i, up) => fireEvent(t, i, up), env.log);
     if (Number(p.ds_ping_interval) > 0) await prober.start();
 
-    registerDispatcherRpc(env.rpc, {
+    const control: DispatcherControl = {
       table: () => current,
       reload: () => swap(loadDestinations(p, dirname(env.scriptFile))),
       replace: swap,
       prober,
       params: p,
-    });
+    };
 
     return {
       threadData: current.data,
+      state: control,
       metrics: (registry) => dispatcherMetrics(registry, () => current),
       stop: () => prober.stop(),
     };
   },
 
-  kemi: (core, params, data, thread?: ModuleThread) => {
-    let table = new DsTable((data as DsTableData | undefined) ?? buildTable([], 1, 0));
-    thread?.onMessage((d) => { table = new DsTable(d as DsTableData); });
-    const row = thread?.row ?? 0;
-    const ctx = core.ctx;
-    const forceDst = Number(params.force_dst) === 1;
-    const userOnly = (Number(params.flags) & 1) !== 0;
-    const hashPvar = String(params.hash_pvar);
-
-    // Algorithm 10: the calls holding a slot, by Call-ID (every message of a call comes to
-    // this thread, so the map is thread-local; the load counters are shared).
-    const loads = new Map<string, LoadCell>();
-    const expireMs = Number(params.ds_hash_expire) * 1000;
-    const release = (callId: string): void => {
-      const cell = loads.get(callId);
-      if (!cell) return;
-      loads.delete(callId);
-      const t = table;
-      const i = cell.table === t ? cell.dest : t.findUri(cell.setid, cell.uri);
-      if (i !== undefined && t.load(i) > 0) t.addLoad(i, -1);
-    };
-    const sweep = (): void => {
-      const old = Date.now() - expireMs;
-      for (const [id, c] of loads) if (c.at < old) release(id);
-    };
-    // a slot is held until BYE/CANCEL or a failed final reply to the INVITE; watched only once
-    // algorithm 10 has been used, so other scripts pay nothing per message
-    let watching = false;
-    const watchLoads = (): void => {
-      if (watching) return;
-      watching = true;
-      core.observers.push(releaseOnEnd);
-    };
-    const releaseOnEnd = (): void => {
-      if (loads.size === 0) return;
-      const msg = ctx.msg;
-      if (msg.isRequest) {
-        if (msg.methodId === METHOD_BYE || msg.methodId === METHOD_CANCEL) release(msg.callId());
-      } else if (msg.status >= 300 && msg.cseq().methodId === METHOD_INVITE) {
-        release(msg.callId());
-      }
-    };
-
-    /** The hash key of a hash algorithm, or null when the message has none. */
-    const hashOf = (alg: number): number | null => {
-      const msg = ctx.msg;
-      try {
-        switch (alg) {
-          case ALG.HASH_CALLID: return dsHash(msg.callId().trim());
-          case ALG.HASH_FROM: { const k = uriKeys(ctx.from?.uri ?? msg.from().uri, userOnly); return k && dsHash(k[0], k[1]); }
-          case ALG.HASH_TO: { const k = uriKeys(ctx.to?.uri ?? msg.to().uri, userOnly); return k && dsHash(k[0], k[1]); }
-          case ALG.HASH_RURI: { const k = uriKeys(ctx.currentRuri(), userOnly); return k && dsHash(k[0], k[1]); }
-          case ALG.HASH_AUTH: { const u = authUsername(core); return u === null ? null : dsHash(u); }
-          case ALG.HASH_PV: { const v = hashPvar ? formatWithPvs(core, hashPvar).trim() : ''; return v ? dsHash(v) : null; }
-          default: return 0;
-        }
-      } catch {
-        return null;
-      }
-    };
-
-    type Mode = 'dst' | 'domain' | 'none';
-    const apply = (mode: Mode, d: DsDestination): number => {
-      if (mode === 'dst') ctx.du = d.uri;
-      else if (mode === 'domain') {
-        try {
-          pvSpec('$rd').set!(core, d.host);
-          pvSpec('$rp').set!(core, d.uriPort);
-        } catch {
-          return -1;
-        }
-      }
-      return 1;
-    };
-
-    const select = (set: number, algIn: number, limitIn: number | undefined, mode: Mode): number => {
-      const setid = Number(set);
-      let alg = Number(algIn);
-      const limit = limitIn === undefined || Number(limitIn) <= 0 ? Infinity : Number(limitIn);
-      const t = table;
-      if (!t.set(setid)) return -1;
-      if (mode === 'dst' && !forceDst && ctx.du !== null) return -1;
-      const msg = ctx.msg;
-      // call load needs an initial INVITE; anything else is hashed by Call-ID (Kamailio)
-      if (alg === ALG.CALL_LOAD && !(msg.isRequest && msg.methodId === METHOD_INVITE)) alg = ALG.HASH_CALLID;
-      let key = hashOf(alg);
-      if (key === null && alg === ALG.HASH_AUTH) { alg = ALG.ROUND_ROBIN; key = 0; } // no credentials: round-robin
-      if (key === null) return -1;
-      const order = selectOrder(t, setid, alg, key);
-      if (order.length === 0) return -1;
-      const first = order[0]!;
-      if (alg === ALG.CALL_LOAD) {
-        const callId = msg.callId();
-        if (!loads.has(callId)) {
-          if (loads.size > 0 && loads.size % 1024 === 0) sweep();
-          t.addLoad(first, 1);
-          loads.set(callId, { setid, uri: t.dests[first]!.uri, dest: first, table: t, at: Date.now() });
-          watchLoads();
-        }
-      }
-      const records = order.slice(0, limit).map((i) => {
-        const d = t.dests[i]!;
-        const r: Record<string, string | number> = { uri: d.uri, grp: d.setid };
-        if (d.attrsText) r.attrs = d.attrsText;
-        if (alg === ALG.CALL_LOAD && d.attrs.duid) r.dstid = d.attrs.duid;
-        if (d.attrs.socket) r.socket = d.attrs.socket;
-        return r;
-      });
-      ctx.xavps ??= new Map();
-      ctx.xavps.set(DST_XAVP, records);
-      ctx.xavps.set(CTX_XAVP, [{ cnt: records.length }]);
-      t.countSelection(row, first);
-      return apply(mode, t.dests[first]!);
-    };
-
-    /** ds_next_dst/ds_next_domain: drop the current candidate, use the next. */
-    const next = (mode: Mode): number => {
-      const list = ctx.xavps?.get(DST_XAVP);
-      if (!list || list.length < 2) {
-        if (list) list.length = 0;
-        return -1;
-      }
-      list.shift();
-      const t = table;
-      const rec = list[0]!;
-      const i = t.findUri(Number(rec.grp), String(rec.uri));
-      if (i === undefined) return -1;
-      ctx.xavps!.get(CTX_XAVP)![0]!.cnt = list.length;
-      t.countSelection(row, i);
-      return apply(mode, t.dests[i]!);
-    };
-
-    const markCurrent = (letters: string): number => {
-      const parsed = parseStateLetters(letters);
-      const rec = ctx.xavps?.get(DST_XAVP)?.[0];
-      if (!parsed || !rec) return -1;
-      const t = table;
-      const i = t.findUri(Number(rec.grp), String(rec.uri));
-      if (i === undefined) return -1;
-      // from the script, "t" takes the destination out at once (thresholds are for probes)
-      const state = parsed.state & DS_TRYING && !(parsed.state & DS_DISABLED) ? DS_INACTIVE : parsed.state;
-      t.setState(i, state, parsed.probing || undefined);
-      return 1;
-    };
-
-    const isFromList = (set: number, mode: number, uri: string): number => {
-      const t = table;
-      let host = ctx.srcIp;
-      let port = ctx.srcPort;
-      if (uri) {
-        try {
-          const u = parseUri(uri);
-          host = (u.params.maddr || u.host).replace(/^\[|\]$/g, '');
-          port = u.port || 5060;
-        } catch {
-          return -1;
-        }
-      }
-      const NOPORT = 1, NOPROTO = 2, ACTIVE = 4;
-      for (const s of t.sets) {
-        if (set !== -1 && s.setid !== set) continue;
-        for (const i of s.members) {
-          const d = t.dests[i]!;
-          if (d.host !== host) continue;
-          if (!(mode & NOPORT) && d.uriPort !== 0 && d.uriPort !== port) continue;
-          if (!(mode & NOPROTO) && d.transport !== 'udp') continue; // the message came over UDP
-          if (mode & ACTIVE && !t.usable(i)) continue;
-          return 1;
-        }
-      }
-      return -1;
-    };
-
-    const isActive = (set: number, uri?: string): number => {
-      const s = table.set(Number(set));
-      if (!s) return -1;
-      return s.members.some((i) => (uri === undefined || table.dests[i]!.uri === uri) && table.usable(i)) ? 1 : -1;
-    };
-
-    return {
-      /** sets $du to a destination of `set` picked by `alg`; 1, or -1 (no such set, none active ...) */
-      ds_select_dst: (set: number, alg: number, limit?: number): number => select(set, alg, limit, 'dst'),
-      ds_select_dst_limit: (set: number, alg: number, limit: number): number => select(set, alg, limit, 'dst'),
-      /** rewrites the R-URI host and port instead of $du */
-      ds_select_domain: (set: number, alg: number, limit?: number): number => select(set, alg, limit, 'domain'),
-      ds_select_domain_limit: (set: number, alg: number, limit: number): number => select(set, alg, limit, 'domain'),
-      /** only fills $xavp(_dsdst_) with the candidates */
-      ds_select: (set: number, alg: number, limit?: number): number => select(set, alg, limit, 'none'),
-      ds_select_limit: (set: number, alg: number, limit: number): number => select(set, alg, limit, 'none'),
-      ds_next_dst: (): number => next('dst'),
-      ds_next_domain: (): number => next('domain'),
-      /** $du from the current candidate, without moving on */
-      ds_set_dst: (): number => { const r = ctx.xavps?.get(DST_XAVP)?.[0]; return r ? (ctx.du = String(r.uri), 1) : -1; },
-      ds_set_domain: (): number => {
-        const r = ctx.xavps?.get(DST_XAVP)?.[0];
-        const i = r ? table.findUri(Number(r.grp), String(r.uri)) : undefined;
-        return i === undefined ? -1 : apply('domain', table.dests[i]!);
-      },
-      /** marks the current candidate: no argument is "i" ("ip" with ds_probing_mode 1) */
-      ds_mark_dst: (state?: string): number => markCurrent(state ?? (Number(params.ds_probing_mode) === 1 ? 'ip' : 'i')),
-      ds_mark_dst_state: (state: string): number => markCurrent(String(state)),
-      /** 1 if the source address (or `uri`) is a destination of `set` (-1: any); mode bits 1 no port, 2 no proto, 4 active only */
-      ds_is_from_list: (set = -1, mode = 2, uri = ''): number => isFromList(Number(set), Number(mode), String(uri)),
-      ds_is_from_lists: (): number => isFromList(-1, 2, ''),
-      ds_is_from_list_mode: (set: number, mode: number): number => isFromList(Number(set), Number(mode), ''),
-      ds_is_from_list_uri: (set: number, mode: number, uri: string): number => isFromList(Number(set), Number(mode), String(uri)),
-      ds_list_exists: (set: number): number => (table.set(Number(set)) ? 1 : -1),
-      ds_list_exist: (set: number): number => (table.set(Number(set)) ? 1 : -1),
-      /** 1 if `set` has an active destination (or `uri` in it is active) */
-      ds_is_active: (set: number, uri?: string): number => isActive(set, uri === undefined ? undefined : String(uri)),
-      ds_is_active_uri: (set: number, uri: string): number => isActive(set, String(uri)),
-      /** algorithm 10 by hand: release this call's slot (done on BYE, CANCEL and failed INVITEs anyway) */
-      ds_load_unset: (): number => { release(ctx.msg.callId()); return 1; },
-      ds_load_update: (): number => {
-        const msg = ctx.msg;
-        if (msg.isRequest && (msg.methodId === METHOD_BYE || msg.methodId === METHOD_CANCEL)) release(msg.callId());
-        return 1;
-      },
-    };
+  functions: {
+    /** sets $du to a destination of `set` picked by `alg`; 1, or -1 (no such set, none active ...) */
+    ds_select_dst: kemi(['int', 'int'], 'int', (ctx, set, alg) => select(ctx, set, alg, undefined, 'dst'), SELECTS),
+    ds_select_dst_limit: kemi(['int', 'int', 'int'], 'int', (ctx, set, alg, limit) => select(ctx, set, alg, limit, 'dst'), SELECTS),
+    /** rewrites the R-URI host and port instead of $du */
+    ds_select_domain: kemi(['int', 'int'], 'int', (ctx, set, alg) => select(ctx, set, alg, undefined, 'domain'), SELECTS),
+    ds_select_domain_limit: kemi(['int', 'int', 'int'], 'int', (ctx, set, alg, limit) => select(ctx, set, alg, limit, 'domain'), SELECTS),
+    /** only fills $xavp(_dsdst_) with the candidates */
+    ds_select: kemi(['int', 'int'], 'int', (ctx, set, alg) => select(ctx, set, alg, undefined, 'none'), SELECTS),
+    ds_select_limit: kemi(['int', 'int', 'int'], 'int', (ctx, set, alg, limit) => select(ctx, set, alg, limit, 'none'), SELECTS),
+    ds_next_dst: kemi([], 'int', (ctx) => next(ctx, 'dst'), SELECTS),
+    ds_next_domain: kemi([], 'int', (ctx) => next(ctx, 'domain'), SELECTS),
+    /** $du from the current candidate, without moving on */
+    ds_set_dst: kemi([], 'int', (ctx) => { const r = ctx.xavps?.get(DST_XAVP)?.[0]; return r ? (ctx.du = String(r.uri), 1) : -1; }, SELECTS),
+    ds_set_domain: kemi([], 'int', setDomainFromCurrent, SELECTS),
+    /** marks the current candidate inactive ("ip" with ds_probing_mode 1) */
+    ds_mark_dst: kemi([], 'int', (ctx) => markCurrent(ctx, probingMode === 1 ? 'ip' : 'i')),
+    ds_mark_dst_state: kemi(['str'], 'int', (ctx, state) => markCurrent(ctx, String(state))),
+    /** 1 if the source address is a destination of `set` (-1: any) */
+    ds_is_from_list: kemi(['int'], 'int', (ctx, set) => isFromList(ctx, Number(set), 2, '')),
+    ds_is_from_lists: kemi([], 'int', (ctx) => isFromList(ctx, -1, 2, '')),
+    /** mode bits: 1 no port, 2 no proto, 4 active only */
+    ds_is_from_list_mode: kemi(['int', 'int'], 'int', (ctx, set, mode) => isFromList(ctx, Number(set), Number(mode), '')),
+    ds_is_from_list_uri: kemi(['int', 'int', 'str'], 'int', (ctx, set, mode, uri) => isFromList(ctx, Number(set), Number(mode), String(uri))),
+    ds_list_exists: kemi(['int'], 'int', (_ctx, set) => (table.set(Number(set)) ? 1 : -1)),
+    /** 1 if `set` has an active destination (or `uri` in it is active) */
+    ds_is_active: kemi(['int'], 'int', (_ctx, set) => isActive(set)),
+    ds_is_active_uri: kemi(['int', 'str'], 'int', (_ctx, set, uri) => isActive(set, String(uri))),
+    /** algorithm 10 by hand: release this call's slot (done on BYE, CANCEL and failed INVITEs anyway) */
+    ds_load_unset: kemi([], 'int', (ctx) => { release(ctx.msg.callId()); return 1; }),
+    ds_load_update: kemi([], 'int', loadUpdate),
   },
 });
-

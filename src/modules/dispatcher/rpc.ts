@@ -1,6 +1,6 @@
 // dispatcher.* RPC methods with Kamailio's parameters, replies and faults.
-import { EXECUTION_ERROR, INVALID_PARAMS, RpcError, type RpcRegistry } from '../../rpc/registry.js';
-import type { ParamValue } from '../module.js';
+import { EXECUTION_ERROR, INVALID_PARAMS, RpcError } from '../../rpc/registry.js';
+import type { ParamValue, RpcMethodDef } from '../module.js';
 import { DispatcherListError, DS_DISABLED, DS_INACTIVE, DS_TRYING, makeDestination, type DsDestination } from './list.js';
 import type { Prober } from './probe.js';
 import { dsHash } from './select.js';
@@ -46,80 +46,96 @@ function listDest(t: DsTable, i: number, detail: 'short' | 'normal' | 'full', la
   return { DEST: dest };
 }
 
-export function registerDispatcherRpc(rpc: RpcRegistry, c: DispatcherControl): void {
-  rpc.register('dispatcher.list', (params) => {
-    const mode = params[0] === undefined ? 'normal' : String(params[0]);
-    if (mode !== 'short' && mode !== 'full' && mode !== 'normal') throw new RpcError(INVALID_PARAMS, 'Invalid Parameters (short or full)');
-    const t = c.table();
-    if (t.sets.length === 0) throw fault('No Destination Sets');
-    const latency = Number(c.params.ds_ping_interval) > 0;
-    return {
-      NRSETS: t.sets.length,
-      RECORDS: t.sets.map((s) => ({ SET: { ID: s.setid, TARGETS: s.members.map((i) => listDest(t, i, mode, latency)) } })),
-    };
-  }, 'Return the content of dispatcher sets');
-
-  rpc.register('dispatcher.set_state', (params) => {
-    const [stateText, group, address] = params.map((p) => (p === undefined ? undefined : String(p)));
-    if (stateText === undefined || group === undefined || address === undefined) throw fault('Invalid Parameters');
-    const st = rpcState(stateText);
-    if (!st) throw fault('Unknown State Value');
-    const t = c.table();
-    const s = t.set(Number(group));
-    const targets = s ? s.members.filter((i) => address === 'all' || t.dests[i]!.uri === address) : [];
-    if (targets.length === 0) throw fault('State Update Failed');
-    // set directly: no thresholds, no events (as Kamailio)
-    for (const i of targets) t.setState(i, st.state, st.probing);
-    return 'Ok. Dispatcher state updated.';
-  }, 'Set the state of a destination address (state group address|all)');
-
-  rpc.register('dispatcher.reload', () => {
-    try {
-      c.reload();
-    } catch (e) {
-      throw fault(`Reload Failed: ${e instanceof DispatcherListError ? e.message : (e as Error).message}`);
-    }
-    return 'Ok. Dispatcher successfully reloaded.';
-  }, 'Reload dispatcher destination sets (the running sets stay if the source is bad)');
-
-  rpc.register('dispatcher.ping_active', (params) => {
-    const old = c.prober.active ? 1 : 0;
-    if (params[0] === undefined) return { OldPingState: old };
-    const v = Number(params[0]);
-    if (v !== 0 && v !== 1) throw new RpcError(INVALID_PARAMS, 'Invalid Parameters (0 or 1)');
-    c.prober.active = v === 1;
-    return { NewPingState: v, OldPingState: old };
-  }, 'Get or set the global probing state (0 or 1)');
-
-  rpc.register('dispatcher.add', (params) => {
-    const [group, address, flags, priority, attrs] = params;
-    if (group === undefined || address === undefined) throw fault('Invalid Parameters');
-    let d: DsDestination;
-    try {
-      d = makeDestination({ setid: group, uri: address, flags, priority, attrs }, 'dispatcher.add');
-    } catch (e) {
-      throw fault(`Adding dispatcher dst failed: ${(e as Error).message}`);
-    }
-    c.replace([...c.table().dests, d]);
-    return 'Ok. Dispatcher destination added.';
-  }, 'Add a destination (group address [flags [priority [attrs]]])');
-
-  rpc.register('dispatcher.remove', (params) => {
-    const [group, address] = params.map((p) => (p === undefined ? undefined : String(p)));
-    if (group === undefined || address === undefined) throw fault('Invalid Parameters');
-    const before = c.table().dests;
-    const after = before.filter((d) => !(d.setid === Number(group) && d.uri === address));
-    if (after.length === before.length) throw fault('Removing dispatcher dst failed: not found');
-    c.replace(after);
-    return 'Ok. Dispatcher destination removed.';
-  }, 'Remove a destination (group address)');
-
-  rpc.register('dispatcher.hash', (params) => {
-    const [nslots, v1, v2] = params;
-    if (nslots === undefined || v1 === undefined) throw fault('Invalid Parameters');
-    const n = Number(nslots);
-    const h = dsHash(String(v1), v2 === undefined ? null : String(v2));
-    // Kamailio prints the hash as a signed int; the slot comes from the unsigned value
-    return { hashid: h | 0, slot: n > 0 ? h % n : 0 };
-  }, 'Compute the hash of the values (nslots val1 [val2])');
-}
+/** dispatcher.* with Kamailio's parameters, replies and faults, on the set-up's DispatcherControl. */
+export const dispatcherRpc: Record<string, RpcMethodDef<DispatcherControl>> = {
+  'dispatcher.list': {
+    doc: 'Return the content of dispatcher sets',
+    handler: (c, params) => {
+      const mode = params[0] === undefined ? 'normal' : String(params[0]);
+      if (mode !== 'short' && mode !== 'full' && mode !== 'normal') throw new RpcError(INVALID_PARAMS, 'Invalid Parameters (short or full)');
+      const t = c.table();
+      if (t.sets.length === 0) throw fault('No Destination Sets');
+      const latency = Number(c.params.ds_ping_interval) > 0;
+      return {
+        NRSETS: t.sets.length,
+        RECORDS: t.sets.map((s) => ({ SET: { ID: s.setid, TARGETS: s.members.map((i) => listDest(t, i, mode, latency)) } })),
+      };
+    },
+  },
+  'dispatcher.set_state': {
+    doc: 'Set the state of a destination address (state group address|all)',
+    handler: (c, params) => {
+      const [stateText, group, address] = params.map((p) => (p === undefined ? undefined : String(p)));
+      if (stateText === undefined || group === undefined || address === undefined) throw fault('Invalid Parameters');
+      const st = rpcState(stateText);
+      if (!st) throw fault('Unknown State Value');
+      const t = c.table();
+      const s = t.set(Number(group));
+      const targets = s ? s.members.filter((i) => address === 'all' || t.dests[i]!.uri === address) : [];
+      if (targets.length === 0) throw fault('State Update Failed');
+      // set directly: no thresholds, no events (as Kamailio)
+      for (const i of targets) t.setState(i, st.state, st.probing);
+      return 'Ok. Dispatcher state updated.';
+    },
+  },
+  'dispatcher.reload': {
+    doc: 'Reload dispatcher destination sets (the running sets stay if the source is bad)',
+    handler: (c, params) => {
+      try {
+        c.reload();
+      } catch (e) {
+        throw fault(`Reload Failed: ${e instanceof DispatcherListError ? e.message : (e as Error).message}`);
+      }
+      return 'Ok. Dispatcher successfully reloaded.';
+    },
+  },
+  'dispatcher.ping_active': {
+    doc: 'Get or set the global probing state (0 or 1)',
+    handler: (c, params) => {
+      const old = c.prober.active ? 1 : 0;
+      if (params[0] === undefined) return { OldPingState: old };
+      const v = Number(params[0]);
+      if (v !== 0 && v !== 1) throw new RpcError(INVALID_PARAMS, 'Invalid Parameters (0 or 1)');
+      c.prober.active = v === 1;
+      return { NewPingState: v, OldPingState: old };
+    },
+  },
+  'dispatcher.add': {
+    doc: 'Add a destination (group address [flags [priority [attrs]]])',
+    handler: (c, params) => {
+      const [group, address, flags, priority, attrs] = params;
+      if (group === undefined || address === undefined) throw fault('Invalid Parameters');
+      let d: DsDestination;
+      try {
+        d = makeDestination({ setid: group, uri: address, flags, priority, attrs }, 'dispatcher.add');
+      } catch (e) {
+        throw fault(`Adding dispatcher dst failed: ${(e as Error).message}`);
+      }
+      c.replace([...c.table().dests, d]);
+      return 'Ok. Dispatcher destination added.';
+    },
+  },
+  'dispatcher.remove': {
+    doc: 'Remove a destination (group address)',
+    handler: (c, params) => {
+      const [group, address] = params.map((p) => (p === undefined ? undefined : String(p)));
+      if (group === undefined || address === undefined) throw fault('Invalid Parameters');
+      const before = c.table().dests;
+      const after = before.filter((d) => !(d.setid === Number(group) && d.uri === address));
+      if (after.length === before.length) throw fault('Removing dispatcher dst failed: not found');
+      c.replace(after);
+      return 'Ok. Dispatcher destination removed.';
+    },
+  },
+  'dispatcher.hash': {
+    doc: 'Compute the hash of the values (nslots val1 [val2])',
+    handler: (c, params) => {
+      const [nslots, v1, v2] = params;
+      if (nslots === undefined || v1 === undefined) throw fault('Invalid Parameters');
+      const n = Number(nslots);
+      const h = dsHash(String(v1), v2 === undefined ? null : String(v2));
+      // Kamailio prints the hash as a signed int; the slot comes from the unsigned value
+      return { hashid: h | 0, slot: n > 0 ? h % n : 0 };
+    },
+  },
+};

@@ -1,39 +1,40 @@
-// pv: KSR.pv.* over the pseudo-variable table in core/pv.ts.
+// pv: KSR.pv.* over the pseudo-variable table in core/pv.ts (and the ones modules add).
+import type { MsgContext } from '../../core/context.js';
 import { pvSpec, type PvValue } from '../../core/pv.js';
-import { defineModule } from '../module.js';
+import { defineModule, kemi } from '../module.js';
+
+function get(ctx: MsgContext, name: string): PvValue {
+  try {
+    return pvSpec(name).get(ctx.core);
+  } catch (e) {
+    ctx.core.log.err(`KSR.pv.get("${name}"): ${(e as Error).message}`);
+    return null;
+  }
+}
+
+function set(ctx: MsgContext, name: string, v: PvValue): number {
+  const spec = pvSpec(name);
+  if (!spec.set) throw new Error(`${name} is read-only`);
+  spec.set(ctx.core, v);
+  return 1;
+}
 
 export default defineModule({
   name: 'pv',
-  kemi: (core) => {
-    const get = (name: string): PvValue => {
-      try {
-        return pvSpec(name).get(core);
-      } catch (e) {
-        core.log.err(`KSR.pv.get("${name}"): ${(e as Error).message}`);
-        return null;
-      }
-    };
-    const set = (name: string, v: PvValue): number => {
-      const spec = pvSpec(name);
-      if (!spec.set) throw new Error(`${name} is read-only`);
-      spec.set(core, v);
-      return 1;
-    };
-    return {
-      get,
-      /** like get, but "" instead of null */
-      gete: (name: string): string | number => get(name) ?? '',
-      /** like get, but 0 instead of null or a non-number */
-      geti: (name: string): number => { const v = get(name); return typeof v === 'number' ? v : Number(v) || 0; },
-      /** get, or the given default when null */
-      getvn: (name: string, dflt: number): string | number => get(name) ?? dflt,
-      getvs: (name: string, dflt: string): string | number => get(name) ?? dflt,
-      /** get, or "<<null>>" as Kamailio prints it */
-      getw: (name: string): string | number => get(name) ?? '<<null>>',
-      sets: (name: string, v: string): number => set(name, String(v)),
-      seti: (name: string, v: number): number => set(name, Math.trunc(Number(v))),
-      unset: (name: string): number => set(name, null),
-      is_null: (name: string): boolean => get(name) === null,
-    };
+  functions: {
+    get: kemi(['str'], 'xval', get),
+    /** like get, but "" instead of null */
+    gete: kemi(['str'], 'xval', (ctx, name) => get(ctx, name) ?? ''),
+    /** like get, but 0 instead of null or a non-number */
+    geti: kemi(['str'], 'int', (ctx, name) => { const v = get(ctx, name); return typeof v === 'number' ? v : Number(v) || 0; }),
+    /** get, or the given default when null */
+    getvn: kemi(['str', 'int'], 'xval', (ctx, name, dflt) => get(ctx, name) ?? dflt),
+    getvs: kemi(['str', 'str'], 'xval', (ctx, name, dflt) => get(ctx, name) ?? dflt),
+    /** get, or "<<null>>" as Kamailio prints it */
+    getw: kemi(['str'], 'xval', (ctx, name) => get(ctx, name) ?? '<<null>>'),
+    sets: kemi(['str', 'str'], 'int', (ctx, name, v) => set(ctx, name, String(v))),
+    seti: kemi(['str', 'int'], 'int', (ctx, name, v) => set(ctx, name, Math.trunc(Number(v)))),
+    unset: kemi(['str'], 'int', (ctx, name) => set(ctx, name, null)),
+    is_null: kemi(['str'], 'bool', (ctx, name) => get(ctx, name) === null),
   },
 });

@@ -1,17 +1,17 @@
 // siputils: small message predicates.
-import { defineModule, ok } from '../module.js';
+import { defineModule, kemi, ok } from '../module.js';
 
 export default defineModule({
   name: 'siputils',
-  kemi: (core) => ({
-    has_totag: (): number => ok(core.ctx.msg.to().tag !== undefined),
-    is_request: (): number => ok(core.ctx.msg.isRequest),
-    is_reply: (): number => ok(!core.ctx.msg.isRequest),
+  functions: {
+    has_totag: kemi([], 'int', (ctx) => ok(ctx.msg.to().tag !== undefined)),
+    is_request: kemi([], 'int', (ctx) => ok(ctx.msg.isRequest)),
+    is_reply: kemi([], 'int', (ctx) => ok(!ctx.msg.isRequest)),
     /** a request with a single Via (no proxy before us); a reply with two (it is for the first hop) */
-    is_first_hop: (): number => ok(core.ctx.msg.vias().length === (core.ctx.msg.isRequest ? 1 : 2)),
-    is_uri_user_e164: (uri: string): number => {
+    is_first_hop: kemi([], 'int', (ctx) => ok(ctx.msg.vias().length === (ctx.msg.isRequest ? 1 : 2))),
+    is_uri_user_e164: kemi(['str'], 'int', (_ctx, uri) => {
       const m = /^(?:sips?|tel):\+?(\d+)/i.exec(uri);
       return ok(!!m && m[1].length >= 2 && m[1].length <= 15 && uri.includes('+'));
-    },
-  }),
+    }),
+  },
 });

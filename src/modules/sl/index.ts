@@ -1,14 +1,34 @@
-// sl: stateless replies. The reply itself is built by the core (it also answers bad requests).
-import { defineModule } from '../module.js';
+// sl: stateless replies (Kamailio's sl module): sl_send_reply and friends, the reply builder in
+// reply.ts (the core's own rejections use it too), and the filter that ends the ACK of a reply
+// we sent statelessly before the script sees it.
+import type { MsgContext } from '../../core/context.js';
+import { METHOD_ACK } from '../../core/sip/methods.js';
+import { SL_RECEIVED_ACKS, SL_STATS } from '../../core/stats/counters.js';
+import { defineModule, kemi, ROUTE } from '../module.js';
+import { sendStatelessReply } from './reply.js';
+
+const REPLIES = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH;
+
+/** An ACK whose To-tag is one of our stateless replies' tags ends here (Kamailio's sl ACK filter). */
+function absorbOwnAck(ctx: MsgContext): boolean {
+  const msg = ctx.msg;
+  if (msg.methodId !== METHOD_ACK) return false;
+  const tag = msg.to().tag;
+  if (tag === undefined || !tag.startsWith(ctx.core.instanceTag)) return false;
+  ctx.core.counters.inc(SL_RECEIVED_ACKS);
+  return true;
+}
 
 export default defineModule({
   name: 'sl',
-  kemi: (core) => ({
-    /** sl_send_reply(code, reason): 1 on success, -1 on failure. */
-    sl_send_reply: (code: number, reason: string): number => core.sendReply(Number(code), String(reason)),
-    /** send_reply(code, reason): statefully when a transaction exists; stateless here until tm. */
-    send_reply: (code: number, reason: string): number => core.sendReply(Number(code), String(reason)),
-    /** sl_reply_error(): replies with the error of the last failed core operation (500 when none). */
-    sl_reply_error: (): number => core.sendReply(500, 'Server Internal Error'),
-  }),
+  stats: SL_STATS,
+  hooks: { request: absorbOwnAck },
+  functions: {
+    /** sl_send_reply(code, reason): 1 on success, -1 on failure */
+    sl_send_reply: kemi(['int', 'str'], 'int', (ctx, code, reason) => sendStatelessReply(ctx, Number(code), String(reason)), REPLIES),
+    /** send_reply(code, reason): statefully when a transaction exists (tm), else stateless */
+    send_reply: kemi(['int', 'str'], 'int', (ctx, code, reason) => sendStatelessReply(ctx, Number(code), String(reason)), REPLIES),
+    /** sl_reply_error(): replies with the error of the last failed core operation (500 when none) */
+    sl_reply_error: kemi([], 'int', (ctx) => sendStatelessReply(ctx, 500, 'Server Internal Error'), REPLIES),
+  },
 });

@@ -1,7 +1,7 @@
 // textops and hdr: header and text operations on the current message (KSR.textops.*, KSR.hdr.*).
 // Additions and removals are lumps, applied when the message is forwarded.
-import type { SipCore } from '../../core/core.js';
-import { defineModule, ok } from '../module.js';
+import type { MsgContext } from '../../core/context.js';
+import { defineModule, kemi, ok } from '../module.js';
 
 const regexCache = new Map<string, RegExp>();
 /** textops matches case-insensitively, line by line (REG_ICASE | REG_NEWLINE in Kamailio). */
@@ -19,80 +19,82 @@ function withCrlf(text: string): string {
   return text.endsWith('\r\n') ? text : text.endsWith('\n') ? `${text.slice(0, -1)}\r\n` : `${text}\r\n`;
 }
 
-/** The header operations shared by KSR.hdr and KSR.textops. */
-export function headerOps(core: SipCore) {
-  const msg = () => core.ctx.msg;
-  return {
-    /** append_hf: after the last header */
-    append(text: string): number {
-      core.ctx.lumps.insert(msg().headersEnd, withCrlf(text));
-      return 1;
-    },
-    /** append_hf(text, name): after the first header called name */
-    append_after(text: string, name: string): number {
-      const h = msg().getHeader(name);
-      if (!h) return -1;
-      core.ctx.lumps.insert(h.lineEnd, withCrlf(text));
-      return 1;
-    },
-    /** insert_hf: before the first header */
-    insert(text: string): number {
-      core.ctx.lumps.insert(msg().firstLineEnd, withCrlf(text));
-      return 1;
-    },
-    /** insert_hf(text, name): before the first header called name */
-    insert_before(text: string, name: string): number {
-      const h = msg().getHeader(name);
-      if (!h) return -1;
-      core.ctx.lumps.insert(h.lineStart, withCrlf(text));
-      return 1;
-    },
-    /** remove_hf: every header called name (compact forms too); the count, or -1 if none */
-    remove(name: string): number {
-      const hs = msg().getHeaders(name);
-      for (const h of hs) core.ctx.lumps.remove(h.lineStart, h.lineEnd);
-      return hs.length ? hs.length : -1;
-    },
-    is_present(name: string): number {
-      return ok(msg().getHeader(name) !== undefined);
-    },
-    /** the first header's value, or null */
-    get(name: string): string | null {
-      return msg().getHeaderValue(name) ?? null;
-    },
-    /** a header for the next locally generated reply (sl_send_reply) */
-    append_to_reply(text: string): number {
-      core.ctx.replyHeaders.push(withCrlf(text));
-      return 1;
-    },
-  };
+// The header operations KSR.hdr and KSR.textops share.
+
+/** append_hf: after the last header */
+function append(ctx: MsgContext, text: string): number {
+  ctx.lumps.insert(ctx.msg.headersEnd, withCrlf(text));
+  return 1;
 }
+
+/** append_hf(text, name): after the first header called name */
+function appendAfter(ctx: MsgContext, text: string, name: string): number {
+  const h = ctx.msg.getHeader(name);
+  if (!h) return -1;
+  ctx.lumps.insert(h.lineEnd, withCrlf(text));
+  return 1;
+}
+
+/** insert_hf: before the first header */
+function insert(ctx: MsgContext, text: string): number {
+  ctx.lumps.insert(ctx.msg.firstLineEnd, withCrlf(text));
+  return 1;
+}
+
+/** insert_hf(text, name): before the first header called name */
+function insertBefore(ctx: MsgContext, text: string, name: string): number {
+  const h = ctx.msg.getHeader(name);
+  if (!h) return -1;
+  ctx.lumps.insert(h.lineStart, withCrlf(text));
+  return 1;
+}
+
+/** remove_hf: every header called name (compact forms too); the count, or -1 if none */
+function remove(ctx: MsgContext, name: string): number {
+  const hs = ctx.msg.getHeaders(name);
+  for (const h of hs) ctx.lumps.remove(h.lineStart, h.lineEnd);
+  return hs.length ? hs.length : -1;
+}
+
+const isPresent = (ctx: MsgContext, name: string): number => ok(ctx.msg.getHeader(name) !== undefined);
+
+/** a header for the next locally generated reply (sl_send_reply) */
+function appendToReply(ctx: MsgContext, text: string): number {
+  ctx.replyHeaders.push(withCrlf(text));
+  return 1;
+}
+
+/** The message up to the end of its body, as text. */
+const messageText = (ctx: MsgContext): string => ctx.msg.buf.toString('utf8', 0, ctx.msg.bodyStart + ctx.msg.bodyLength);
 
 export const hdrModule = defineModule({
   name: 'hdr',
-  kemi: (core) => {
-    const h = headerOps(core);
-    return { ...h, gete: (name: string): string => h.get(name) ?? '' };
+  functions: {
+    append: kemi(['str'], 'int', append),
+    append_after: kemi(['str', 'str'], 'int', appendAfter),
+    insert: kemi(['str'], 'int', insert),
+    insert_before: kemi(['str', 'str'], 'int', insertBefore),
+    remove: kemi(['str'], 'int', remove),
+    is_present: kemi(['str'], 'int', isPresent),
+    /** the first header's value, or null */
+    get: kemi(['str'], 'xval', (ctx, name) => ctx.msg.getHeaderValue(name) ?? null),
+    gete: kemi(['str'], 'xval', (ctx, name) => ctx.msg.getHeaderValue(name) ?? ''),
+    append_to_reply: kemi(['str'], 'int', appendToReply),
   },
 });
 
 export default defineModule({
   name: 'textops',
-  kemi: (core) => {
-    const h = headerOps(core);
-    const text = (): string => {
-      const m = core.ctx.msg;
-      return m.buf.toString('utf8', 0, m.bodyStart + m.bodyLength);
-    };
-    return {
-      /** search(re): the regular expression matches somewhere in the message */
-      search: (pattern: string): number => ok(re(pattern).test(text())),
-      search_body: (pattern: string): number => ok(re(pattern).test(core.ctx.msg.body().toString('utf8'))),
-      is_present_hf: (name: string): number => h.is_present(name),
-      append_hf: (txt: string, name?: string): number => (name === undefined ? h.append(txt) : h.append_after(txt, name)),
-      insert_hf: (txt: string, name?: string): number => (name === undefined ? h.insert(txt) : h.insert_before(txt, name)),
-      remove_hf: (name: string): number => h.remove(name),
-      append_to_reply: (txt: string): number => h.append_to_reply(txt),
-    };
+  functions: {
+    /** search(re): the regular expression matches somewhere in the message */
+    search: kemi(['str'], 'int', (ctx, pattern) => ok(re(pattern).test(messageText(ctx)))),
+    search_body: kemi(['str'], 'int', (ctx, pattern) => ok(re(pattern).test(ctx.msg.body().toString('utf8')))),
+    is_present_hf: kemi(['str'], 'int', isPresent),
+    append_hf: kemi(['str'], 'int', append),
+    append_hf_hdr: kemi(['str', 'str'], 'int', appendAfter),
+    insert_hf: kemi(['str'], 'int', insert),
+    insert_hf_hdr: kemi(['str', 'str'], 'int', insertBefore),
+    remove_hf: kemi(['str'], 'int', remove),
+    append_to_reply: kemi(['str'], 'int', appendToReply),
   },
 });

@@ -38,7 +38,7 @@ describe('KSR.dispatcher', () => {
         KSR.pv.get('$xavp(_dsdst_=>attrs)'));
       expect(KSR.dispatcher.ds_next_dst()).toBe(1);
       seen.push(KSR.pv.get('$du'), KSR.pv.get('$xavp(_dsctx_=>cnt)'));
-      expect(KSR.dispatcher.ds_select_dst(1, 8, 2)).toBe(1);
+      expect(KSR.dispatcher.ds_select_dst_limit(1, 8, 2)).toBe(1);
       seen.push(KSR.pv.get('$xavp(_dsctx_=>cnt)'));
       expect(KSR.dispatcher.ds_next_dst()).toBe(1);
       expect(KSR.dispatcher.ds_next_dst()).toBe(-1); // the limit left two
@@ -70,8 +70,8 @@ describe('KSR.dispatcher', () => {
     const { KSR, run, table } = withDispatcher();
     run(() => {
       KSR.dispatcher.ds_select_dst(1, 8);
-      expect(KSR.dispatcher.ds_mark_dst('ip')).toBe(1);
-      expect(KSR.dispatcher.ds_mark_dst('x')).toBe(-1);
+      expect(KSR.dispatcher.ds_mark_dst_state('ip')).toBe(1);
+      expect(KSR.dispatcher.ds_mark_dst_state('x')).toBe(-1);
       expect(KSR.dispatcher.ds_is_active_uri(1, 'sip:10.0.0.3')).toBe(-1);
       expect(KSR.dispatcher.ds_is_active(1)).toBe(1);
     }, request('INVITE'));
@@ -81,10 +81,10 @@ describe('KSR.dispatcher', () => {
   it('ds_is_from_list matches the source address; mode 1 ignores the port, a URI without port matches any', () => {
     const { KSR, run } = withDispatcher();
     const r: number[] = [];
-    run(() => { r.push(KSR.dispatcher.ds_is_from_list(1), KSR.dispatcher.ds_is_from_list(-1, 2), KSR.dispatcher.ds_is_from_list(2)); }, request('OPTIONS'), '10.0.0.1', 5060);
+    run(() => { r.push(KSR.dispatcher.ds_is_from_list(1), KSR.dispatcher.ds_is_from_list_mode(-1, 2), KSR.dispatcher.ds_is_from_list(2)); }, request('OPTIONS'), '10.0.0.1', 5060);
     run(() => { r.push(KSR.dispatcher.ds_is_from_list(1), KSR.dispatcher.ds_is_from_list_mode(1, 3)); }, request('OPTIONS'), '10.0.0.1', 5999);
     run(() => { r.push(KSR.dispatcher.ds_is_from_list(1)); }, request('OPTIONS'), '10.0.0.3', 40000);
-    run(() => { r.push(KSR.dispatcher.ds_is_from_list(1, 0)); }, request('OPTIONS'), '10.0.0.1', 5060); // mode 0: proto must match too
+    run(() => { r.push(KSR.dispatcher.ds_is_from_list_mode(1, 0)); }, request('OPTIONS'), '10.0.0.1', 5060); // mode 0: proto must match too
     run(() => { r.push(KSR.dispatcher.ds_is_from_list_uri(1, 3, 'sip:10.0.0.2')); }, request('OPTIONS'), '192.0.2.99', 1);
     expect(r).toEqual([1, 1, -1, -1, 1, 1, -1, 1]);
   });

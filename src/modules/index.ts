@@ -1,0 +1,27 @@
+// The module registry: every module viaduct has, under its Kamailio name. KSR, the script types
+// (src/ksr/types.ts), app_jsdt.api_list, the start-up check of a script's KSR calls, module
+// parameters, RPC methods and core hooks are all built from this list; nothing else lists
+// modules. The key is the module's name ('' holds the core functions: KSR.forward ...).
+import { coreKemi, xKemi } from '../core/kemi.js';
+import dispatcher from './dispatcher/index.js';
+import maxfwd from './maxfwd/index.js';
+import pv from './pv/index.js';
+import rr from './rr/index.js';
+import siputils from './siputils/index.js';
+import sl from './sl/index.js';
+import textops, { hdrModule as hdr } from './textops/index.js';
+import xlog from './xlog/index.js';
+
+export const MODULES = {
+  '': coreKemi,
+  x: xKemi,
+  sl,
+  maxfwd,
+  rr,
+  pv,
+  hdr,
+  textops,
+  siputils,
+  xlog,
+  dispatcher,
+} as const;

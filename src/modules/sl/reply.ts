@@ -1,0 +1,66 @@
+// sl's reply builder: the one builder of replies viaduct sends itself (sl_send_reply, and the
+// core's own 400/420/482/483). The echoed headers (Via, From, To, Call-ID, CSeq) are copied as
+// the bytes received, never decoded and re-encoded: a reply is never larger than what it
+// echoes plus our own lines (invalid UTF-8 re-encoded used to grow up to 3x toward a spoofed
+// source).
+import type { MsgContext } from '../../core/context.js';
+import { fnv1a, hex32 } from '../../core/hash.js';
+import { HDR } from '../../core/sip/headers.js';
+import { METHOD_ACK } from '../../core/sip/methods.js';
+import { slReplyCounters } from '../../core/stats/counters.js';
+import { replyPort, topViaAdditions } from '../../core/via.js';
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Received bytes as a latin1 string: one char per byte, so they go out unchanged. */
+const slice = (b: Buffer, start: number, end: number): string => b.toString('latin1', start, end);
+
+/** Text from the script (UTF-8 in a JS string) as the latin1 string of its UTF-8 bytes. */
+function bytesOf(s: string): string {
+  return NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
+}
+
+/** The To-tag of our stateless replies: the instance prefix plus a hash of the request. */
+export function statelessToTag(ctx: MsgContext): string {
+  const msg = ctx.msg;
+  const top = msg.topVia();
+  return `${ctx.core.instanceTag}${hex32(fnv1a(msg.callId(), fnv1a(msg.from().tag ?? '', fnv1a(top.branch ?? ''))))}`;
+}
+
+/**
+ * Sends a stateless reply to the current request: Via (with received/rport), From, To (with our
+ * tag above 100 when the request had none), Call-ID and CSeq copied, then the headers queued by
+ * append_to_reply, Server and Content-Length. 1 on success, -1 when there is nothing to answer.
+ */
+export function sendStatelessReply(ctx: MsgContext, code: number, reason: string): number {
+  const msg = ctx.msg;
+  if (!msg.isRequest || !Number.isInteger(code) || code < 100 || code > 699) return -1;
+  if (msg.methodId === METHOD_ACK) return -1; // never reply to an ACK
+  const from = msg.getHeader(HDR.FROM);
+  const to = msg.getHeader(HDR.TO);
+  const cid = msg.getHeader(HDR.CALL_ID);
+  const cseq = msg.getHeader(HDR.CSEQ);
+  const vias = msg.getHeaders(HDR.VIA);
+  if (!from || !to || !cid || !cseq || vias.length === 0) return -1; // nothing to address it with
+  const b = msg.buf;
+  let out = `SIP/2.0 ${code} ${bytesOf(reason.replace(/[\r\n]/g, ' '))}\r\n`;
+  // the top Via line with what RFC 3261 18.2.1 / RFC 3581 add, then the other Via lines as they are
+  let at = vias[0].lineStart;
+  for (const add of topViaAdditions(ctx)) {
+    out += slice(b, at, add.at) + add.text;
+    at = add.at;
+  }
+  out += slice(b, at, vias[0].lineEnd);
+  for (let i = 1; i < vias.length; i++) out += slice(b, vias[i].lineStart, vias[i].lineEnd);
+  out += slice(b, from.lineStart, from.lineEnd);
+  if (code > 100 && msg.to().tag === undefined) out += `${slice(b, to.lineStart, to.valueEnd)};tag=${statelessToTag(ctx)}\r\n`;
+  else out += slice(b, to.lineStart, to.lineEnd);
+  out += slice(b, cid.lineStart, cid.lineEnd) + slice(b, cseq.lineStart, cseq.lineEnd);
+  for (const h of ctx.replyHeaders) out += bytesOf(h);
+  out += `${ctx.core.serverHeader}Content-Length: 0\r\n\r\n`;
+  ctx.core.transport.send(ctx.sock.index, Buffer.from(out, 'latin1'), replyPort(ctx), ctx.srcIp);
+  ctx.replied = true;
+  ctx.core.counters.incAll(slReplyCounters(code));
+  return 1;
+}
+
