@@ -5,6 +5,8 @@
 import { ConfigError } from './config.js';
 import type { SipCore } from './core.js';
 import { MODULES } from '../modules/index.js';
+import { registerModulePv } from './pv.js';
+import { registerModuleCounters } from './stats/counters.js';
 import { ROUTE, type KemiFunction, type KsrFunctions, type ModuleDef, type ParamValue } from '../modules/module.js';
 
 type Modules = typeof MODULES;
@@ -17,6 +19,13 @@ export type KSRApi = KsrFunctions<Modules['']['functions']> & {
 /** The registry as [name, definition] pairs, in order. */
 export function modules(): [string, ModuleDef][] {
   return Object.entries(MODULES) as [string, ModuleDef][];
+}
+
+// the modules' statistics get their counter columns, in registry order, in every thread alike
+// and their pseudo-variables join the table of core/pv.ts
+for (const [name, mod] of modules()) {
+  if (mod.stats) registerModuleCounters(name, mod.stats);
+  for (const [pv, def] of Object.entries(mod.pvs ?? {})) registerModulePv(pv, def);
 }
 
 /** Module parameters with defaults applied and validated; throws ConfigError. */

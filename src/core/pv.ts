@@ -16,6 +16,30 @@ export interface PvSpec {
 
 export class PvError extends Error {}
 
+/** A pseudo-variable a module adds (its export table's `pvs`): `$name` or `$name(arg)`. */
+export interface ModulePv {
+  get(ctx: MsgContext, arg: string): PvValue;
+  set?(ctx: MsgContext, arg: string, v: PvValue): void;
+}
+
+const modulePvs = new Map<string, ModulePv>();
+
+/** Adds a module's pseudo-variable (src/core/ksr.ts does it for the registry at load). */
+export function registerModulePv(name: string, pv: ModulePv): void {
+  modulePvs.set(name, pv);
+}
+
+function modulePvSpec(full: string, name: string, arg: string): PvSpec | undefined {
+  const pv = modulePvs.get(name);
+  if (!pv) return undefined;
+  const set = pv.set;
+  return {
+    name: full,
+    get: (core) => pv.get(core.ctx, arg),
+    ...(set ? { set: (core: SipCore, v: PvValue) => set(core.ctx, arg, v) } : {}),
+  };
+}
+
 // $var(x): per thread and kept across messages, as in Kamailio (per process there).
 const scriptVars = new Map<string, PvValue>();
 
@@ -182,9 +206,11 @@ export function pvSpec(text: string): PvSpec {
   if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
   const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:\(([^)]*)\))?$/.exec(t);
   if (!m) throw new PvError(`bad pseudo-variable "${text}"`);
-  if (m[2] !== undefined) spec = parametric(m[1], m[2].trim(), text);
+  const fromModule = modulePvSpec(text, m[1]!, m[2]?.trim() ?? '');
+  if (fromModule) spec = fromModule;
+  else if (m[2] !== undefined) spec = parametric(m[1]!, m[2].trim(), text);
   else {
-    const f = FIXED[m[1]];
+    const f = FIXED[m[1]!];
     if (!f) throw new PvError(`unknown pseudo-variable ${text}`);
     spec = { name: text, ...f };
   }

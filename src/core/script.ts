@@ -118,7 +118,7 @@ export function loadScript(path: string, ksr: object): LoadedScript {
     throw new ScriptError(file, 0, '`settings` must be an object');
   }
   if (typeof find('ksr_request_route') !== 'function') {
-    throw new ScriptError(file, 1, 'the script has no ksr_request_route() function: every script must define it');
+    throw new ScriptError(file, 1, 'no ksr_request_route() function: every script must define it');
   }
   return {
     file,

@@ -8,7 +8,7 @@ import type { MsgContext, SocketInfo } from '../core/context.js';
 import type { SipCore } from '../core/core.js';
 import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/log.js';
-import type { PvValue } from '../core/pv.js';
+import type { ModulePv, PvValue } from '../core/pv.js';
 import type { RpcRegistry } from '../rpc/registry.js';
 
 export type ParamValue = string | number;
@@ -74,10 +74,7 @@ export type KsrFunctions<F> = {
 // ---------------------------------------------------------------- pseudo-variables
 
 /** A pseudo-variable a module adds: `$name` or `$name(arg)` (parametric gets the argument). */
-export interface PvDef {
-  get(ctx: MsgContext, arg: string): PvValue;
-  set?(ctx: MsgContext, arg: string, v: PvValue): void;
-}
+export type PvDef = ModulePv;
 
 // ---------------------------------------------------------------- hooks into the core
 

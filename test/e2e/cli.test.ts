@@ -105,13 +105,36 @@ describe('viaduct CLI', () => {
       text: '// loads, then fails\nvar x = 1;\nthrow new Error("boom at load");\nfunction ksr_request_route() {}\n',
       line: 3,
     },
-  ])('`run` of a script with $what exits non-zero with file:line on stderr', async ({ name, text, line }) => {
+    {
+      // Kamailio's own KEMI example relays with tm: it must not start, then fail on every message
+      what: 'a KSR function viaduct lacks',
+      name: 'kemi.js',
+      text: 'function ksr_request_route() {\n  // KSR.tm.t_relay() in a comment is no call\n  if (KSR.tm.t_relay() < 0) KSR.sl.sl_reply_error();\n}\n',
+      line: 3,
+      message: 'KSR.tm.t_relay is not available',
+    },
+    {
+      what: 'a core KSR function viaduct lacks',
+      name: 'core.js',
+      text: 'function ksr_request_route() {\n  KSR.setdsturi("sip:127.0.0.1:5070");\n  KSR.t_relay_nope();\n}\n',
+      line: 3,
+      message: 'KSR.t_relay_nope is not available',
+    },
+    {
+      what: 'no ksr_request_route',
+      name: 'noroute.js',
+      text: 'function ksr_reply_route() {}\n',
+      line: 1,
+      message: 'no ksr_request_route() function',
+    },
+  ])('`run` of a script with $what exits non-zero with file:line on stderr', async ({ name, text, line, message }) => {
     ports = await freePorts(1);
     const script = file(name, text);
     const r = await finished(viaduct(['run', script, '--listen', `udp:${LOOPBACK}:${ports[0]}`, '--http', 'off', '--workers', '0']));
     expect(r.code, r.stderr).not.toBe(0);
     expect(r.code, r.stderr).not.toBeNull();
-    expect(r.stderr).toContain(`${script}:${line}`);
+    expect(r.stderr).toContain(`${script}:${line}: ${message ?? ''}`);
+    expect(r.stderr.split('\n').length, 'one short message, not a stack trace').toBeLessThan(4);
     expect(r.stdout).not.toContain('viaduct ready');
   });
 
@@ -185,6 +208,17 @@ describe('viaduct CLI', () => {
     expect(stats.every((s) => /^core:\w+ = \d+$/.test(s)), JSON.stringify(stats)).toBe(true);
     expect(stats).toContain('core:rcv_requests = 1');
     expect(stats).toContain('core:fwd_requests = 1');
+
+    // Kamailio's app_jsdt.api_list: every KSR function, built from the module registry
+    const api = (await rpc('app_jsdt.api_list')) as { msize: number; methods: { func: { ret: string; module: string; name: string; params: string } }[] };
+    expect(api.msize).toBe(api.methods.length);
+    expect(api.msize).toBeGreaterThanOrEqual(100);
+    const sig = (m: string, n: string) => api.methods.find((x) => x.func.module === m && x.func.name === n)?.func;
+    expect(sig('sl', 'sl_send_reply')).toEqual({ ret: 'int', module: 'sl', name: 'sl_send_reply', params: 'int, str' });
+    expect(sig('dispatcher', 'ds_select_dst')).toMatchObject({ ret: 'int', params: 'int, int' });
+    expect(sig('dispatcher', 'ds_select_dst_limit')).toMatchObject({ ret: 'int', params: 'int, int, int' });
+    expect(sig('', 'setdsturi')).toMatchObject({ ret: 'int', params: 'str' });
+    expect(sig('siputils', 'has_totag')).toMatchObject({ ret: 'int', params: 'none' });
 
     const methods = (await rpc('system.listMethods')) as string[];
     expect(methods).toEqual(expect.arrayContaining(['core.version', 'core.uptime', 'stats.get_statistics', 'system.listMethods']));

@@ -72,12 +72,42 @@ type ViaductName = (typeof VIADUCT)[number];
 /** A key of `C`. */
 export type CounterKey = CoreName | `sl:${SlName}` | `viaduct:${ViaductName}`;
 
-/** Every counter as `group:name`, in column order (also the order stats.get_statistics lists them). */
-export const COUNTERS: readonly string[] = Object.freeze([
+const STATIC_COUNTERS = [
   ...CORE.map((n) => `core:${n}`),
   ...SL_STATS.map((n) => `sl:${n}`),
   ...VIADUCT.map((n) => `viaduct:${n}`),
-]);
+];
+
+/** Cells each row keeps for the statistics that modules declare in their export tables. */
+const MODULE_CELLS = 64;
+const moduleIds = new Map<string, number>();
+
+/**
+ * Every counter as `group:name`, in column order (also the order stats.get_statistics lists
+ * them): the static ones, then the modules' (registerModuleCounters).
+ */
+export const COUNTERS: readonly string[] = [...STATIC_COUNTERS];
+
+/**
+ * Gives the statistics a module declares (`stats` in its export table) their columns; names the
+ * static list already has keep theirs. Every thread registers the same registry in the same
+ * order (src/core/ksr.ts at load), so the ids agree across threads. Returns the ids.
+ */
+export function registerModuleCounters(group: string, names: readonly string[]): number[] {
+  return names.map((n) => {
+    const full = `${group}:${n}`;
+    const known = STATIC_COUNTERS.indexOf(full);
+    if (known >= 0) return known;
+    let id = moduleIds.get(full);
+    if (id === undefined) {
+      if (moduleIds.size >= MODULE_CELLS) throw new Error(`too many module statistics (${MODULE_CELLS} cells): ${full}`);
+      id = COUNTERS.length;
+      (COUNTERS as string[]).push(full);
+      moduleIds.set(full, id);
+    }
+    return id;
+  });
+}
 
 /**
  * Counter id by key; see the file comment for the key scheme. Built by Object.fromEntries, which
@@ -85,12 +115,12 @@ export const COUNTERS: readonly string[] = Object.freeze([
  * every `C.x` on the per-message path would be a hash lookup.
  */
 export const C: Readonly<Record<CounterKey, number>> = Object.freeze(Object.fromEntries(
-  COUNTERS.map((full, id) => [full.startsWith('core:') ? full.slice(5) : full, id]),
+  STATIC_COUNTERS.map((full, id) => [full.startsWith('core:') ? full.slice(5) : full, id]),
 ) as Record<CounterKey, number>);
 
 /** Checked lookup for names only known at run time: accepts a `C` key or the full `group:name`. */
 export function counterId(name: string): number {
-  const id = (C as Record<string, number>)[name.startsWith('core:') ? name.slice(5) : name];
+  const id = (C as Record<string, number>)[name.startsWith('core:') ? name.slice(5) : name] ?? moduleIds.get(name);
   if (id === undefined) throw new Error(`unknown counter: ${name}`);
   return id;
 }
@@ -123,7 +153,7 @@ export const LOOPS_DETECTED = C['viaduct:loops_detected'];
 
 /** Cells per row: the counter count rounded up to a 64-byte cache line, so that two threads never
  *  write the same line (false sharing would cost more than the increments themselves). */
-export const ROW_CELLS = Math.ceil(COUNTERS.length / 8) * 8;
+export const ROW_CELLS = Math.ceil((STATIC_COUNTERS.length + MODULE_CELLS) / 8) * 8;
 const ROW_BYTES = ROW_CELLS * Float64Array.BYTES_PER_ELEMENT;
 
 /** One row per thread (row 0 is usually the receiving thread, 1..N the workers; the caller decides).
