@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MsgContext } from '../../../src/core/context.js';
 import { apiList, modules } from '../../../src/core/ksr.js';
+import { parseMessage } from '../../../src/core/sip/parser.js';
 import { pvSpec, registerModulePv } from '../../../src/core/pv.js';
 import { loadScript, ScriptError } from '../../../src/core/script.js';
 import { COUNTERS, counterId, registerModuleCounters } from '../../../src/core/stats/counters.js';
@@ -82,6 +84,20 @@ Content-Length: 0
     expect(sent.length).toBe(1);
     expect(sent[0]).toMatch(/^SIP\/2.0 180 Ringing/); // the reply went on, no 200 was made up
     expect(h.run(() => { expect(h.KSR.sl.sl_send_reply(404, 'Not Here')).toBe(1); }, INVITE)[0]!.text).toMatch(/^SIP\/2.0 404 Not Here/);
+  });
+
+  it('a route runs for a stored message: KSR functions act on the context given to withContext', () => {
+    const h = setup();
+    const stored = new MsgContext(h.core);
+    stored.reset(parseMessage(Buffer.from(INVITE.replace(/\n/g, '\r\n').replace('registry-1', 'stored-7'))), '192.0.2.99', 5099, h.core.sockets[0]!);
+    const seen: unknown[] = [];
+    h.run(() => {
+      seen.push(h.KSR.pv.get('$ci'));
+      h.core.withContext(stored, () => { seen.push(h.KSR.pv.get('$ci'), h.KSR.pv.get('$si')); h.KSR.setflag(3); });
+      seen.push(h.KSR.pv.get('$ci'), h.KSR.isflagset(3));
+    }, INVITE);
+    expect(seen).toEqual(['registry-1', 'stored-7', '192.0.2.99', 'registry-1', false]);
+    expect(stored.flags).toBe(8);
   });
 
   it('module statistics get columns after the static counters; the same names keep their ids', () => {
