@@ -14,7 +14,7 @@ import type { SipMessage, Via } from './sip/message.js';
 import { METHOD_ACK } from './sip/methods.js';
 import { parseMessage, SipParseError } from './sip/parser.js';
 import { formatHostPort, parseUri, type SipUri } from './sip/uri.js';
-import { validateMessage } from './sip/validate.js';
+import { canReplyTo, validateMessage, type ValidateOptions } from './sip/validate.js';
 import { C, methodCounter, replyCounters, slReplyCounters, type ThreadCounters } from './stats/counters.js';
 import { recordProcessingTime } from './stats/histogram.js';
 import type { Histogram } from 'hdr-histogram-js';
@@ -62,6 +62,8 @@ export class SipCore {
   routes: Routes = { named: () => undefined };
   /** Modules that watch every valid message before the script (dispatcher's call load). */
   readonly observers: (() => void)[] = [];
+  /** The core's RFC 3261 16.3 checks; the sanity module's proxy_require fills the option-tags we support. */
+  readonly validateOptions: { proxyRequire: readonly string[] } & ValidateOptions = { proxyRequire: [] };
   /** Where forwarded messages are serialized when the transport copies on send. */
   private readonly scratch: Buffer | undefined;
   /** "host:port" (lower case, IPv6 bracketed) of every socket and alias: is_myself. */
@@ -146,11 +148,10 @@ export class SipCore {
     let msg: SipMessage;
     try {
       msg = parseMessage(Buffer.from(`${head.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`, 'latin1'));
-      if (!msg.isRequest || msg.methodId === METHOD_ACK) return;
-      msg.topVia(); msg.from(); msg.to(); msg.callId(); msg.cseq();
     } catch {
       return; // nothing we can address a reply with: a counted drop
     }
+    if (msg.methodId === METHOD_ACK || !canReplyTo(msg)) return;
     this.ctx.reset(msg, srcIp, srcPort, sock);
     const reason = err instanceof SipParseError ? err.reason : 'Bad Request';
     this.sendReply(400, `Bad Request (${reason})`);
@@ -161,14 +162,15 @@ export class SipCore {
     c.inc(C.rcv_requests);
     const mc = methodCounter(msg.methodId);
     if (mc >= 0) c.inc(mc);
-    const bad = validateMessage(msg);
+    const bad = validateMessage(msg, this.validateOptions);
     if (bad !== null) {
       c.inc(C.err_requests);
       this.log.dbg(`rejecting ${msg.method} from ${ctx.srcIp}:${ctx.srcPort}: ${bad.code} ${bad.reason}`);
       if (msg.methodId !== METHOD_ACK) {
         // RFC 3261 16.3 step 5: a 420 lists the unsupported Proxy-Require tags
         if (bad.unsupported) ctx.replyHeaders.push(`Unsupported: ${bad.unsupported.join(', ')}\r\n`);
-        this.sendReply(bad.code, bad.reason);
+        // without the headers a reply echoes there is no one to answer: a counted drop
+        if (this.sendReply(bad.code, bad.reason) < 0) c.inc(C.bad_msg_hdr);
       }
       return;
     }
@@ -448,6 +450,7 @@ export class SipCore {
     const msg = ctx.msg;
     if (!msg.isRequest || !Number.isInteger(code) || code < 100 || code > 699) return -1;
     if (msg.methodId === METHOD_ACK) return -1; // never reply to an ACK
+    if (!canReplyTo(msg)) return -1; // a header the reply copies is missing or broken
     const b = msg.buf;
     const vias = msg.getHeaders(HDR.VIA);
     const top = msg.topVia();

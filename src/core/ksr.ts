@@ -5,6 +5,7 @@ import { ConfigError } from './config.js';
 import { EXIT, parseUriCached, type SipCore } from './core.js';
 import { pvSpec } from './pv.js';
 import * as M from './sip/methods.js';
+import { SipParseError } from './sip/errors.js';
 import type { ModuleDef, ParamValue } from '../modules/module.js';
 import sl from '../modules/sl/index.js';
 import pv from '../modules/pv/index.js';
@@ -14,9 +15,10 @@ import siputils from '../modules/siputils/index.js';
 import xlog from '../modules/xlog/index.js';
 import rr from '../modules/rr/index.js';
 import dispatcher from '../modules/dispatcher/index.js';
+import sanity from '../modules/sanity/index.js';
 import type { ModuleThread } from '../modules/module.js';
 
-export const MODULES = { sl, pv, hdr: hdrModule, textops, maxfwd, siputils, xlog, rr, dispatcher } as const;
+export const MODULES = { sl, pv, hdr: hdrModule, textops, maxfwd, siputils, xlog, rr, dispatcher, sanity } as const;
 
 // is_method_in() letters, as Kamailio defines them
 const METHOD_LETTERS: Record<string, number> = {
@@ -57,6 +59,10 @@ function coreFunctions(core: SipCore) {
   const isM = (id: number) => (): boolean => methodId() === id;
   const flagOk = (f: number): boolean => Number.isInteger(f) && f >= 0 && f < 32;
   const log = (level: number) => (msg: string): void => core.log.at(level, String(msg));
+  /** The From or To URI, or '' (never myself) when the header is broken: a reply's are not checked. */
+  const nameAddrUri = (which: 'from' | 'to'): string => {
+    try { return ctx[which]?.uri ?? ctx.msg[which]().uri; } catch (e) { if (e instanceof SipParseError) return ''; throw e; }
+  };
   const setRuri = (uri: string): number => {
     try { parseUriCached(uri); } catch { return -1; }
     ctx.ruri = uri;
@@ -96,8 +102,8 @@ function coreFunctions(core: SipCore) {
     is_KDMQ: isM(M.METHOD_KDMQ), is_GET: isM(M.METHOD_GET), is_POST: isM(M.METHOD_POST), is_PUT: isM(M.METHOD_PUT), is_DELETE: isM(M.METHOD_DELETE),
     is_myself: (uri: string): boolean => core.isMyselfUri(uri),
     is_myself_ruri: (): boolean => ctx.msg.isRequest && core.isMyselfUri(ctx.currentRuri()),
-    is_myself_furi: (): boolean => core.isMyselfUri(ctx.from?.uri ?? ctx.msg.from().uri),
-    is_myself_turi: (): boolean => core.isMyselfUri(ctx.to?.uri ?? ctx.msg.to().uri),
+    is_myself_furi: (): boolean => core.isMyselfUri(nameAddrUri('from')),
+    is_myself_turi: (): boolean => core.isMyselfUri(nameAddrUri('to')),
     is_myself_duri: (): boolean => ctx.du !== null && core.isMyselfUri(ctx.du),
     is_myself_srcip: (): boolean => core.sockets.some((s) => s.bindHost === ctx.srcIp),
     setflag: (f: number): number => { if (!flagOk(f)) return -1; ctx.flags |= 1 << f; return 1; },
@@ -153,6 +159,7 @@ export function buildKSR(
     xlog: MODULES.xlog.kemi(core, modparams.xlog),
     rr: MODULES.rr.kemi(core, modparams.rr),
     dispatcher: MODULES.dispatcher.kemi(core, modparams.dispatcher, moduleData.dispatcher, link('dispatcher')),
+    sanity: MODULES.sanity.kemi(core, modparams.sanity),
   };
 }
 

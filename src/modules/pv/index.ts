@@ -1,5 +1,6 @@
 // pv: KSR.pv.* over the pseudo-variable table in core/pv.ts.
 import { pvSpec, type PvValue } from '../../core/pv.js';
+import { SipParseError } from '../../core/sip/errors.js';
 import { defineModule } from '../module.js';
 
 export default defineModule({
@@ -16,7 +17,14 @@ export default defineModule({
     const set = (name: string, v: PvValue): number => {
       const spec = pvSpec(name);
       if (!spec.set) throw new Error(`${name} is read-only`);
-      spec.set(core, v);
+      try {
+        spec.set(core, v);
+      } catch (e) {
+        // the header the variable edits does not parse (e.g. a forwarded From URI): -1, as Kamailio
+        if (!(e instanceof SipParseError)) throw e;
+        core.log.err(`KSR.pv.set("${name}"): ${e.reason}`);
+        return -1;
+      }
       return 1;
     };
     return {
