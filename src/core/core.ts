@@ -23,7 +23,7 @@ import type { SipMessage, Via } from './sip/message.js';
 import { METHOD_ACK } from './sip/methods.js';
 import { parseMessage, SipParseError } from './sip/parser.js';
 import { formatHostPort, parseUri, type SipUri } from './sip/uri.js';
-import { validateMessage } from './sip/validate.js';
+import { canReplyTo, validateMessage, type ValidateOptions } from './sip/validate.js';
 import { C, methodCounter, replyCounters, type ThreadCounters } from './stats/counters.js';
 import { recordProcessingTime } from './stats/histogram.js';
 import type { Histogram } from 'hdr-histogram-js';
@@ -76,6 +76,8 @@ export class SipCore {
   routeKind: number = ROUTE.REQUEST;
   /** Tests: rethrow what a route throws instead of logging and counting it. */
   rethrowScriptErrors = false;
+  /** The core's RFC 3261 16.3 checks; the sanity module's proxy_require fills the option-tags we support. */
+  readonly validateOptions: { proxyRequire: readonly string[] } & ValidateOptions = { proxyRequire: [] };
   /** The Server header of local replies ('' for none). */
   serverHeader = 'Server: viaduct\r\n';
   // the modules' hooks (installHooks), in registry order
@@ -175,11 +177,10 @@ export class SipCore {
     let msg: SipMessage;
     try {
       msg = parseMessage(Buffer.from(`${head.join('\r\n')}\r\nContent-Length: 0\r\n\r\n`, 'latin1'));
-      if (!msg.isRequest || msg.methodId === METHOD_ACK) return;
-      msg.topVia(); msg.from(); msg.to(); msg.callId(); msg.cseq();
     } catch {
       return; // nothing we can address a reply with: a counted drop
     }
+    if (msg.methodId === METHOD_ACK || !canReplyTo(msg)) return;
     this.ctx.reset(msg, srcIp, srcPort, sock);
     const reason = err instanceof SipParseError ? err.reason : 'Bad Request';
     sendStatelessReply(this.ctx, 400, `Bad Request (${reason})`);
@@ -190,14 +191,15 @@ export class SipCore {
     c.inc(C.rcv_requests);
     const mc = methodCounter(msg.methodId);
     if (mc >= 0) c.inc(mc);
-    const bad = validateMessage(msg);
+    const bad = validateMessage(msg, this.validateOptions);
     if (bad !== null) {
       c.inc(C.err_requests);
       this.log.dbg(`rejecting ${msg.method} from ${ctx.srcIp}:${ctx.srcPort}: ${bad.code} ${bad.reason}`);
       if (msg.methodId !== METHOD_ACK) {
         // RFC 3261 16.3 step 5: a 420 lists the unsupported Proxy-Require tags
         if (bad.unsupported) ctx.replyHeaders.push(`Unsupported: ${bad.unsupported.join(', ')}\r\n`);
-        sendStatelessReply(ctx, bad.code, bad.reason);
+        // without the headers a reply echoes there is no one to answer: a counted drop
+        if (sendStatelessReply(ctx, bad.code, bad.reason) < 0) c.inc(C.bad_msg_hdr);
       }
       return;
     }

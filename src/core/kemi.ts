@@ -4,6 +4,7 @@ import { EXIT, parseUriCached } from './core.js';
 import type { MsgContext } from './context.js';
 import { pvSpec } from './pv.js';
 import * as M from './sip/methods.js';
+import { SipParseError } from './sip/errors.js';
 import { defineModule, kemi, ROUTE, type KemiFunction } from '../modules/module.js';
 
 // is_method_in() letters, as Kamailio defines them
@@ -27,6 +28,16 @@ function setRuri(ctx: MsgContext, uri: string): number {
 
 function setRuriPart(ctx: MsgContext, name: '$rU' | '$rd', v: string): number {
   try { pvSpec(name).set!(ctx.core, v); return 1; } catch { return -1; }
+}
+
+/** The From or To URI, or '' (never myself) when the header is broken: a reply's are not checked. */
+function nameAddrUri(ctx: MsgContext, which: 'from' | 'to'): string {
+  try {
+    return ctx[which]?.uri ?? ctx.msg[which]().uri;
+  } catch (e) {
+    if (e instanceof SipParseError) return '';
+    throw e;
+  }
 }
 
 function setDst(ctx: MsgContext, uri: string): number {
@@ -74,8 +85,8 @@ export const coreKemi = defineModule({
     is_DELETE: isMethod(M.METHOD_DELETE),
     is_myself: kemi(['str'], 'bool', (ctx, uri) => ctx.core.isMyselfUri(uri)),
     is_myself_ruri: kemi([], 'bool', (ctx) => ctx.msg.isRequest && ctx.core.isMyselfUri(ctx.currentRuri())),
-    is_myself_furi: kemi([], 'bool', (ctx) => ctx.core.isMyselfUri(ctx.from?.uri ?? ctx.msg.from().uri)),
-    is_myself_turi: kemi([], 'bool', (ctx) => ctx.core.isMyselfUri(ctx.to?.uri ?? ctx.msg.to().uri)),
+    is_myself_furi: kemi([], 'bool', (ctx) => ctx.core.isMyselfUri(nameAddrUri(ctx, 'from'))),
+    is_myself_turi: kemi([], 'bool', (ctx) => ctx.core.isMyselfUri(nameAddrUri(ctx, 'to'))),
     is_myself_duri: kemi([], 'bool', (ctx) => ctx.du !== null && ctx.core.isMyselfUri(ctx.du)),
     is_myself_srcip: kemi([], 'bool', (ctx) => ctx.core.sockets.some((s) => s.bindHost === ctx.srcIp)),
     setflag: kemi(['int'], 'int', (ctx, f) => { if (!flagOk(f)) return -1; ctx.flags |= 1 << f; return 1; }),

@@ -7,6 +7,7 @@ import dispatcher from './dispatcher/index.js';
 import maxfwd from './maxfwd/index.js';
 import pv from './pv/index.js';
 import rr from './rr/index.js';
+import sanity from './sanity/index.js';
 import siputils from './siputils/index.js';
 import sl from './sl/index.js';
 import textops, { hdrModule as hdr } from './textops/index.js';
@@ -24,4 +25,5 @@ export const MODULES = {
   siputils,
   xlog,
   dispatcher,
+  sanity,
 } as const;

@@ -76,6 +76,12 @@ const PROXY_FORWARDS: Record<string, string> = {
   'invalid/invut.dat': 'unknown Content-Type: the UAS answers 415',
   'invalid/sdp01.dat': 'unacceptable Accept: the UAS answers 406',
   'invalid/inv2543.dat': 'RFC 2543 INVITE: should be accepted (backward compatibility)',
+  // not read by a proxy, so not checked by the core (RFC 3261 16.3 step 1): KSR.sanity checks them
+  'invalid/baddate.dat': 'Date not in GMT: for the UAS',
+  'invalid/regbadct.dat': "Contact with '?' outside <>: sanity_check(1024, 8) answers 400",
+  'invalid/badaspec.dat': 'spaces in the To URI: sanity_check(1024, 4) answers 400',
+  'invalid/mismatch01.dat': 'CSeq method differs: sanity_check(32) answers 400',
+  'invalid/mismatch02.dat': 'unknown method, CSeq method differs: sanity_check(32) answers 400',
 };
 
 const DROP_COUNTERS = ['bad_msg_hdr', 'err_requests', 'err_replies', 'drop_requests', 'drop_replies'].map((n) => `viaduct_core_${n}_total`);

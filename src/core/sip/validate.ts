@@ -1,14 +1,14 @@
-// The checks a proxy makes on a parsed message before routing it (RFC 3261 16.3, 8.2,
-// and the torture cases of RFC 4475). Messages RFC 4475 calls valid pass; where RFC 4475
-// leaves the outcome to a UAS or a registrar (unknown Content-Type, Accept, Authorization
-// scheme, Contact escaped headers, non-SIP To in a REGISTER) a proxy forwards the message,
-// so it passes here too.
+// The checks RFC 3261 16.3 asks of a proxy before it routes a request, run on every message:
+// reasonable syntax of what forwarding and a server transaction read (the first line, Via,
+// From and To as name-addrs for their tags, Call-ID, CSeq, Max-Forwards, the Request-URI and
+// the first Route), the Request-URI scheme (416), Max-Forwards (483) and Proxy-Require (420).
+// Everything else a proxy forwards untouched, well-formed or not (16.3 step 1): the URIs of
+// From, To and Contact, Expires, Date, the CSeq method, Record-Route... Kamailio's sanity
+// module (src/modules/sanity) checks those when the script asks.
 
 import { SipParseError } from './errors.js';
-import { headerDigits } from './fields.js';
 import { HDR, HDR_CANONICAL_NAMES } from './headers.js';
 import type { SipMessage } from './message.js';
-import { METHOD_OTHER } from './methods.js';
 import { URI_HAS_HEADERS, URI_OTHER, URI_SCHEME_MASK, URI_TEL, checkUri } from './uri.js';
 
 export interface ValidationError {
@@ -30,15 +30,16 @@ export interface ValidateOptions {
 /** Code of a failed check on a reply: drop it silently. */
 export const DROP = 0;
 
-const UINT32_MAX = 0xffffffff;
-
 // Header ids in the order their problems are reported; all are below 32, so parseMessage's
-// presence bit masks answer for them.
+// presence bit masks answer for them. A second To, From, Call-ID, CSeq or Max-Forwards would
+// make the transaction or the hop count ambiguous (RFC 4475 3.3.8); other repeats are not ours.
 const MANDATORY = [HDR.TO, HDR.FROM, HDR.CALL_ID, HDR.CSEQ, HDR.VIA];
-const SINGLE = [HDR.TO, HDR.FROM, HDR.CALL_ID, HDR.CSEQ, HDR.MAX_FORWARDS, HDR.CONTENT_TYPE, HDR.EXPIRES];
+const SINGLE = [HDR.TO, HDR.FROM, HDR.CALL_ID, HDR.CSEQ, HDR.MAX_FORWARDS];
 const mask = (ids: number[]) => ids.reduce((m, id) => m | (1 << id), 0);
 const MANDATORY_MASK = mask(MANDATORY);
 const SINGLE_MASK = mask(SINGLE);
+/** What a reply echoes (RFC 3261 8.2.6.2): without one of them no reply can be addressed. */
+const REPLY_ECHO_MASK = MANDATORY_MASK;
 
 /** "missing X header" / "multiple X headers", or null (RFC 3261 8.1.1, RFC 4475 3.3.1, 3.3.8). */
 function headerCountProblem(msg: SipMessage): string | null {
@@ -46,6 +47,25 @@ function headerCountProblem(msg: SipMessage): string | null {
   for (const id of MANDATORY) if ((msg._present & (1 << id)) === 0) return `missing ${HDR_CANONICAL_NAMES[id]} header`;
   for (const id of SINGLE) if ((msg._repeated & (1 << id)) !== 0) return `multiple ${HDR_CANONICAL_NAMES[id]} headers`;
   return null;
+}
+
+/**
+ * Whether a reply to this request can be built: the headers a reply copies are present and
+ * the ones it reads (top Via for the address, From tag and Call-ID for our To-tag, To for its
+ * tag) parse. When not, a rejected request is dropped and counted instead of answered.
+ */
+export function canReplyTo(msg: SipMessage): boolean {
+  if (!msg.isRequest || (msg._present & REPLY_ECHO_MASK) !== REPLY_ECHO_MASK) return false;
+  try {
+    msg.topVia();
+    msg.from();
+    msg.to();
+    msg.callId();
+    return true;
+  } catch (e) {
+    if (e instanceof SipParseError) return false;
+    throw e;
+  }
 }
 
 /** Rejection with a response code, thrown by the checks below and caught in validateMessage. */
@@ -71,72 +91,40 @@ function checkUriOf(msg: SipMessage, start: number, end: number, what: string): 
 // Lazy accessors (cseq(), vias(), from(), ...) throw SipParseError on a malformed value;
 // validateMessage turns that into a 400 (or a drop for replies) with the accessor's reason.
 
-const RFC1123_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$/;
-
 function checkRequest(msg: SipMessage, opts: ValidateOptions | undefined): void {
-  // RFC 3261 21.5.6, RFC 4475 3.1.2.16: an unknown SIP version gets 505.
+  // RFC 3261 21.5.6, RFC 4475 3.1.2.16: an unknown SIP version gets 505 (its syntax is unknown).
   if (msg.version !== 'SIP/2.0') throw new Reject(505, 'Version Not Supported');
 
   const countProblem = headerCountProblem(msg);
   if (countProblem !== null) throw new Reject(400, countProblem);
 
-  // RFC 3261 8.1.1.5, RFC 4475 3.1.2.4: CSeq number < 2**31 (checked by the CSeq parser).
-  const cseq = msg.cseq();
-  if (cseq.methodId !== msg.methodId || (msg.methodId === METHOD_OTHER && cseq.method !== msg.method)) {
-    // RFC 4475 3.1.2.18: an unknown method with a mismatching CSeq gets 501; 3.1.2.17: else 400.
-    if (msg.methodId === METHOD_OTHER) throw new Reject(501, 'Not Implemented');
-    throw new Reject(400, 'CSeq method does not match the request method');
-  }
-
-  // callid = word ["@" word]: no whitespace or control characters. Checked on the bytes (as
-  // fast as a flat string, twice as fast as the Call-ID substring): a folding is CR/LF there,
-  // and bytes >= 0x80 are word characters either way.
+  // What transactions, loop detection and the branch hash read: the CSeq number (< 2**31,
+  // RFC 4475 3.1.2.4), a Call-ID, the From tag, the To tag (ACK matching) and every Via
+  // (loop detection; the top one is where replies go). Not their URIs.
+  msg.cseq();
   msg.callId();
-  const cid = msg.getHeader(HDR.CALL_ID)!;
-  const buf = msg.buf;
-  for (let i = cid.valueStart; i < cid.valueEnd; i++) {
-    const b = buf[i];
-    if (b <= 0x20 || b === 0x7f) throw new Reject(400, 'bad Call-ID header');
-  }
-
-  // RFC 3261 20.22: Max-Forwards is 0-255 (RFC 4475 3.1.2.4).
-  const mf = msg.maxForwards();
-  if (mf > 255) throw new Reject(400, 'Max-Forwards out of range');
-
-  // RFC 3261 20.19: Expires is delta-seconds, at most 2**32-1 (RFC 4475 3.1.2.4).
-  const expires = msg.getHeader(HDR.EXPIRES);
-  if (expires !== undefined) {
-    const v = headerDigits(msg.buf, expires);
-    if (v < 0) throw new Reject(400, 'bad Expires header');
-    if (v > UINT32_MAX) throw new Reject(400, 'Expires out of range');
-  }
-
-  // Via syntax (RFC 4475 3.1.2.1); the top one is where replies go.
+  msg.from();
+  msg.to();
   const top = msg.vias()[0];
   if (!top.protocol.startsWith('SIP/2.0/')) throw new Reject(400, 'unsupported protocol in Via');
   // RFC 4475 3.2.1: the RFC 3261 magic cookie with no transaction id after it.
   if (top.branch === 'z9hG4bK') throw new Reject(400, 'Via branch has no transaction id');
 
-  // Request-URI: syntax (RFC 4475 3.1.2.7, 3.1.2.8), no headers (RFC 3261 19.1.1, RFC 4475 3.1.2.11).
-  // Only checked: requestUri() parses it when asked.
+  // RFC 3261 20.22: Max-Forwards is 0-255 (RFC 4475 3.1.2.4); forwarding decrements it.
+  const mf = msg.maxForwards();
+  if (mf > 255) throw new Reject(400, 'Max-Forwards out of range');
+
+  // Request-URI: where the request goes. Syntax (RFC 4475 3.1.2.7, 3.1.2.8), no headers
+  // (RFC 3261 19.1.1, RFC 4475 3.1.2.11). Only checked: requestUri() parses it when asked.
   const ruri = checkUriOf(msg, msg.ruriStart, msg.ruriEnd, 'Request-URI');
   const scheme = ruri & URI_SCHEME_MASK;
   const sipScheme = scheme !== URI_TEL && scheme !== URI_OTHER;
   if (sipScheme && (ruri & URI_HAS_HEADERS) !== 0) throw new Reject(400, 'Request-URI must not contain headers');
-
-  // From, To, Contact: name-addr syntax (RFC 4475 3.1.2.6, 3.1.2.13-15) and URI syntax.
-  // Any scheme is acceptable there (RFC 4475 3.3.4).
-  const from = msg.from();
-  checkUriOf(msg, from.uriStart, from.uriEnd, 'From URI');
-  const to = msg.to();
-  checkUriOf(msg, to.uriStart, to.uriEnd, 'To URI');
-  for (const c of msg.contacts()) if (c.star !== true) checkUriOf(msg, c.uriStart, c.uriEnd, 'Contact URI');
-  msg.routes();
-  msg.recordRoutes();
-
-  // RFC 3261 20.17: only GMT (RFC 4475 3.1.2.12).
-  const date = msg.getHeaderValue(HDR.DATE);
-  if (date !== undefined && !RFC1123_DATE.test(date)) throw new Reject(400, 'bad Date header');
+  // The first Route is where a loose-routed request goes (RFC 3261 16.12).
+  if (msg.hasHeader(HDR.ROUTE)) {
+    const route = msg.routes()[0];
+    checkUriOf(msg, route.uriStart, route.uriEnd, 'Route URI');
+  }
 
   // The proxy checks of RFC 3261 16.3, in its order: URI scheme (416, RFC 4475 3.3.2,
   // 3.3.3), Max-Forwards (483, RFC 4475 3.3.11), Proxy-Require (420, RFC 4475 3.3.5).

@@ -1,6 +1,7 @@
 // pv: KSR.pv.* over the pseudo-variable table in core/pv.ts (and the ones modules add).
 import type { MsgContext } from '../../core/context.js';
 import { pvSpec, type PvValue } from '../../core/pv.js';
+import { SipParseError } from '../../core/sip/errors.js';
 import { defineModule, kemi } from '../module.js';
 
 function get(ctx: MsgContext, name: string): PvValue {
@@ -15,7 +16,14 @@ function get(ctx: MsgContext, name: string): PvValue {
 function set(ctx: MsgContext, name: string, v: PvValue): number {
   const spec = pvSpec(name);
   if (!spec.set) throw new Error(`${name} is read-only`);
-  spec.set(ctx.core, v);
+  try {
+    spec.set(ctx.core, v);
+  } catch (e) {
+    // the header the variable edits does not parse (e.g. a forwarded From URI): -1, as Kamailio
+    if (!(e instanceof SipParseError)) throw e;
+    ctx.core.log.err(`KSR.pv.set("${name}"): ${e.reason}`);
+    return -1;
+  }
   return 1;
 }
 

@@ -1,10 +1,14 @@
 // siputils: small message predicates.
+import { SipParseError } from '../../core/sip/errors.js';
 import { defineModule, kemi, ok } from '../module.js';
 
 export default defineModule({
   name: 'siputils',
   functions: {
-    has_totag: kemi([], 'int', (ctx) => ok(ctx.msg.to().tag !== undefined)),
+    /** -1 also when To does not parse (a reply's To is not checked by the core), as Kamailio */
+    has_totag: kemi([], 'int', (ctx) => {
+      try { return ok(ctx.msg.to().tag !== undefined); } catch (e) { if (e instanceof SipParseError) return -1; throw e; }
+    }),
     is_request: kemi([], 'int', (ctx) => ok(ctx.msg.isRequest)),
     is_reply: kemi([], 'int', (ctx) => ok(!ctx.msg.isRequest)),
     /** a request with a single Via (no proxy before us); a reply with two (it is for the first hop) */

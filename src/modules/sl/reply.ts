@@ -7,6 +7,7 @@ import type { MsgContext } from '../../core/context.js';
 import { fnv1a, hex32 } from '../../core/hash.js';
 import { HDR } from '../../core/sip/headers.js';
 import { METHOD_ACK } from '../../core/sip/methods.js';
+import { canReplyTo } from '../../core/sip/validate.js';
 import { slReplyCounters } from '../../core/stats/counters.js';
 import { replyPort, topViaAdditions } from '../../core/via.js';
 
@@ -36,12 +37,12 @@ export function sendStatelessReply(ctx: MsgContext, code: number, reason: string
   const msg = ctx.msg;
   if (!msg.isRequest || !Number.isInteger(code) || code < 100 || code > 699) return -1;
   if (msg.methodId === METHOD_ACK) return -1; // never reply to an ACK
-  const from = msg.getHeader(HDR.FROM);
-  const to = msg.getHeader(HDR.TO);
-  const cid = msg.getHeader(HDR.CALL_ID);
-  const cseq = msg.getHeader(HDR.CSEQ);
+  if (!canReplyTo(msg)) return -1; // a header the reply copies is missing or broken
+  const from = msg.getHeader(HDR.FROM)!;
+  const to = msg.getHeader(HDR.TO)!;
+  const cid = msg.getHeader(HDR.CALL_ID)!;
+  const cseq = msg.getHeader(HDR.CSEQ)!;
   const vias = msg.getHeaders(HDR.VIA);
-  if (!from || !to || !cid || !cseq || vias.length === 0) return -1; // nothing to address it with
   const b = msg.buf;
   let out = `SIP/2.0 ${code} ${bytesOf(reason.replace(/[\r\n]/g, ' '))}\r\n`;
   // the top Via line with what RFC 3261 18.2.1 / RFC 3581 add, then the other Via lines as they are
