@@ -14,17 +14,18 @@ function rportValueOffset(msg: SipMessage, v: Via): number {
   return m ? v.start + m.index + m[0].length : -1;
 }
 
+const NONE: readonly ViaAddition[] = Object.freeze([]);
+
 /**
  * The top Via's additions, in offset order: the rport value (when the client asked with a bare
  * ";rport", or force_rport() was called) and ";received=" when the source address differs from
- * the Via host or rport is in use. Empty when there is nothing to add (the common case costs no
- * allocation beyond the empty array literal).
+ * the Via host or rport is in use. The common case, nothing to add, allocates nothing.
  */
-export function topViaAdditions(ctx: MsgContext): ViaAddition[] {
+export function topViaAdditions(ctx: MsgContext): readonly ViaAddition[] {
   const msg = ctx.msg;
   const top = msg.topVia();
   const rport = top.hasRport || ctx.forceRport;
-  if (!rport && top.host === ctx.srcIp) return [];
+  if (!rport && top.host === ctx.srcIp) return NONE;
   const out: ViaAddition[] = [];
   if (top.hasRport && top.rport === '') {
     const at = rportValueOffset(msg, top);
