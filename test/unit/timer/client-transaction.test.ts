@@ -126,7 +126,7 @@ describe('ClientTransactions', () => {
     expect(events).toEqual(['a: 100', 'matched=true', 'a: final 200', 'matched=true', 'matched=true']);
     expect(finals[0]!.msg!.status).toBe(200);
     // no more retransmissions, and after T4 the branch is forgotten
-    await advance(1000 + 5000 + 20);
+    await advance(1500 + 5000 + 10); // the final came at 1500: timer K (T4) ends it
     expect(sent()).toHaveLength(2);
     expect(tx.state).toBe(TxState.Terminated);
     peer.socket.send(replyTo(request, 200, 'OK'), ports[0]!, IP);
