@@ -62,6 +62,9 @@ export class SipCore {
   routes: Routes = { named: () => undefined };
   /** Modules that watch every valid message before the script (dispatcher's call load). */
   readonly observers: (() => void)[] = [];
+  /** Modules that may take a valid reply before stateless forwarding (true: taken; dispatcher's
+   *  probe replies). A stand-in for the module reply hooks. */
+  readonly replyClaimers: ((ctx: MsgContext) => boolean)[] = [];
   /** Where forwarded messages are serialized when the transport copies on send. */
   private readonly scratch: Buffer | undefined;
   /** "host:port" (lower case, IPv6 bracketed) of every socket and alias: is_myself. */
@@ -195,6 +198,7 @@ export class SipCore {
       this.log.dbg(`dropping bad reply from ${ctx.srcIp}:${ctx.srcPort}: ${bad.reason}`);
       return;
     }
+    for (let i = 0; i < this.replyClaimers.length; i++) if (this.replyClaimers[i]!(ctx)) return;
     const vias = msg.vias();
     const top = vias[0];
     if (!this.isMyVia(top) || vias.length < 2) {

@@ -131,10 +131,10 @@ export function buildKSR(
   core: SipCore,
   modparams: Record<string, Record<string, ParamValue>>,
   moduleData: Record<string, unknown> = {},
-  thread?: { row: number; onMessage(module: string, handler: (data: unknown) => void): void },
+  thread?: { row: number; onMessage(module: string, handler: (data: unknown) => void): void; toMain(module: string, data: unknown): void },
 ) {
   const link = (name: string): ModuleThread | undefined =>
-    thread && { row: thread.row, onMessage: (h) => thread.onMessage(name, h) };
+    thread && { row: thread.row, onMessage: (h) => thread.onMessage(name, h), toMain: (d) => thread.toMain(name, d) };
   const ctx = core.ctx;
   return {
     ...coreFunctions(core),

@@ -2,7 +2,8 @@
 // parameters with defaults and validation, the KSR.<module>.* functions, and, for modules with
 // state of their own (dispatcher), a set-up step on the main thread.
 import type { Registry } from 'prom-client';
-import type { SipCore } from '../core/core.js';
+import type { SipCore, Transport } from '../core/core.js';
+import type { SocketInfo } from '../core/context.js';
 import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { RpcRegistry } from '../rpc/registry.js';
@@ -34,6 +35,11 @@ export interface ModuleSetupEnv {
   mainCore(): SipCore | null;
   /** Calls a script function by name on the main thread's core. */
   callScript(name: string, ...args: unknown[]): unknown;
+  /** Sends from the listening sockets (requests the main thread originates: dispatcher's probes). */
+  transport: Transport;
+  sockets: SocketInfo[];
+  /** Receives what this module's instances on the SIP threads send with ModuleThread.toMain. */
+  onThreadMessage(handler: (data: unknown) => void): void;
 }
 
 export interface ModuleSetup {
@@ -50,6 +56,8 @@ export interface ModuleThread {
   row: number;
   /** Receives what the main thread's set-up broadcast. */
   onMessage(handler: (data: unknown) => void): void;
+  /** Sends `data` (structured-clonable) to the module's set-up on the main thread (onThreadMessage). */
+  toMain(data: unknown): void;
 }
 
 export interface ModuleDef<F extends object = object> {

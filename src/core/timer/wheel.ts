@@ -268,3 +268,14 @@ export class TimerWheel {
     if (n !== NONE) this.prev[n] = p;
   }
 }
+
+let wheelOfThisThread: TimerWheel | null = null;
+
+/** This thread's wheel (module state is per thread), driven from real time; its timer is unref'd. */
+export function threadWheel(): TimerWheel {
+  if (!wheelOfThisThread) {
+    wheelOfThisThread = new TimerWheel();
+    wheelOfThisThread.start({ unref: true });
+  }
+  return wheelOfThisThread;
+}

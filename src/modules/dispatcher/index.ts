@@ -11,7 +11,8 @@ import { parseUri } from '../../core/sip/uri.js';
 import { defineModule, type ModuleThread, type ParamValue } from '../module.js';
 import { loadTable } from './db.js';
 import { DS_DISABLED, DS_INACTIVE, DS_TRYING, DispatcherListError, loadListFile, type DsDestination } from './list.js';
-import { parseReplyCodes, Prober } from './probe.js';
+import { threadWheel } from '../../core/timer/wheel.js';
+import { parseReplyCodes, probeReplyClaimer, Prober, type ProbeReplyMessage } from './probe.js';
 import { registerDispatcherRpc } from './rpc.js';
 import { dispatcherMetrics } from './metrics.js';
 import { ALG, dsHash, selectOrder } from './select.js';
@@ -99,7 +100,7 @@ export default defineModule({
     event_callback: str(''),
   },
 
-  async setup(env) {
+  setup(env) {
     const p = env.params;
     let generation = 1;
     let current: DsTable;
@@ -130,7 +131,6 @@ export default defineModule({
       }
     };
 
-    const listen = env.settings.listen;
     const prober = new Prober({
       intervalS: Number(p.ds_ping_interval),
       method: String(p.ds_ping_method),
@@ -140,9 +140,10 @@ export default defineModule({
       inactiveThreshold: Number(p.ds_inactive_threshold),
       replyCodes: parseReplyCodes(String(p.ds_ping_reply_codes)),
       mode: Number(p.ds_probing_mode),
-      sourceIp: { 4: listen.find((l) => l.family === 4)?.host, 6: listen.find((l) => l.family === 6)?.host },
-    }, () => current, (t, i, up) => fireEvent(t, i, up), env.log);
-    if (Number(p.ds_ping_interval) > 0) await prober.start();
+    }, { wheel: threadWheel(), transport: env.transport, sockets: env.sockets }, () => current, (t, i, up) => fireEvent(t, i, up), env.log);
+    // the replies to the probes reach the SIP threads, which hand them here (see kemi below)
+    env.onThreadMessage((m) => prober.receiveReply(m as ProbeReplyMessage));
+    prober.start();
 
     registerDispatcherRpc(env.rpc, {
       table: () => current,
@@ -162,6 +163,8 @@ export default defineModule({
   kemi: (core, params, data, thread?: ModuleThread) => {
     let table = new DsTable((data as DsTableData | undefined) ?? buildTable([], 1, 0));
     thread?.onMessage((d) => { table = new DsTable(d as DsTableData); });
+    // probe replies come to the listening socket: take them before stateless forwarding
+    if (thread && Number(params.ds_ping_interval) > 0) core.replyClaimers.push(probeReplyClaimer(core, thread.toMain));
     const row = thread?.row ?? 0;
     const ctx = core.ctx;
     const forceDst = Number(params.force_dst) === 1;
