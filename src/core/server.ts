@@ -233,6 +233,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   });
   const sipThreads = (): Worker[] => (settings.workers === 0 ? [receiver!.worker] : slots.map((s) => s.worker));
   threadsStarted = true;
+  moduleSetups.forEach((m) => m.start?.());
 
   const startTime = new Date();
   const stats = (): Map<string, number> => sumStats(statsSab);

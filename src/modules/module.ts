@@ -47,6 +47,8 @@ export interface ModuleSetup {
   threadData: unknown;
   /** Prometheus metrics of the module, registered once. */
   metrics?(registry: Registry): void;
+  /** Called once the SIP threads run (timers that send: dispatcher's probing). */
+  start?(): void;
   stop?(): void | Promise<void>;
 }
 

@@ -143,7 +143,6 @@ export default defineModule({
     }, { wheel: threadWheel(), transport: env.transport, sockets: env.sockets }, () => current, (t, i, up) => fireEvent(t, i, up), env.log);
     // the replies to the probes reach the SIP threads, which hand them here (see kemi below)
     env.onThreadMessage((m) => prober.receiveReply(m as ProbeReplyMessage));
-    prober.start();
 
     registerDispatcherRpc(env.rpc, {
       table: () => current,
@@ -156,6 +155,7 @@ export default defineModule({
     return {
       threadData: current.data,
       metrics: (registry) => dispatcherMetrics(registry, () => current),
+      start: () => prober.start(),
       stop: () => prober.stop(),
     };
   },

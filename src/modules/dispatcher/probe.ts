@@ -103,11 +103,9 @@ export class Prober implements TransactionUser<ProbeTarget> {
     this.txs = new ClientTransactions({ wheel: io.wheel, transport: io.transport, sockets: io.sockets, branchPrefix: PROBE_BRANCH_PREFIX });
   }
 
-  /** Probes now, then every ds_ping_interval seconds. */
+  /** Probes every ds_ping_interval seconds, the first round one interval after start (Kamailio's timer). */
   start(): void {
-    if (this.opts.intervalS <= 0) return;
-    this.round();
-    this.armRound();
+    if (this.opts.intervalS > 0) this.armRound();
   }
 
   armRound(): void {
