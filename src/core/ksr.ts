@@ -82,6 +82,7 @@ function bind(core: SipCore, fullName: string, f: KemiFunction): unknown {
 export interface ThreadLink {
   row: number;
   onMessage(module: string, handler: (data: unknown) => void): void;
+  toMain(module: string, data: unknown): void;
 }
 
 /**
@@ -103,6 +104,7 @@ export function buildKSR(
       data: moduleData[name],
       row: thread?.row ?? 0,
       onMessage: (h) => thread?.onMessage(name, h),
+      toMain: thread ? (d) => thread.toMain(name, d) : null,
     });
     // Object.fromEntries: fast properties (an object built key by key this size is a dictionary)
     const fns = Object.fromEntries(Object.entries(mod.functions).map(([fn, f]) => [fn, bind(core, name ? `${name}.${fn}` : fn, f)]));

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { resolveSettings, type CliOverrides, type Settings } from './config.js';
-import { SipCore } from './core.js';
+import { SipCore, type Transport } from './core.js';
 import { apiList, buildKSR, modules, resolveModparams } from './ksr.js';
 import { createLogger, type Logger } from './log.js';
 import { createRingBuffer, Doorbells, Ring, RING_BUSY } from './runtime/ring.js';
@@ -91,15 +91,32 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const moduleData: Record<string, unknown> = {};
   const moduleSetups: ModuleSetup[] = [];
   const mainHandlers = new Map<string, (d: unknown) => void>();
+  // per module, its set-up's handler of what its instances on the SIP threads send (toMain)
+  const threadMessageHandlers = new Map<string, (d: unknown) => void>();
   let threadsStarted = false;
   let main: { core: SipCore; fn: (name: string) => unknown } | null = null;
+  // What this thread sends (dispatcher's probes, event routes) leaves from the listening
+  // sockets: native sockets are shared; with node:dgram only the SIP threads have them, so the
+  // first one sends it for us (before they start, the datagram is lost: a send error).
+  const mainTransport: Transport = udp.udp && fds ? nativeTransport(udp.udp, fds, socketInfos(settings), log, mainCounters) : {
+    send: (sock, data, port, host) => {
+      if (!threadsStarted) {
+        mainCounters.inc(C['viaduct:send_errors']);
+        log.dbg(`cannot send to ${host}:${port} before the SIP threads run`);
+        return;
+      }
+      sipThreads()[0]!.postMessage({ type: 'send', sock, bytes: data, port, host });
+    },
+  };
   // the main thread's own core and script instance, for event routes; built on first use
   const mainCore = (): { core: SipCore; fn: (name: string) => unknown } => {
     if (!main) {
-      const transport = udp.udp && fds ? nativeTransport(udp.udp, fds, socketInfos(settings), log, mainCounters)
-        : { send: () => { mainCounters.inc(C['viaduct:send_errors']); log.warn('the main thread cannot send with node:dgram'); } };
-      const core = new SipCore(settings, socketInfos(settings), transport, mainCounters, log, null, instanceTag);
-      const s = loadScript(script.file, buildKSR(core, modparams, moduleData, { row: MAIN_ROW, onMessage: (m, h) => mainHandlers.set(m, h) }));
+      const core = new SipCore(settings, socketInfos(settings), mainTransport, mainCounters, log, null, instanceTag);
+      const s = loadScript(script.file, buildKSR(core, modparams, moduleData, {
+        row: MAIN_ROW,
+        onMessage: (m, h) => mainHandlers.set(m, h),
+        toMain: (m, d) => threadMessageHandlers.get(m)?.(d),
+      }));
       main = { core, fn: (name) => s.fn(name) };
     }
     return main;
@@ -126,6 +143,9 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
         if (typeof f !== 'function') throw new Error(`the script has no function ${fnName}`);
         return (f as (...a: unknown[]) => unknown)(...args);
       },
+      transport: mainTransport,
+      sockets: socketInfos(settings),
+      onThreadMessage: (handler) => { threadMessageHandlers.set(name, handler); },
     });
     moduleData[name] = setup.threadData;
     moduleSetups.push(setup);
@@ -138,7 +158,14 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   let stopping = false;
 
   const slots: ThreadSlot[] = [];
-  const spawn = (url: URL, data: ThreadData): Worker => new Worker(url, { workerData: data, stdout: false, stderr: false });
+  const fromThread = (m: { type: string; module?: string; data?: unknown }): void => {
+    if (m.type === 'module' && m.module) threadMessageHandlers.get(m.module)?.(m.data);
+  };
+  const spawn = (url: URL, data: ThreadData): Worker => {
+    const w = new Worker(url, { workerData: data, stdout: false, stderr: false });
+    w.on('message', fromThread);
+    return w;
+  };
 
   // With node:dgram every SIP thread binds its own socket to the listening address (to send from
   // it); the kernel may deliver to any of them, so every reader routes by Call-ID.
@@ -209,6 +236,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   });
   const sipThreads = (): Worker[] => (settings.workers === 0 ? [receiver!.worker] : slots.map((s) => s.worker));
   threadsStarted = true;
+  moduleSetups.forEach((m) => m.start?.());
 
   const startTime = new Date();
   const stats = (): Map<string, number> => sumStats(statsSab);

@@ -5,7 +5,7 @@
 // app_jsdt.api_list and the start-up check of a script's KSR calls are all built from it.
 import type { Registry } from 'prom-client';
 import type { MsgContext, SocketInfo } from '../core/context.js';
-import type { SipCore } from '../core/core.js';
+import type { SipCore, Transport } from '../core/core.js';
 import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { ModulePv, PvValue } from '../core/pv.js';
@@ -112,6 +112,11 @@ export interface ModuleSetupEnv {
   mainCore(): SipCore | null;
   /** Calls a script function by name on the main thread's core. */
   callScript(name: string, ...args: unknown[]): unknown;
+  /** Sends from the listening sockets (requests the main thread originates: dispatcher's probes). */
+  transport: Transport;
+  sockets: SocketInfo[];
+  /** Receives what this module's instances on the SIP threads send with ThreadEnv.toMain. */
+  onThreadMessage(handler: (data: unknown) => void): void;
 }
 
 export interface ModuleSetup<S = unknown> {
@@ -121,6 +126,8 @@ export interface ModuleSetup<S = unknown> {
   state?: S;
   /** Prometheus metrics of the module, registered once. */
   metrics?(registry: Registry): void;
+  /** Called once the SIP threads run (timers that send: dispatcher's probing). */
+  start?(): void;
   stop?(): void | Promise<void>;
 }
 
@@ -134,6 +141,9 @@ export interface ThreadEnv {
   row: number;
   /** Receives what the main thread's set-up broadcasts later (a reload). */
   onMessage(handler: (data: unknown) => void): void;
+  /** Sends `data` (structured-clonable) to the module's set-up on the main thread (onThreadMessage);
+   *  null where no main thread listens (the script check). */
+  toMain: ((data: unknown) => void) | null;
 }
 
 export interface RpcMethodDef<S> {

@@ -136,10 +136,16 @@ export function createSipThread(data: ThreadData, makeTransport: (log: Logger, c
   const sockets = socketInfos(data.settings);
   const core = new SipCore(data.settings, sockets, transport, counters, log, createProcessingHistogram(), data.instanceTag);
   const handlers = new Map<string, (d: unknown) => void>();
-  const ksr = buildKSR(core, data.modparams, data.moduleData, { row: data.row, onMessage: (m, h) => handlers.set(m, h) });
-  // what a module's set-up broadcasts later (a dispatcher reload) arrives as {type: 'module'}
-  parentPort?.on('message', (m: { type: string; module?: string; data?: unknown }) => {
+  const ksr = buildKSR(core, data.modparams, data.moduleData, {
+    row: data.row,
+    onMessage: (m, h) => handlers.set(m, h),
+    toMain: (m, d) => parentPort?.postMessage({ type: 'module', module: m, data: d }),
+  });
+  // what a module's set-up broadcasts later (a dispatcher reload) arrives as {type: 'module'};
+  // {type: 'send'}: a datagram the main thread originates, when only this thread can send (node:dgram)
+  parentPort?.on('message', (m: { type: string; module?: string; data?: unknown; sock?: number; bytes?: Uint8Array; port?: number; host?: string }) => {
     if (m.type === 'module' && m.module) handlers.get(m.module)?.(m.data);
+    else if (m.type === 'send') transport.send(m.sock!, Buffer.from(m.bytes!.buffer, m.bytes!.byteOffset, m.bytes!.byteLength), m.port!, m.host!);
   });
   const script = loadScript(data.scriptFile, ksr);
   const fn = (n: string) => script.fn(n) as (() => unknown) | undefined;

@@ -11,7 +11,8 @@ import { parseUri } from '../../core/sip/uri.js';
 import { defineModule, kemi, ROUTE, type ParamValue, type ThreadEnv } from '../module.js';
 import { loadTable } from './db.js';
 import { DS_DISABLED, DS_INACTIVE, DS_TRYING, DispatcherListError, loadListFile, type DsDestination } from './list.js';
-import { parseReplyCodes, Prober } from './probe.js';
+import { threadWheel } from '../../core/timer/wheel.js';
+import { parseReplyCodes, probeReplyClaimer, Prober, type ProbeReplyMessage } from './probe.js';
 import { dispatcherRpc, type DispatcherControl } from './rpc.js';
 import { dispatcherMetrics } from './metrics.js';
 import { ALG, dsHash, selectOrder } from './select.js';
@@ -91,6 +92,8 @@ let expireMs = 7200_000;
 // Algorithm 10: the calls holding a slot, by Call-ID (every message of a call comes to this
 // thread, so the map is thread-local; the load counters are shared).
 const loads = new Map<string, LoadCell>();
+/** Takes the replies to our OPTIONS probes for the main thread's prober; null without probing. */
+let claimProbeReply: ((ctx: MsgContext) => boolean) | null = null;
 
 function threadInit(env: ThreadEnv): void {
   table = new DsTable((env.data as DsTableData | undefined) ?? buildTable([], 1, 0));
@@ -102,6 +105,13 @@ function threadInit(env: ThreadEnv): void {
   probingMode = Number(env.params.ds_probing_mode);
   expireMs = Number(env.params.ds_hash_expire) * 1000;
   loads.clear();
+  claimProbeReply = env.toMain && Number(env.params.ds_ping_interval) > 0 ? probeReplyClaimer(env.core, env.toMain) : null;
+}
+
+/** The reply hook: a probe's reply is taken; any other may release a call-load slot. */
+function onReply(ctx: MsgContext): boolean {
+  if (claimProbeReply !== null && claimProbeReply(ctx)) return true;
+  return releaseOnEnd(ctx);
 }
 
 function release(callId: string): void {
@@ -284,7 +294,7 @@ const SELECTS = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH;
 export default defineModule({
   name: 'dispatcher',
   rpc: dispatcherRpc,
-  hooks: { request: releaseOnEnd, reply: releaseOnEnd },
+  hooks: { request: releaseOnEnd, reply: onReply },
   threadInit,
   params: {
     list_file: str(''),
@@ -305,7 +315,7 @@ export default defineModule({
     event_callback: str(''),
   },
 
-  async setup(env) {
+  setup(env) {
     const p = env.params;
     let generation = 1;
     let current: DsTable;
@@ -336,7 +346,6 @@ export default defineModule({
       }
     };
 
-    const listen = env.settings.listen;
     const prober = new Prober({
       intervalS: Number(p.ds_ping_interval),
       method: String(p.ds_ping_method),
@@ -346,9 +355,9 @@ export default defineModule({
       inactiveThreshold: Number(p.ds_inactive_threshold),
       replyCodes: parseReplyCodes(String(p.ds_ping_reply_codes)),
       mode: Number(p.ds_probing_mode),
-      sourceIp: { 4: listen.find((l) => l.family === 4)?.host, 6: listen.find((l) => l.family === 6)?.host },
-    }, () => current, (t, i, up) => fireEvent(t, i, up), env.log);
-    if (Number(p.ds_ping_interval) > 0) await prober.start();
+    }, { wheel: threadWheel(), transport: env.transport, sockets: env.sockets }, () => current, (t, i, up) => fireEvent(t, i, up), env.log);
+    // the replies to the probes reach the SIP threads, whose reply hook hands them here
+    env.onThreadMessage((m) => prober.receiveReply(m as ProbeReplyMessage));
 
     const control: DispatcherControl = {
       table: () => current,
@@ -362,6 +371,7 @@ export default defineModule({
       threadData: current.data,
       state: control,
       metrics: (registry) => dispatcherMetrics(registry, () => current),
+      start: () => prober.start(),
       stop: () => prober.stop(),
     };
   },

@@ -1,19 +1,24 @@
 // Keep-alive probing (Kamailio's ds_ping_interval): the main thread sends OPTIONS to the
-// destinations the probing mode picks, with client transactions of its own (retransmission from
-// T1 doubling to T2, a final timeout after ds_ping_fr_timer), and moves each destination between
-// active, trying and inactive by the thresholds. Probes go from a socket of their own on the
-// listening IP (an ephemeral port), so their replies come straight back here whatever thread
-// reads the listening sockets.
-import dgram from 'node:dgram';
-import { randomBytes } from 'node:crypto';
+// destinations the probing mode picks, as client transactions (core/client-transaction.ts:
+// retransmission per timer E, a final timeout after ds_ping_fr_timer) from the listening socket,
+// as Kamailio does: carriers that accept only our SIP address:port see the probes come from it.
+// Their replies arrive at that socket, so a SIP thread reads them: claimProbeReply() takes them
+// there before stateless forwarding and hands them here. Each outcome moves the destination
+// between active, trying and inactive by the thresholds.
+import { performance } from 'node:perf_hooks';
+import type { MsgContext, SocketInfo } from '../../core/context.js';
+import type { SipCore, Transport } from '../../core/core.js';
+import { ClientTransactions, type ClientTransaction, type TransactionUser } from '../../core/client-transaction.js';
 import { parseMessage } from '../../core/sip/parser.js';
 import type { Logger } from '../../core/log.js';
+import type { TimerHandle, TimerWheel } from '../../core/timer/wheel.js';
 import { DS_DISABLED, DS_INACTIVE, DS_NODNSARES, DS_NOPING, DS_PROBING, DS_TRYING } from './list.js';
 import { F_LAT_AVG, F_LAT_COUNT, F_LAT_EST, F_LAT_M2, F_LAT_MAX, F_LAT_STD, F_PROBE_FAILS, F_TIMEOUTS, type DsTable } from './table.js';
 
-const T1 = 500;
-const T2 = 4000;
 const ALPHA = 0.9; // latency estimate: est = est*alpha + x*(1-alpha), Kamailio's default 900/1000
+
+/** Every probe's Via branch starts with this: how a SIP thread tells a probe's reply from others. */
+export const PROBE_BRANCH_PREFIX = 'z9hG4bKvdping.';
 
 export interface ProbeOptions {
   intervalS: number;
@@ -25,8 +30,13 @@ export interface ProbeOptions {
   /** accepted besides 2xx: exact codes and classes (ds_ping_reply_codes) */
   replyCodes: { codes: Set<number>; classes: Set<number> };
   mode: number;
-  /** listening IPs to send from, by family */
-  sourceIp: { 4?: string; 6?: string };
+}
+
+/** How the prober reaches the network: the main thread's wheel, and a transport over the listening sockets. */
+export interface ProbeIo {
+  wheel: TimerWheel;
+  transport: Transport;
+  sockets: SocketInfo[];
 }
 
 /** "class=2;code=403;code=488" -> codes and classes; throws on a bad entry. */
@@ -42,57 +52,81 @@ export function parseReplyCodes(text: string): { codes: Set<number>; classes: Se
   return out;
 }
 
-interface InFlight {
-  dest: number;           // index in the table the probe was sent for
+/** What a probe transaction was sent for. */
+interface ProbeTarget {
   table: DsTable;
-  sentAt: number;
-  timer: NodeJS.Timeout;
-  retransmit: number;     // next retransmission interval, ms
-  bytes: Buffer;
-  family: 4 | 6;
+  dest: number;           // index in the table
+}
+
+/** What a SIP thread hands the main thread: a reply to a probe, copied out of the receive slot. */
+export interface ProbeReplyMessage {
+  kind: 'probe-reply';
+  bytes: Uint8Array;
+}
+
+/**
+ * On a SIP thread: takes the replies to our probes (top Via ours, branch a probe's) before
+ * stateless forwarding and sends them to `toMain`. Built once per thread.
+ */
+export function probeReplyClaimer(core: SipCore, toMain: (m: ProbeReplyMessage) => void): (ctx: MsgContext) => boolean {
+  return (ctx) => {
+    const top = ctx.msg.topVia();
+    if (top.branch === undefined || !top.branch.startsWith(PROBE_BRANCH_PREFIX) || !core.isMyself(top.host, top.port)) return false;
+    const buf = ctx.msg.buf;
+    const bytes = new Uint8Array(buf.length); // its own memory: the received bytes live in a reused slot
+    bytes.set(buf);
+    toMain({ kind: 'probe-reply', bytes });
+    return true;
+  };
+}
+
+function onRoundTimer(p: Prober): void {
+  p.round();
+  p.armRound();
 }
 
 export type StateChange = (table: DsTable, dest: number, up: boolean, code: number, reason: string) => void;
 
-export class Prober {
-  private readonly sockets = new Map<4 | 6, dgram.Socket>();
-  private readonly inFlight = new Map<string, InFlight>();
-  private interval: NodeJS.Timeout | null = null;
+export class Prober implements TransactionUser<ProbeTarget> {
+  private readonly txs: ClientTransactions;
+  private readonly inFlight = new Set<ClientTransaction<ProbeTarget>>();
+  private roundTimer: TimerHandle = 0;
   active = true; // dispatcher.ping_active
 
   constructor(
     private readonly opts: ProbeOptions,
+    private readonly io: ProbeIo,
     private readonly table: () => DsTable,
     private readonly onChange: StateChange,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.txs = new ClientTransactions({ wheel: io.wheel, transport: io.transport, sockets: io.sockets, branchPrefix: PROBE_BRANCH_PREFIX });
+  }
 
-  async start(): Promise<void> {
-    for (const family of [4, 6] as const) {
-      const ip = this.opts.sourceIp[family];
-      if (!ip) continue;
-      const s = dgram.createSocket(family === 6 ? 'udp6' : 'udp4');
-      s.on('message', (buf) => this.onReply(buf));
-      s.on('error', (e) => this.log.warn(`dispatcher probe socket: ${e.message}`));
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.bind({ address: ip, port: 0 }, () => { s.off('error', reject); resolve(); });
-      });
-      this.sockets.set(family, s);
-    }
-    if (this.opts.intervalS > 0) {
-      this.interval = setInterval(() => this.round(), this.opts.intervalS * 1000);
-      this.interval.unref();
-      this.round();
-    }
+  /** Probes every ds_ping_interval seconds, the first round one interval after start (Kamailio's timer). */
+  start(): void {
+    if (this.opts.intervalS > 0) this.armRound();
+  }
+
+  armRound(): void {
+    this.roundTimer = this.io.wheel.schedule(onRoundTimer, this, this.opts.intervalS * 1000);
   }
 
   stop(): void {
-    if (this.interval) clearInterval(this.interval);
-    for (const f of this.inFlight.values()) clearTimeout(f.timer);
+    this.io.wheel.cancel(this.roundTimer);
+    this.roundTimer = 0;
+    this.txs.clear();
     this.inFlight.clear();
-    for (const s of this.sockets.values()) s.close();
-    this.sockets.clear();
+  }
+
+  /** A reply a SIP thread claimed for us; unknown or broken ones are ignored. */
+  receiveReply(m: ProbeReplyMessage): void {
+    try {
+      const msg = parseMessage(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength));
+      if (!msg.isRequest && !this.txs.receiveReply(msg)) this.log.dbg('dispatcher: a reply to a probe no longer pending');
+    } catch (e) {
+      this.log.dbg(`dispatcher: unreadable probe reply: ${(e as Error).message}`);
+    }
   }
 
   /** Destinations this round probes (Kamailio's ds_ping_set and ds_probing_mode). */
@@ -110,7 +144,8 @@ export class Prober {
   round(): void {
     if (!this.active) return;
     const t = this.table();
-    const busy = new Set([...this.inFlight.values()].filter((f) => f.table === t).map((f) => f.dest));
+    const busy = new Set<number>();
+    for (const tx of this.inFlight) if (tx.data.table === t) busy.add(tx.data.dest);
     t.dests.forEach((_, i) => {
       if (!busy.has(i) && this.wanted(t, i)) this.send(t, i);
     });
@@ -118,70 +153,33 @@ export class Prober {
 
   private send(t: DsTable, i: number): void {
     const d = t.dests[i]!;
-    const family: 4 | 6 = d.host.includes(':') ? 6 : 4;
-    const sock = this.sockets.get(family);
-    if (!sock) {
-      this.settle(t, i, 500, 'no socket of the destination\'s address family', 0);
-      return;
-    }
-    const { address, port } = sock.address();
-    const branch = `z9hG4bKvdping${randomBytes(6).toString('hex')}`;
-    const sentBy = family === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-    const from = d.attrs.ping_from || this.opts.from;
-    const text = [
-      `${this.opts.method} ${d.uri} SIP/2.0`,
-      `Via: SIP/2.0/UDP ${sentBy};branch=${branch};rport`,
-      'Max-Forwards: 70',
-      `From: <${from}>;tag=${randomBytes(4).toString('hex')}`,
-      `To: <${d.uri}>`,
-      `Call-ID: ${randomBytes(8).toString('hex')}@viaduct.dispatcher`,
-      `CSeq: 10 ${this.opts.method}`,
-      'User-Agent: viaduct dispatcher',
-      'Content-Length: 0',
-      '', '',
-    ].join('\r\n');
-    const bytes = Buffer.from(text, 'utf8');
-    const f: InFlight = { dest: i, table: t, sentAt: performance.now(), timer: null as unknown as NodeJS.Timeout, retransmit: T1, bytes, family };
-    this.inFlight.set(branch, f);
-    const transmit = (): void => {
-      sock.send(bytes, d.port, d.host, (err) => { if (err) this.log.dbg(`dispatcher probe to ${d.uri}: ${err.message}`); });
-    };
-    transmit();
-    // retransmit T1, 2*T1 ... up to T2 until the final timeout (RFC 3261 17.1.2.2)
-    const deadline = f.sentAt + this.opts.frTimerMs;
-    const tick = (): void => {
-      const now = performance.now();
-      if (now >= deadline - 1) {
-        this.inFlight.delete(branch);
-        t.setLatency(i, F_TIMEOUTS, t.latency(i, F_TIMEOUTS) + 1);
-        this.settle(t, i, 408, 'Request Timeout', 0);
-        return;
-      }
-      transmit();
-      f.retransmit = Math.min(f.retransmit * 2, T2);
-      f.timer = setTimeout(tick, Math.min(f.retransmit, deadline - performance.now()));
-    };
-    f.timer = setTimeout(tick, Math.min(T1, this.opts.frTimerMs));
+    const tx = this.txs.start({
+      method: this.opts.method,
+      ruri: d.uri,
+      from: d.attrs.ping_from || this.opts.from,
+      cseq: 10,
+      headers: 'User-Agent: viaduct dispatcher\r\n',
+      host: d.host,
+      port: d.port,
+      // a destination's socket attribute picks the socket its probes leave from, as in Kamailio
+      socket: d.attrs.socket ? this.io.sockets.find((s) => s.name === d.attrs.socket) : undefined,
+      timeoutMs: this.opts.frTimerMs,
+    }, this, { table: t, dest: i });
+    if (typeof tx === 'string') this.settle(t, i, 500, tx, 0);
+    else this.inFlight.add(tx);
   }
 
-  private onReply(buf: Buffer): void {
-    let status: number;
-    let reason: string;
-    let branch: string | undefined;
-    try {
-      const msg = parseMessage(buf);
-      if (msg.isRequest) return;
-      status = msg.status;
-      reason = msg.reason;
-      branch = msg.topVia().branch;
-    } catch {
+  /** TransactionUser: a final reply, or 408 from timer F (ds_ping_fr_timer). */
+  completed(tx: ClientTransaction<ProbeTarget>, code: number, reason: string, msg: unknown): void {
+    this.inFlight.delete(tx);
+    const { table: t, dest: i } = tx.data;
+    if (msg === null) {
+      if (t !== this.table()) return;
+      t.setLatency(i, F_TIMEOUTS, t.latency(i, F_TIMEOUTS) + 1);
+      this.settle(t, i, 408, reason, 0);
       return;
     }
-    const f = branch === undefined ? undefined : this.inFlight.get(branch);
-    if (!f || status < 200) return;
-    clearTimeout(f.timer);
-    this.inFlight.delete(branch!);
-    this.settle(f.table, f.dest, status, reason, performance.now() - f.sentAt);
+    this.settle(t, i, code, reason, performance.now() - tx.sentAt);
   }
 
   private accepted(code: number): boolean {
