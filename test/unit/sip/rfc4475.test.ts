@@ -2,7 +2,6 @@
 // describes; every one in invalid/ gets the outcome RFC 4475 section 3 asks of a proxy.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { HDR } from '../../../src/core/sip/headers.js';
 import type { SipMessage } from '../../../src/core/sip/message.js';
@@ -10,9 +9,9 @@ import { METHOD_OTHER, METHOD_REGISTER } from '../../../src/core/sip/methods.js'
 import { SipParseError, parseMessage } from '../../../src/core/sip/parser.js';
 import { parseUri } from '../../../src/core/sip/uri.js';
 import { DROP, validateMessage } from '../../../src/core/sip/validate.js';
+import { RFC4475_DIR } from '../../fixtures/paths.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const DATA = path.resolve(repoRoot, '../shared/testdata/rfc4475');
+const DATA = RFC4475_DIR;
 
 function load(dir: string, name: string): Buffer {
   return fs.readFileSync(path.join(DATA, dir, name + '.dat'));
