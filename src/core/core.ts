@@ -62,6 +62,8 @@ export class SipCore {
   routes: Routes = { named: () => undefined };
   /** Modules that watch every valid message before the script (dispatcher's call load). */
   readonly observers: (() => void)[] = [];
+  /** Tests set this: an error thrown by a route (not exit/drop, not bad input) leaves receive(). */
+  rethrowScriptErrors = false;
   /** Where forwarded messages are serialized when the transport copies on send. */
   private readonly scratch: Buffer | undefined;
   /** "host:port" (lower case, IPv6 bracketed) of every socket and alias: is_myself. */
@@ -100,7 +102,7 @@ export class SipCore {
 
   // ---------------------------------------------------------------- receive
 
-  /** Processes one datagram received on socket `sockIndex`. Never throws. */
+  /** Processes one datagram received on socket `sockIndex`. Never throws (unless rethrowScriptErrors). */
   receive(buf: Buffer, srcIp: string, srcPort: number, sockIndex: number): void {
     const t0 = this.histogram ? performance.now() : 0;
     const sock = this.sockets[sockIndex];
@@ -126,6 +128,7 @@ export class SipCore {
       } else {
         this.counters.inc(C['viaduct:script_errors']);
         this.log.err(`error processing message from ${srcIp}:${srcPort}: ${(e as Error)?.stack ?? e}`);
+        if (this.rethrowScriptErrors) throw e;
       }
     }
     if (this.histogram) recordProcessingTime(this.histogram, (performance.now() - t0) * 1e6);

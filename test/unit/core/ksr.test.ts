@@ -159,4 +159,21 @@ describe('KSR on the stateless core', () => {
     }, invite());
     expect(r).toEqual([true, false, true, true, false, true, true, true, false, false, true, false, false, 1, true, -1, 1, 1, 1, 1]);
   });
+
+  it('a route that throws or fails an expect() fails the test; exit, drop and rejected input do not', () => {
+    const { KSR, run, deliver, stats } = setup();
+    expect(() => run(() => { throw new Error('script bug'); }, invite())).toThrow('script bug');
+    expect(() => run(() => { expect(KSR.is_BYE()).toBe(true); }, invite())).toThrow(/expected false to be true/);
+    expect(stats().get('viaduct:script_errors')).toBe(2); // still counted, as in a worker
+    let after = false;
+    expect(run(() => { KSR.sl.sl_send_reply(404, 'Nope'); KSR.x.exit(); after = true; }, invite())).toHaveLength(1);
+    expect(run(() => { KSR.x.drop(); }, invite())).toEqual([]);
+    expect(after).toBe(false);
+    // bad input is rejected before any route (run() says when its route did not run)
+    const badFrom = invite().replace('From: "Alice" <sip:alice@example.com>;tag=f1', 'From: <sip:alice@example.com');
+    expect(() => run(() => undefined, badFrom)).toThrow(/did not run/);
+    expect(deliver('INVITE sip:bob@example.com SIP/2.0\nContent-Length: 5\n\n')).toEqual([]);
+    expect(stats().get('viaduct:script_errors')).toBe(2);
+    expect(stats().get('core:bad_msg_hdr')).toBeGreaterThan(0);
+  });
 });
