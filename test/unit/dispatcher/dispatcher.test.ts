@@ -187,7 +187,7 @@ describe('selection', () => {
       ['call-1@host', null, -1742796366], ['héllo', null, 1800151102], ['alice', 'example.com', 1442294598],
     ];
     for (const [a, b, h] of kamailio) expect(dsHash(a, b) | 0).toBe(h);
-    expect(dsHash('alice', 'example.com') % 7).toBe(3); // `dispatcher.hash 7 alice example.com`: slot 3
+    expect(dsHash('alice', 'example.com') % 7).toBe(3); // Kamailio's `dispatcher.hash 7 alice example.com`: slot 3
   });
 });
 
