@@ -439,7 +439,9 @@ export class SipCore {
   /** The To-tag of our stateless replies: instance prefix plus a hash of the request. */
   private toTag(msg: SipMessage): string {
     const top = msg.topVia();
-    return `${this.toTagPrefix}${hex32(fnv1a(msg.callId(), fnv1a(msg.from().tag ?? '', fnv1a(top.branch ?? ''))))}`;
+    const callId = msg.getHeader(HDR.CALL_ID) ? msg.callId() : '';
+    const fromTag = msg.getHeader(HDR.FROM) ? msg.from().tag ?? '' : '';
+    return `${this.toTagPrefix}${hex32(fnv1a(callId, fnv1a(fromTag, fnv1a(top.branch ?? ''))))}`;
   }
 
   /**
@@ -474,17 +476,19 @@ export class SipCore {
         out += b.toString('utf8', h.lineStart, h.lineEnd);
       }
     }
-    const from = msg.getHeader(HDR.FROM)!;
-    const to = msg.getHeader(HDR.TO)!;
-    out += b.toString('utf8', from.lineStart, from.lineEnd);
-    if (msg.to().tag === undefined && code > 100) {
+    // a 400 for a request without From, To or Call-ID (RFC 4475 3.3.1) copies those it has
+    const from = msg.getHeader(HDR.FROM);
+    const to = msg.getHeader(HDR.TO);
+    if (from) out += b.toString('utf8', from.lineStart, from.lineEnd);
+    if (to && msg.to().tag === undefined && code > 100) {
       out += b.toString('utf8', to.lineStart, to.valueEnd) + `;tag=${this.toTag(msg)}\r\n`;
-    } else {
+    } else if (to) {
       out += b.toString('utf8', to.lineStart, to.lineEnd);
     }
-    const cid = msg.getHeader(HDR.CALL_ID)!;
-    const cseq = msg.getHeader(HDR.CSEQ)!;
-    out += b.toString('utf8', cid.lineStart, cid.lineEnd) + b.toString('utf8', cseq.lineStart, cseq.lineEnd);
+    const cid = msg.getHeader(HDR.CALL_ID);
+    const cseq = msg.getHeader(HDR.CSEQ);
+    if (cid) out += b.toString('utf8', cid.lineStart, cid.lineEnd);
+    if (cseq) out += b.toString('utf8', cseq.lineStart, cseq.lineEnd);
     for (const h of ctx.replyHeaders) out += h;
     out += 'Server: viaduct\r\nContent-Length: 0\r\n\r\n';
     // where: the source address, the Via port unless rport asks for the source port

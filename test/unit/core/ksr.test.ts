@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../../src/core/sip/parser.js';
+import { RFC4475_DIR } from '../../fixtures/paths.js';
 import { setup } from './ksr-harness.js';
 
 const invite = (extra = '', ruri = 'sip:bob@example.com', via = 'SIP/2.0/UDP 192.0.2.10:5061;branch=z9hG4bKabc') => `INVITE ${ruri} SIP/2.0
@@ -175,5 +178,16 @@ describe('KSR on the stateless core', () => {
     expect(deliver('INVITE sip:bob@example.com SIP/2.0\nContent-Length: 5\n\n')).toEqual([]);
     expect(stats().get('viaduct:script_errors')).toBe(2);
     expect(stats().get('core:bad_msg_hdr')).toBeGreaterThan(0);
+  });
+
+  it('answers 400 to a request without From, To and Call-ID (RFC 4475 3.3.1), copying the headers it has', () => {
+    const { deliver, stats } = setup();
+    const insuf = readFileSync(join(RFC4475_DIR, 'invalid/insuf.dat')).toString('latin1');
+    const out = deliver(insuf.replace(/\r\n/g, '\n'));
+    expect(out.map((s) => s.text.split('\r\n').slice(0, 3))).toEqual([
+      ['SIP/2.0 400 missing To header', 'Via: SIP/2.0/UDP 192.0.2.95;branch=z9hG4bKkdj.insuf;received=192.0.2.10', 'CSeq: 193942 INVITE'],
+    ]);
+    expect([out[0]!.host, out[0]!.port]).toEqual(['192.0.2.10', 5060]);
+    expect(stats().get('sl:400_replies')).toBe(1);
   });
 });
