@@ -115,7 +115,9 @@ describe('shared table', () => {
     const changed = LIST.replace('sip:10.0.0.3 0 0', 'sip:10.0.0.3 0 7');
     const next = new DsTable(buildTable(parseListText(changed, 'test.list'), 2, 2, first));
     expect(next.flagLetters(next.findUri(1, 'sip:10.0.0.1:5060')!)).toBe('IP');
-    expect(next.findUri(1, 'sip:10.0.0.3')).toBeDefined();
+    const changedDest = next.findUri(1, 'sip:10.0.0.3')!;
+    expect(next.dests[changedDest]!.priority).toBe(7);
+    expect(next.flagLetters(changedDest)).toBe('AX');
   });
 });
 
