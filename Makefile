@@ -42,7 +42,9 @@ kamailio:
 run: build
 	node dist/src/cli/main.js run $(RUN_SCRIPT) $(RUN_ARGS)
 
+# The tests are type-checked (tsconfig.test.json, no output) before vitest runs them.
 test: build sipp
+	npx tsc -p tsconfig.test.json
 	npx vitest run
 
 bench: build sipp kamailio

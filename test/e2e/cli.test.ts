@@ -73,11 +73,15 @@ describe('viaduct CLI', () => {
       r.child.kill('SIGKILL');
       await r.exited;
     }
-    await server?.stop().catch(() => undefined);
+    const s = server;
     server = undefined;
-    rmSync(dir, { recursive: true, force: true });
-    releasePorts(ports);
-    ports = [];
+    try {
+      await s?.stop(); // rejects if its script threw
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      releasePorts(ports);
+      ports = [];
+    }
   });
 
   const file = (name: string, text: string) => {

@@ -46,12 +46,15 @@ describe('dispatcher: uac -> viaduct -> three uas', () => {
   let dir: string | undefined;
 
   afterEach(async () => {
-    await stopAll(uases, viaduct, ports);
-    uases = [];
-    viaduct = undefined;
-    ports = [];
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
+    try {
+      await stopAll(uases, viaduct, ports);
+    } finally {
+      uases = [];
+      viaduct = undefined;
+      ports = [];
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      dir = undefined;
+    }
   });
 
   async function setup(opts: { script: string; list: (uasPorts: number[]) => string; workers: number; uasScenario: string; modparams?: string[] }) {

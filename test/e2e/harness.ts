@@ -20,18 +20,56 @@ export interface StartViaductOptions extends ViaductOptions {
   scriptName?: string;
   /** IP:PORT for JSON-RPC and /metrics, or 'off'. Default: 127.0.0.1 on a free port. */
   http?: string;
+  /**
+   * The test makes the routing script throw on purpose. Without it, stop() fails when the
+   * script threw while the server ran (an exception in a script under test fails the test).
+   */
+  expectScriptErrors?: boolean;
 }
 
 export type ViaductProcess = Spawned;
 
+/** What core.ts logs (level ERROR) for an exception a route threw while processing a message. */
+const SCRIPT_ERROR_LOG = /ERROR: error processing message from .*/g;
+const SCRIPT_ERRORS_STAT = 'viaduct:script_errors';
+
+/**
+ * The script errors of a running server, counted by every worker (viaduct:script_errors, whatever
+ * the log level); null when it cannot be asked (no HTTP server, or the process is gone).
+ */
+async function countedScriptErrors(v: Spawned): Promise<number | null> {
+  if (!v.ready.http) return null;
+  try {
+    const [line] = await v.rpc<string[]>('stats.get_statistics', SCRIPT_ERRORS_STAT);
+    const m = /^viaduct:script_errors = (\d+)$/.exec(line ?? '');
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Fails when the server's routing script threw: the counter if it could be read, and the log. */
+function assertNoScriptErrors(counted: number | null, stderr: string): void {
+  const logged = stderr.match(SCRIPT_ERROR_LOG) ?? [];
+  if (!counted && logged.length === 0) return;
+  throw new Error(
+    `the routing script under test threw (${SCRIPT_ERRORS_STAT} = ${counted ?? 'unknown'}, ${logged.length} logged); ` +
+      `pass expectScriptErrors: true to startViaduct if the test provokes this\n${logged.slice(0, 5).join('\n')}\n--- stderr ---\n${stderr.slice(-3000)}`,
+  );
+}
+
 /**
  * The afterEach of an e2e test: stops the SIPp processes, then the server (any of them may be
- * gone already), and frees the ports. The caller forgets its handles afterwards.
+ * gone already), and frees the ports. The caller forgets its handles afterwards. Rejects when
+ * the server's routing script threw (see StartViaductOptions.expectScriptErrors).
  */
 export async function stopAll(sipps: (SippProcess | undefined)[], server: ViaductProcess | undefined, ports: number[]): Promise<void> {
-  await Promise.all(sipps.map((s) => s?.stop().catch(() => undefined)));
-  await server?.stop().catch(() => undefined);
-  releasePorts(ports);
+  try {
+    await Promise.all(sipps.map((s) => s?.stop().catch(() => undefined)));
+    await server?.stop();
+  } finally {
+    releasePorts(ports);
+  }
 }
 
 /**
@@ -52,6 +90,7 @@ export async function startViaduct(opts: StartViaductOptions): Promise<ViaductPr
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     if (ownHttpPort !== undefined) releasePorts([ownHttpPort]);
   };
+  let checked = false; // for script errors, by the first stop()
   try {
     const v = await spawnViaduct({
       script,
@@ -68,9 +107,18 @@ export async function startViaduct(opts: StartViaductOptions): Promise<ViaductPr
       get pids() {
         return v.pids;
       },
+      /**
+       * Stops the server; the first call rejects if its routing script threw (unless
+       * expectScriptErrors), later ones only stop, so an afterEach does not fail a second time.
+       */
       async stop() {
+        const check = !opts.expectScriptErrors && !checked;
+        checked = true;
         try {
-          return await v.stop();
+          const counted = check ? await countedScriptErrors(v) : null;
+          const status = await v.stop();
+          if (check) assertNoScriptErrors(counted, v.stderr());
+          return status;
         } finally {
           cleanup();
         }

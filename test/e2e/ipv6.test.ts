@@ -8,9 +8,13 @@ import { freePorts, releasePorts, sendUdp, startViaduct, UdpListener, type Viadu
 let viaduct: ViaductProcess | undefined;
 let ports: number[] = [];
 afterEach(async () => {
-  await viaduct?.stop().catch(() => undefined);
+  const v = viaduct;
   viaduct = undefined;
-  releasePorts(ports);
+  try {
+    await v?.stop(); // rejects if its script threw
+  } finally {
+    releasePorts(ports);
+  }
 });
 
 describe.each([0, 1])('IPv4 and IPv6 sockets, --workers %i', (workers) => {

@@ -111,8 +111,12 @@ describe.each([0, 1])('proxy rules on the wire, --workers %i', (workers) => {
   afterAll(async () => {
     await client?.close();
     await hop?.close();
-    const status = await viaduct?.stop();
-    releasePorts(ports);
+    let status;
+    try {
+      status = await viaduct?.stop(); // rejects if its script threw
+    } finally {
+      releasePorts(ports);
+    }
     // The server survived everything above and stopped cleanly.
     expect(status?.code).toBe(0);
   });

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createStatsBuffer, sumStats } from '../../src/core/stats/counters.js';
 import { createMetricsRegistry } from '../../src/rpc/metrics.js';
@@ -7,7 +8,7 @@ import { dispatcherMetrics } from '../../src/modules/dispatcher/metrics.js';
 import { parseListText } from '../../src/modules/dispatcher/list.js';
 import { buildTable, DsTable } from '../../src/modules/dispatcher/table.js';
 
-const dir = resolve(__dirname, '../../grafana/dashboards');
+const dir = fileURLToPath(new URL('../../grafana/dashboards/', import.meta.url)); // ESM: no __dirname
 
 describe('grafana dashboards', () => {
   it('query only metrics that /metrics exports', async () => {

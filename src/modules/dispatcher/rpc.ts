@@ -3,7 +3,7 @@ import { EXECUTION_ERROR, INVALID_PARAMS, RpcError } from '../../rpc/registry.js
 import type { ParamValue, RpcMethodDef } from '../module.js';
 import { DispatcherListError, DS_DISABLED, DS_INACTIVE, DS_TRYING, makeDestination, type DsDestination } from './list.js';
 import type { Prober } from './probe.js';
-import { dsHash } from './select.js';
+import { ALG, dsHash, selectOrder } from './select.js';
 import { F_LAT_AVG, F_LAT_EST, F_LAT_MAX, F_LAT_STD, F_TIMEOUTS, type DsTable } from './table.js';
 
 export interface DispatcherControl {
@@ -128,14 +128,23 @@ export const dispatcherRpc: Record<string, RpcMethodDef<DispatcherControl>> = {
     },
   },
   'dispatcher.hash': {
-    doc: 'Compute the hash of the values (nslots val1 [val2])',
+    doc: 'The destination the hash algorithms pick in a set for a key: set val1 [val2] (val1 alone for a Call-ID, '
+      + 'user host for From/To/R-URI); viaduct hashes by rendezvous, not by hash % slots as Kamailio does',
     handler: (c, params) => {
-      const [nslots, v1, v2] = params;
-      if (nslots === undefined || v1 === undefined) throw fault('Invalid Parameters');
-      const n = Number(nslots);
-      const h = dsHash(String(v1), v2 === undefined ? null : String(v2));
-      // Kamailio prints the hash as a signed int; the slot comes from the unsigned value
-      return { hashid: h | 0, slot: n > 0 ? h % n : 0 };
+      const [group, v1, v2] = params;
+      if (group === undefined || v1 === undefined) throw fault('Invalid Parameters');
+      const t = c.table();
+      const setid = Number(group);
+      if (!t.set(setid)) throw fault(`Unknown Destination Set ${String(group)}`);
+      const key = dsHash(String(v1), v2 === undefined ? null : String(v2));
+      // the order ds_select_dst takes with a hash algorithm for this key: same function, same state
+      const order = selectOrder(t, setid, ALG.HASH_CALLID, key);
+      return {
+        hashid: key | 0, // Kamailio prints ds_get_hash as a signed int
+        set: setid,
+        uri: order.length ? t.dests[order[0]!]!.uri : null,
+        candidates: order.map((i) => t.dests[i]!.uri),
+      };
     },
   },
 };

@@ -1,5 +1,6 @@
 // A real SipCore with its KSR object whose sends are captured: the routes under test run on
-// messages handed to core.receive(), as a worker would.
+// messages handed to core.receive(), as a worker would. An error a route throws (a failed
+// expect() too) comes out of run(), so it fails the test.
 import { resolveSettings } from '../../../src/core/config.js';
 import { SipCore } from '../../../src/core/core.js';
 import { buildKSR, resolveModparams } from '../../../src/core/ksr.js';
@@ -16,13 +17,27 @@ export function setup(listen = ['udp:127.0.0.1:5060', 'udp:[::1]:5062'], modpara
   const sab = createStatsBuffer(1);
   const core = new SipCore(settings, socketInfos(settings), { send: (sock, d, port, host) => { sent.push({ sock, text: d.toString(), port, host }); } },
     new ThreadCounters(sab, 0), createLogger('crit', 'test'), null, 'vdtest-');
+  // an exception or a failed expect() inside a route fails the test instead of being counted
+  core.rethrowScriptErrors = true;
   const KSR = buildKSR(core, resolveModparams(modparams), moduleData);
-  const run = (route: () => void, raw: string, src = '192.0.2.10', port = 5061): Sent[] => {
+  let routeRan = false;
+  /** Hands `raw` (LF line ends) to the core as if received from src:port; returns what it sent. */
+  const deliver = (raw: string, src = '192.0.2.10', port = 5061): Sent[] => {
     sent.length = 0;
-    core.routes = { request: route, named: () => undefined };
+    routeRan = false;
     core.receive(Buffer.from(raw.replace(/\n/g, '\r\n')), src, port, src.includes(':') ? 1 : 0);
     return [...sent];
   };
-  return { core, KSR, run, stats: () => sumStats(sab) };
+  /**
+   * Runs `route` as ksr_request_route for `raw`. Fails if the core did not call it (the message
+   * was rejected before the script), so the expectations inside a route always run.
+   */
+  const run = (route: () => void, raw: string, src?: string, port?: number): Sent[] => {
+    core.routes = { request: () => { routeRan = true; route(); }, named: () => undefined };
+    const out = deliver(raw, src, port);
+    if (!routeRan) throw new Error(`the route under test did not run: the core rejected the message\n${raw}`);
+    return out;
+  };
+  return { core, KSR, run, deliver, stats: () => sumStats(sab) };
 }
 

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMessage } from '../../../src/core/sip/parser.js';
+import { RFC4475_DIR } from '../../fixtures/paths.js';
 import { setup } from './ksr-harness.js';
 
 const invite = (extra = '', ruri = 'sip:bob@example.com', via = 'SIP/2.0/UDP 192.0.2.10:5061;branch=z9hG4bKabc') => `INVITE ${ruri} SIP/2.0
@@ -42,8 +45,9 @@ describe('KSR on the stateless core', () => {
     expect(m.from().tag).toBe('f1');
     expect(m.to().uri).toBe('sip:carol@example.com');
     expect(hdr(out[0].text, 'X-Proxied')).toBe('You betcha');
-    expect(m.headers[0] && m.headerName(m.headers[0])).toBe('Via');
-    expect(m.getHeader('X-First')).toBeDefined();
+    // insert puts a header before the received ones, append after them
+    expect(m.headers.map((h) => m.headerName(h))).toEqual(['Via', 'X-First', 'Via', 'From', 'To', 'Call-ID', 'CSeq', 'Max-Forwards', 'Content-Length', 'X-Proxied']);
+    expect(m.getHeaderValue('X-First')).toBe('1');
     expect(m.getHeader('Subject')).toBeUndefined();
   });
 
@@ -158,5 +162,31 @@ describe('KSR on the stateless core', () => {
         KSR.siputils.has_totag(), KSR.siputils.is_request(), KSR.siputils.is_first_hop(), KSR.textops.search('^CSeq: 1 INVITE'), KSR.textops.is_present_hf('max-forwards')];
     }, invite());
     expect(r).toEqual([true, false, true, true, false, true, true, true, false, false, true, false, false, 1, true, -1, 1, 1, 1, 1]);
+  });
+
+  it('a route that throws or fails an expect() fails the test; exit, drop and rejected input do not', () => {
+    const { KSR, run, deliver, stats } = setup();
+    expect(() => run(() => { throw new Error('script bug'); }, invite())).toThrow('script bug');
+    expect(() => run(() => { expect(KSR.is_BYE()).toBe(true); }, invite())).toThrow(/expected false to be true/);
+    expect(stats().get('viaduct:script_errors')).toBe(2); // still counted, as in a worker
+    let after = false;
+    expect(run(() => { KSR.sl.sl_send_reply(404, 'Nope'); KSR.x.exit(); after = true; }, invite())).toHaveLength(1);
+    expect(run(() => { KSR.x.drop(); }, invite())).toEqual([]);
+    expect(after).toBe(false);
+    // bad input is rejected before any route (run() says when its route did not run)
+    const badFrom = invite().replace('From: "Alice" <sip:alice@example.com>;tag=f1', 'From: <sip:alice@example.com');
+    expect(() => run(() => undefined, badFrom)).toThrow(/did not run/);
+    expect(deliver('INVITE sip:bob@example.com SIP/2.0\nContent-Length: 5\n\n')).toEqual([]);
+    expect(stats().get('viaduct:script_errors')).toBe(2);
+    expect(stats().get('core:bad_msg_hdr')).toBeGreaterThan(0);
+  });
+
+  it('drops and counts a request without From, To and Call-ID (RFC 4475 3.3.1): a 400 could not be matched by its client', () => {
+    const { deliver, stats } = setup();
+    const insuf = readFileSync(join(RFC4475_DIR, 'invalid/insuf.dat')).toString('latin1');
+    expect(deliver(insuf.replace(/\r\n/g, '\n'))).toEqual([]);
+    expect(stats().get('core:err_requests')).toBe(1);
+    expect(stats().get('core:bad_msg_hdr')).toBe(1);
+    expect(stats().get('viaduct:script_errors')).toBe(0);
   });
 });

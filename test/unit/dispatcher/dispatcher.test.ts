@@ -115,7 +115,9 @@ describe('shared table', () => {
     const changed = LIST.replace('sip:10.0.0.3 0 0', 'sip:10.0.0.3 0 7');
     const next = new DsTable(buildTable(parseListText(changed, 'test.list'), 2, 2, first));
     expect(next.flagLetters(next.findUri(1, 'sip:10.0.0.1:5060')!)).toBe('IP');
-    expect(next.findUri(1, 'sip:10.0.0.3')).toBeDefined();
+    const changedDest = next.findUri(1, 'sip:10.0.0.3')!;
+    expect(next.dests[changedDest]!.priority).toBe(7);
+    expect(next.flagLetters(changedDest)).toBe('AX');
   });
 });
 
@@ -187,7 +189,7 @@ describe('selection', () => {
       ['call-1@host', null, -1742796366], ['héllo', null, 1800151102], ['alice', 'example.com', 1442294598],
     ];
     for (const [a, b, h] of kamailio) expect(dsHash(a, b) | 0).toBe(h);
-    expect(dsHash('alice', 'example.com') % 7).toBe(3); // `dispatcher.hash 7 alice example.com`: slot 3
+    expect(dsHash('alice', 'example.com') % 7).toBe(3); // Kamailio's `dispatcher.hash 7 alice example.com`: slot 3
   });
 });
 

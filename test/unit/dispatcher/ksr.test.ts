@@ -1,9 +1,16 @@
 // KSR.dispatcher on a real core: what the functions do to $du, the R-URI and $xavp(_dsdst_),
-// their return codes, and the call-load bookkeeping of algorithm 10.
+// their return codes, the call-load bookkeeping of algorithm 10, and dispatcher.hash agreeing
+// with what the hash algorithms select.
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../../src/core/log.js';
+import { TimerWheel } from '../../../src/core/timer/wheel.js';
 import { parseMessage } from '../../../src/core/sip/parser.js';
 import { parseListText } from '../../../src/modules/dispatcher/list.js';
+import { parseReplyCodes, Prober } from '../../../src/modules/dispatcher/probe.js';
+import { dispatcherRpc } from '../../../src/modules/dispatcher/rpc.js';
+import { dsHash } from '../../../src/modules/dispatcher/select.js';
 import { buildTable, DsTable } from '../../../src/modules/dispatcher/table.js';
+import { RpcRegistry } from '../../../src/rpc/registry.js';
 import { setup } from '../core/ksr-harness.js';
 
 const LIST = `1 sip:10.0.0.1:5060 0 0 duid=a;maxload=1
@@ -106,5 +113,52 @@ describe('KSR.dispatcher', () => {
     table.addLoad(b, 4); // b full too
     table.addLoad(a, 1);
     run(() => { expect(KSR.dispatcher.ds_select_dst(1, 10)).toBe(-1); }, request('INVITE', 'four'));
+  });
+
+  it('dispatcher.hash names the destination ds_select_dst picks for a key, an inactive one skipped', async () => {
+    const { KSR, run, table } = withDispatcher();
+    // the main thread's RPC over the same shared table the SIP thread selects from
+    const rpc = new RpcRegistry();
+    const prober = new Prober({ intervalS: 0, method: 'OPTIONS', from: 'sip:dispatcher@localhost', frTimerMs: 1000, probingThreshold: 1,
+      inactiveThreshold: 1, replyCodes: parseReplyCodes(''), mode: 0 }, { wheel: new TimerWheel(), transport: { send() {} }, sockets: [] },
+    () => table, () => undefined, createLogger('crit', 'test'));
+    const control = { table: () => table, reload: () => undefined, replace: () => undefined, prober, params: {} };
+    for (const [name, def] of Object.entries(dispatcherRpc)) rpc.register(name, (params) => def.handler(control, params), def.doc);
+    interface HashReply { hashid: number; set: number; uri: string | null; candidates: string[] }
+    const hash = async (...params: unknown[]) => (await rpc.call('dispatcher.hash', params)) as HashReply;
+
+    const selected = (alg: number, callId: string, fromUser: string): string => {
+      let du = '';
+      run(() => {
+        expect(KSR.dispatcher.ds_select_dst(1, alg)).toBe(1);
+        du = String(KSR.pv.get('$du'));
+      }, request('INVITE', callId).replace('sip:alice@example.com', `sip:${fromUser}@example.com`));
+      return du;
+    };
+    const compare = async () => {
+      const seen = new Set<string>();
+      for (let k = 0; k < 300; k++) {
+        const callId = `call-${k}@192.0.2.10`;
+        const byCallId = await hash(1, callId);
+        expect(byCallId.uri, callId).toBe(selected(0, callId, 'alice'));
+        expect(byCallId.candidates[0]).toBe(byCallId.uri);
+        // algorithm 1 hashes the From user and host, given to the RPC as two values
+        expect((await hash(1, `user${k}`, 'example.com')).uri, `user${k}`).toBe(selected(1, callId, `user${k}`));
+        seen.add(byCallId.uri!);
+      }
+      return seen;
+    };
+    expect(await compare()).toEqual(new Set(['sip:10.0.0.1:5060', 'sip:10.0.0.2:5070', 'sip:10.0.0.3']));
+    await rpc.call('dispatcher.set_state', ['i', 1, 'sip:10.0.0.2:5070']);
+    expect(await compare()).toEqual(new Set(['sip:10.0.0.1:5060', 'sip:10.0.0.3']));
+    const reply = await hash(1, 'call-1@192.0.2.10');
+    expect(reply.candidates).toHaveLength(2);
+    expect(reply.hashid).toBe(dsHash('call-1@192.0.2.10') | 0);
+    expect(reply.set).toBe(1);
+    // every destination inactive: nothing to pick, as ds_select_dst returns -1
+    await rpc.call('dispatcher.set_state', ['i', 1, 'all']);
+    expect(await hash(1, 'call-1@192.0.2.10')).toMatchObject({ uri: null, candidates: [] });
+    await expect(rpc.call('dispatcher.hash', [7, 'x'])).rejects.toThrow(/Unknown Destination Set 7/);
+    await expect(rpc.call('dispatcher.hash', [1])).rejects.toThrow(/Invalid Parameters/);
   });
 });

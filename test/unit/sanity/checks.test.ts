@@ -163,7 +163,7 @@ describe('KSR.sanity on a running core', () => {
   it('420 lists the first unsupported tag in Unsupported; proxy_require names the supported ones, for the core too', () => {
     const plain = setup();
     // the core's own RFC 3261 16.3 check answers first, listing every tag
-    const core420 = plain.run(() => undefined, raw({ 'Proxy-Require': 'foo, bar' }))[0]!.text;
+    const core420 = plain.deliver(raw({ 'Proxy-Require': 'foo, bar' }))[0]!.text;
     expect(core420).toMatch(/^SIP\/2\.0 420 Bad Extension\r\n/);
     expect(core420).toContain('\r\nUnsupported: foo, bar\r\n');
     const { KSR, run } = setup(undefined, { sanity: { proxy_require: 'foo, bar' } });

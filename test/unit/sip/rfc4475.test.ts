@@ -2,7 +2,6 @@
 // describes; every one in invalid/ gets the outcome RFC 4475 section 3 asks of a proxy.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { HDR } from '../../../src/core/sip/headers.js';
 import type { SipMessage } from '../../../src/core/sip/message.js';
@@ -16,9 +15,9 @@ const SANITY_CFG: SanityConfig = {
   proxyRequire: [], sizeChecks: false,
   sizes: { message: 16384, method: 32, ruri: 256, header: 2048, headers: 8192, body: 8192, fromUri: 256, toUri: 256, contactUri: 256, routeUri: 256 },
 };
+import { RFC4475_DIR } from '../../fixtures/paths.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const DATA = path.resolve(repoRoot, '../shared/testdata/rfc4475');
+const DATA = RFC4475_DIR;
 
 function load(dir: string, name: string): Buffer {
   return fs.readFileSync(path.join(DATA, dir, name + '.dat'));

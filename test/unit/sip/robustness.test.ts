@@ -2,15 +2,14 @@
 // accessor with anything but SipParseError (a TypeError here would kill a worker).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { SipMessage } from '../../../src/core/sip/message.js';
 import { SipParseError, parseMessage } from '../../../src/core/sip/parser.js';
 import { parseUri } from '../../../src/core/sip/uri.js';
 import { validateMessage } from '../../../src/core/sip/validate.js';
+import { RFC4475_DIR } from '../../fixtures/paths.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const VALID = path.resolve(repoRoot, '../shared/testdata/rfc4475/valid');
+const VALID = path.join(RFC4475_DIR, 'valid');
 
 /** Deterministic PRNG (mulberry32), so a failure reproduces. */
 function rng(seed: number): () => number {
