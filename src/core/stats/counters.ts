@@ -22,6 +22,7 @@ import {
   METHOD_BYE, METHOD_CANCEL, METHOD_INVITE, METHOD_MESSAGE, METHOD_PRACK, METHOD_REFER, METHOD_REGISTER,
   METHOD_UPDATE,
 } from '../sip/methods.js';
+import { defineLayout, type Layout } from '../shm/layout.js';
 
 const SIP_METHODS = [
   'invite', 'cancel', 'ack', 'bye', 'info', 'register', 'subscribe', 'notify', 'message', 'options',
@@ -79,13 +80,18 @@ export const COUNTERS: readonly string[] = Object.freeze([
   ...VIADUCT.map((n) => `viaduct:${n}`),
 ]);
 
+/** A thread's row: one Float64 cell per counter, in COUNTERS order, padded to a 64-byte cache
+ *  line so that two threads never write the same line (false sharing would cost more than the
+ *  increments themselves). */
+const ROW: Layout<Record<string, 'f64'>> = defineLayout(Object.fromEntries(COUNTERS.map((n) => [n, 'f64' as const])), { align: 64 });
+
 /**
  * Counter id by key; see the file comment for the key scheme. Built by Object.fromEntries, which
  * gives an object with fast properties: one built key by key this size is a dictionary, and
  * every `C.x` on the per-message path would be a hash lookup.
  */
 export const C: Readonly<Record<CounterKey, number>> = Object.freeze(Object.fromEntries(
-  COUNTERS.map((full, id) => [full.startsWith('core:') ? full.slice(5) : full, id]),
+  COUNTERS.map((full) => [full.startsWith('core:') ? full.slice(5) : full, ROW[full]!]),
 ) as Record<CounterKey, number>);
 
 /** Checked lookup for names only known at run time: accepts a `C` key or the full `group:name`. */
@@ -121,10 +127,9 @@ export const LOOPS_DETECTED = C['viaduct:loops_detected'];
 // ---------------------------------------------------------------------------------------------
 // The matrix
 
-/** Cells per row: the counter count rounded up to a 64-byte cache line, so that two threads never
- *  write the same line (false sharing would cost more than the increments themselves). */
-export const ROW_CELLS = Math.ceil(COUNTERS.length / 8) * 8;
-const ROW_BYTES = ROW_CELLS * Float64Array.BYTES_PER_ELEMENT;
+/** Cells per row (the counter count rounded up to a cache line, see ROW). */
+const ROW_BYTES = ROW.BYTES;
+export const ROW_CELLS = ROW_BYTES / Float64Array.BYTES_PER_ELEMENT;
 
 /** One row per thread (row 0 is usually the receiving thread, 1..N the workers; the caller decides).
  *  Cells are Float64: exact up to 2^53, and aligned 8-byte stores do not tear on x64/arm64. */
