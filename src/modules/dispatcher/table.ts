@@ -9,9 +9,9 @@
 //   header | per destination: DEST Int32 cells | per set: SET Int32 cells | members (Int32)
 //   | per destination: PROBE Float64 cells | selection counters: a Float64 row per thread
 //   | text: the destinations' strings, UTF-8
-// A thread decodes a destination's strings into a DsDestination the first time it needs them
-// (they never change within a table) and keeps it; everything that changes is read from the
-// shared cells each time.
+// A thread decodes the destinations' strings into DsDestination objects once when it attaches
+// (they never change within a table: the selection code reads them as plain properties);
+// everything that changes is read from the shared cells each time.
 import { defineLayout } from '../../core/shm/layout.js';
 import { DS_DISABLED, DS_INACTIVE, DS_NOPING, DS_PROBING, DS_STATE_MASK, DS_TRYING, parseAttrs, type DsDestination } from './list.js';
 
@@ -171,9 +171,8 @@ export class DsTable {
   private readonly setIndex = new Map<number, number>();
   private readonly rows: number;
   private readonly text: Buffer;
-  /** destinations decoded so far by this thread */
-  private readonly decoded: (DsDestination | undefined)[];
-  private all: DsDestination[] | null = null;
+  /** Destinations in list order, decoded from the shared text by this thread. */
+  readonly dests: DsDestination[];
 
   constructor(readonly data: DsTableData) {
     const h = new Int32Array(data, 0, HEADER.BYTES >> 2);
@@ -188,7 +187,8 @@ export class DsTable {
     this.floats = new Float64Array(data, r.probes, nDest * F_DEST);
     this.selections = new Float64Array(data, r.selections, this.rows * nDest);
     this.text = Buffer.from(data, r.text, h[HEADER.textBytes]!);
-    this.decoded = new Array<DsDestination | undefined>(nDest).fill(undefined);
+    this.dests = [];
+    for (let i = 0; i < nDest; i++) this.dests.push(this.decode(i));
     const members = new Int32Array(data, r.members, h[HEADER.members]!);
     this.sets = [];
     for (let k = 0; k < nSet; k++) {
@@ -200,15 +200,9 @@ export class DsTable {
     }
   }
 
-  /** Destinations in list order (decoded from the shared text on first use). */
-  get dests(): DsDestination[] {
-    if (this.all === null) this.all = this.decoded.map((_, i) => this.dest(i));
-    return this.all;
-  }
-
   /** Destination i (its fixed description; the state is in flags()). */
   dest(i: number): DsDestination {
-    return this.decoded[i] ?? (this.decoded[i] = this.decode(i));
+    return this.dests[i]!;
   }
 
   private decode(i: number): DsDestination {
@@ -294,12 +288,12 @@ export class DsTable {
 
   /** Counts a selection in this thread's row (plain write: one writer per row). */
   countSelection(row: number, i: number): void {
-    this.selections[row * this.decoded.length + i]++;
+    this.selections[row * this.dests.length + i]++;
   }
 
   selectionsOf(i: number): number {
     let n = 0;
-    for (let r = 0; r < this.rows; r++) n += this.selections[r * this.decoded.length + i]!;
+    for (let r = 0; r < this.rows; r++) n += this.selections[r * this.dests.length + i]!;
     return n;
   }
 }
