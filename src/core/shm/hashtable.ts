@@ -334,7 +334,24 @@ export class ShmTable {
    * is a RangeError (nothing usable was copied).
    */
   get(key: string | Uint8Array, out: Uint8Array, at = 0, fieldsOut?: Float64Array): number {
+    const length = this.readInto(this.bucketOf(key), out, at, fieldsOut);
+    if (length > out.length - at) throw new RangeError(`value of ${length} bytes does not fit in ${out.length - at}`);
+    return length;
+  }
+
+  /** A copy of the value in a new Buffer (allocates: not for the per-message path), or undefined. */
+  getCopy(key: string | Uint8Array, fieldsOut?: Float64Array): Buffer | undefined {
     const b = this.bucketOf(key);
+    for (let out = Buffer.allocUnsafe(256); ; ) {
+      const length = this.readInto(b, out, 0, fieldsOut);
+      if (length < 0) return undefined;
+      if (length <= out.length) return out.subarray(0, length);
+      out = Buffer.allocUnsafe(length); // longer than guessed (or it grew meanwhile): again
+    }
+  }
+
+  /** The value of the scratch key in bucket b copied to out[at...] if it fits: its length, -1 if absent. */
+  private readInto(b: number, out: Uint8Array, at: number, fieldsOut: Float64Array | undefined): number {
     const seqAt = b * BUCKET_STRIDE + BUCKET.seq;
     const rc = this.recordCells;
     for (;;) {
@@ -350,23 +367,7 @@ export class ShmTable {
         }
         if (fieldsOut !== undefined) this.readFields(r, fieldsOut);
       }
-      if (seqReadRetry(this.bucketCells, seqAt, s)) continue;
-      if (length > out.length - at) throw new RangeError(`value of ${length} bytes does not fit in ${out.length - at}`);
-      return length;
-    }
-  }
-
-  /** A copy of the value in a new Buffer (allocates: not for the per-message path), or undefined. */
-  getCopy(key: string | Uint8Array, fieldsOut?: Float64Array): Buffer | undefined {
-    let out = Buffer.allocUnsafe(256);
-    for (;;) {
-      try {
-        const n = this.get(key, out, 0, fieldsOut);
-        return n < 0 ? undefined : out.subarray(0, n);
-      } catch (e) {
-        if (!(e instanceof RangeError)) throw e;
-        out = Buffer.allocUnsafe(out.length * 4); // it grew meanwhile, or was long: try larger
-      }
+      if (!seqReadRetry(this.bucketCells, seqAt, s)) return length;
     }
   }
 

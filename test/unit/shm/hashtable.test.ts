@@ -33,13 +33,18 @@ describe('ShmTable', () => {
   });
 
   it('copies into the caller\'s buffer, and says when it does not fit', () => {
-    const t = small();
+    const t = small({ arenaBytes: 8192 });
     t.set('k', 'hello');
     const out = Buffer.alloc(8);
     expect(t.get('k', out, 2)).toBe(5);
     expect(out.toString('latin1', 2, 7)).toBe('hello');
     expect(t.get('absent', out)).toBe(-1);
     expect(() => t.get('k', Buffer.alloc(4))).toThrow(/value of 5 bytes does not fit in 4/);
+    const long = Buffer.alloc(3000, 7);
+    t.set('long', long);
+    expect(t.getCopy('long')).toEqual(long); // longer than getCopy's first guess
+    expect(t.getCopy('absent')).toBeUndefined();
+    expect(() => t.getCopy('k'.repeat(2000))).toThrow(/key longer than 1024 bytes/);
   });
 
   it('keeps colliding keys apart in one bucket', () => {
