@@ -22,10 +22,11 @@
 // 64, 80, 96 ...), so a block wastes at most a fifth of itself; each class has a free list.
 // When the arena's untouched end is used up, a request takes a free block of a larger class.
 //
-// Hot path: lookups encode the key into a per-instance scratch buffer and hash its bytes;
-// get() copies into a buffer the caller owns (a memcpy); nothing is allocated per call. For a view without
-// a copy, lock the record (lockEntry), read it through `arena` at valueOffset/valueLength (or a
-// Buffer from valueView), unlock.
+// Hot path: lookups encode the key into a per-instance scratch buffer and hash its bytes, and
+// allocate nothing (has, getField, set, lockEntry: no scavenge in 2 million calls). get() copies
+// into a buffer the caller owns with a memcpy, for which Node makes one short-lived view of the
+// arena. For no copy at all, lock the record (lockEntry), read it through `arena` at
+// valueOffset/valueLength (or a Buffer from valueView), unlock.
 import { fnv1aBytes } from '../hash.js';
 import { decodeBytes, writeUtf8 } from '../sip/bytes.js';
 import { defineLayout } from './layout.js';
