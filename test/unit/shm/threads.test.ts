@@ -117,6 +117,9 @@ describe('shared memory from four threads at once', () => {
     const sab = ShmTable.create({ name: 'hammer', capacity: WRITERS * KEYS, arenaBytes: 8 << 20, fields: 2, buckets: 64 });
     const results = await run(mods.url('table'), Array.from({ length: WRITERS }, (_, id) =>
       ({ sab, id, writers: WRITERS, keysPerWriter: KEYS, ms: 2500 })));
+    const ops = results.reduce((n, r) => n + r.ops, 0);
+    console.log(`${WRITERS} threads, 2.5 s: ${ops} operations (${results.reduce((n, r) => n + r.reads, 0)} reads), ` +
+      `${Math.round(ops / 2.5 / WRITERS)} per thread per second (building and checking the values included; not a benchmark)`);
     const t = new ShmTable(sab);
     const out = Buffer.alloc(4096);
     const fields = new Float64Array(2);
