@@ -12,7 +12,7 @@ const ROUNDS = 7;
 const keys = Array.from({ length: KEYS }, (_, i) => `${(i * 2654435761 >>> 0).toString(16)}-a84b4c76e66710@pc33.atlanta.com`);
 const message = Buffer.alloc(900, 'x');
 const sab = ShmTable.create({ name: 'bench', capacity: KEYS, arenaBytes: KEYS * 1200, fields: 4 });
-const t = new ShmTable(sab);
+const t = new ShmTable(sab, 0); // a holder, as a SIP thread would be
 const out = Buffer.alloc(2048);
 const fields = [1, 2, 3, 4];
 

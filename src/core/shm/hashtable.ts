@@ -39,6 +39,8 @@ const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Arra
 const MAGIC = 0x76647368; // "vdsh"
 const NAME_BYTES = 48;
 const MAX_CLASSES = 128;
+/** Threads that can say who they are (ShmTable's `holder`), so that a dead one's lock can be released. */
+export const MAX_HOLDERS = 64;
 const NONE = -1;
 
 const HEADER = defineLayout({
@@ -57,6 +59,8 @@ const HEADER = defineLayout({
   arenaTop: 'i32',         // the untouched arena starts here
   arenaFree: 'i32',        // bytes in the blocks of the free lists
   nameLength: 'i32',
+  allocHolder: 'i32',      // holder of the allocator lock, NONE
+  holders: ['i32', MAX_HOLDERS], // per holder (thread): the bucket it has locked, NONE
   name: ['u8', NAME_BYTES],
   freeBlock: ['i32', MAX_CLASSES], // per size class: first free block (arena offset), NONE when empty
 }, { align: 64 });
@@ -162,6 +166,8 @@ export class ShmTable {
     h[HEADER.freeRecord] = NONE;
     h[HEADER.nameLength] = writeUtf8(Buffer.from(sab, HEADER.name, NAME_BYTES), opts.name, 0);
     h.fill(NONE, HEADER.freeBlock, HEADER.freeBlock + MAX_CLASSES);
+    h.fill(NONE, HEADER.holders, HEADER.holders + MAX_HOLDERS);
+    h[HEADER.allocHolder] = NONE;
     const bucketCells = new Int32Array(sab, regionOffsets(capacity, buckets, fields).buckets0, buckets * BUCKET_STRIDE);
     for (let b = 0; b < buckets; b++) bucketCells[b * BUCKET_STRIDE + BUCKET.head] = NONE; // sequences start at 0
     Atomics.store(h, HEADER.magic, MAGIC);
@@ -188,8 +194,18 @@ export class ShmTable {
   /** bucket locked by lockEntry, or NONE */
   private heldBucket = NONE;
 
-  constructor(readonly sab: SharedArrayBuffer) {
+  /** This thread's slot in the holders list, or NONE (its locks are not recorded). */
+  private readonly holderAt: number;
+
+  /**
+   * `holder`: a number for this thread (its row, 0..MAX_HOLDERS-1), unique among the threads
+   * using the table. Its locks are then recorded, so that if the thread dies holding one, the
+   * supervisor can release it with releaseLocksOf(holder). Without it nothing is recorded.
+   */
+  constructor(readonly sab: SharedArrayBuffer, holder = NONE) {
+    if (holder !== NONE) checkInt(holder, 'holder', 0, MAX_HOLDERS - 1);
     this.header = new Int32Array(sab, 0, HEADER.BYTES >> 2);
+    this.holderAt = holder === NONE ? NONE : HEADER.holders + holder;
     if (sab.byteLength < HEADER.BYTES || Atomics.load(this.header, HEADER.magic) !== MAGIC) {
       throw new TypeError('not a shared table (make it with ShmTable.create)');
     }
@@ -235,7 +251,7 @@ export class ShmTable {
     const b = this.bucketOf(key);
     const cells = this.bucketCells;
     const seqAt = b * BUCKET_STRIDE + BUCKET.seq;
-    seqWriteLock(cells, seqAt);
+    this.lockBucket(seqAt);
     try {
       const r = this.findInChain(b);
       if (r === NONE) return false;
@@ -247,7 +263,7 @@ export class ShmTable {
       Atomics.sub(this.header, HEADER.count, 1);
       return true;
     } finally {
-      seqWriteUnlock(cells, seqAt);
+      this.unlockBucket(seqAt);
     }
   }
 
@@ -258,7 +274,7 @@ export class ShmTable {
     const cells = this.bucketCells;
     const seqAt = b * BUCKET_STRIDE + BUCKET.seq;
     const rc = this.recordCells;
-    seqWriteLock(cells, seqAt);
+    this.lockBucket(seqAt);
     try {
       let r = this.findInChain(b);
       if (r === NONE ? mode === UPDATE : mode === INSERT) return false;
@@ -300,7 +316,7 @@ export class ShmTable {
       if (fields !== undefined) this.writeFields(r, fields);
       return true;
     } finally {
-      seqWriteUnlock(cells, seqAt);
+      this.unlockBucket(seqAt);
     }
   }
 
@@ -407,14 +423,14 @@ export class ShmTable {
   lockEntry(key: string | Uint8Array): number {
     if (this.heldBucket !== NONE) throw new Error(`shared table ${this.name}: lockEntry while holding a lock`);
     const b = this.bucketOf(key);
-    seqWriteLock(this.bucketCells, b * BUCKET_STRIDE + BUCKET.seq);
+    this.lockBucket(b * BUCKET_STRIDE + BUCKET.seq);
     this.heldBucket = b;
     return this.findInChain(b);
   }
 
   unlockEntry(): void {
     if (this.heldBucket === NONE) return;
-    seqWriteUnlock(this.bucketCells, this.heldBucket * BUCKET_STRIDE + BUCKET.seq);
+    this.unlockBucket(this.heldBucket * BUCKET_STRIDE + BUCKET.seq);
     this.heldBucket = NONE;
   }
 
@@ -455,7 +471,7 @@ export class ShmTable {
     for (let b = 0; b <= this.bucketMask; b++) {
       if (cells[b * BUCKET_STRIDE + BUCKET.head] === NONE) continue; // a racy peek: skips most buckets
       const seqAt = b * BUCKET_STRIDE + BUCKET.seq;
-      seqWriteLock(cells, seqAt);
+      this.lockBucket(seqAt);
       try {
         for (let r = cells[b * BUCKET_STRIDE + BUCKET.head]!; r !== NONE; r = rc[r * RECORD_STRIDE + RECORD.next]!) {
           const block = rc[r * RECORD_STRIDE + RECORD.block]!;
@@ -469,7 +485,7 @@ export class ShmTable {
           ]);
         }
       } finally {
-        seqWriteUnlock(cells, seqAt);
+        this.unlockBucket(seqAt);
       }
       for (const [k, v, f] of copies) fn(k, v, f);
       copies.length = 0;
@@ -489,8 +505,41 @@ export class ShmTable {
     };
   }
 
+  /**
+   * Releases the locks a dead thread held (see the constructor's `holder`): what the
+   * supervisor calls once the thread has exited, before its successor starts. The write it was
+   * doing may be half done (a torn value in that one record, a leaked record or block), but no
+   * other thread waits forever. Returns how many locks it released.
+   */
+  releaseLocksOf(holder: number): number {
+    checkInt(holder, 'holder', 0, MAX_HOLDERS - 1);
+    const h = this.header;
+    let released = 0;
+    const seqAt = Atomics.exchange(h, HEADER.holders + holder, NONE);
+    if (seqAt !== NONE && (Atomics.load(this.bucketCells, seqAt) & 1) === 1) {
+      seqWriteUnlock(this.bucketCells, seqAt);
+      released++;
+    }
+    if (Atomics.compareExchange(h, HEADER.allocHolder, HEADER.holders + holder, NONE) === HEADER.holders + holder) {
+      seqWriteUnlock(h, HEADER.allocLock);
+      released++;
+    }
+    return released;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Keys and chains
+
+  /** Takes a bucket's lock (`seqAt`: its sequence cell), recording it as this thread's. */
+  private lockBucket(seqAt: number): void {
+    seqWriteLock(this.bucketCells, seqAt);
+    if (this.holderAt !== NONE) this.header[this.holderAt] = seqAt;
+  }
+
+  private unlockBucket(seqAt: number): void {
+    if (this.holderAt !== NONE) this.header[this.holderAt] = NONE;
+    seqWriteUnlock(this.bucketCells, seqAt);
+  }
 
   /** Encodes the key into the scratch buffer, hashes it: its bucket. */
   private bucketOf(key: string | Uint8Array): number {
@@ -552,8 +601,15 @@ export class ShmTable {
   // ---------------------------------------------------------------------------------------------
   // The allocator (records and arena blocks), under the allocator lock
 
-  private allocLock(): void { seqWriteLock(this.header, HEADER.allocLock); }
-  private allocUnlock(): void { seqWriteUnlock(this.header, HEADER.allocLock); }
+  private allocLock(): void {
+    seqWriteLock(this.header, HEADER.allocLock);
+    this.header[HEADER.allocHolder] = this.holderAt;
+  }
+
+  private allocUnlock(): void {
+    this.header[HEADER.allocHolder] = NONE;
+    seqWriteUnlock(this.header, HEADER.allocLock);
+  }
 
   private takeRecord(): number {
     const h = this.header;

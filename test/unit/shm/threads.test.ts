@@ -14,7 +14,7 @@ import { workerData, parentPort } from 'node:worker_threads';
 import { ShmTable } from './hashtable.mjs';
 import { fnv1aBytes } from './hash.mjs';
 const { sab, id, writers, keysPerWriter, ms } = workerData;
-const t = new ShmTable(sab);
+const t = new ShmTable(sab, id); // holder: its locks are recorded
 const keyOf = (w, k) => 'w' + w + ':key' + k;
 // value: "<key>|<version>|" + filler to a length that varies with the version, then 4 checksum bytes
 function valueOf(key, version) {
@@ -94,6 +94,16 @@ while (Date.now() < end) {
 parentPort.postMessage({ writes, reads, torn });
 `;
 
+// Dies (exits) while holding a record's lock, as a worker killed by the watchdog mid-write would.
+const DYING_WORKER = `
+import { workerData } from 'node:worker_threads';
+import { ShmTable } from './hashtable.mjs';
+const t = new ShmTable(workerData.sab, workerData.holder);
+t.set('call-1', 'state');
+t.lockEntry('call-1');
+process.exit(0);
+`;
+
 function run(url: URL, data: object[]): Promise<any[]> {
   return Promise.all(data.map((workerData) => new Promise((resolve, reject) => {
     const w = new Worker(url, { workerData });
@@ -106,7 +116,7 @@ function run(url: URL, data: object[]): Promise<any[]> {
 describe('shared memory from four threads at once', () => {
   let mods: WorkerModules;
   beforeAll(async () => {
-    mods = await compileForWorkers(SOURCES, { table: TABLE_WORKER, seq: SEQ_WORKER });
+    mods = await compileForWorkers(SOURCES, { table: TABLE_WORKER, seq: SEQ_WORKER, dying: DYING_WORKER });
   });
   afterAll(() => mods.cleanup());
 
@@ -142,6 +152,21 @@ describe('shared memory from four threads at once', () => {
     t.forEach(() => { listed++; });
     expect(listed).toBe(live);
   }, 30_000);
+
+  it('the lock of a thread that died holding it is released by its holder number', async () => {
+    const sab = ShmTable.create({ name: 'calls', capacity: 8, arenaBytes: 1024 });
+    await new Promise((resolve, reject) => {
+      const w = new Worker(mods.url('dying'), { workerData: { sab, holder: 5 } });
+      w.once('exit', resolve);
+      w.once('error', reject);
+    });
+    const t = new ShmTable(sab, 0);
+    expect(t.releaseLocksOf(4)).toBe(0); // another thread: nothing held
+    expect(t.releaseLocksOf(5)).toBe(1); // without this, the next line would wait forever
+    expect(t.getString('call-1')).toBe('state');
+    expect(t.releaseLocksOf(5)).toBe(0);
+    expect(() => new ShmTable(sab, 64)).toThrow(/holder must be an integer in 0\.\.63/);
+  });
 
   it('the sequence lock: no torn read, no lost write', async () => {
     const sab = new SharedArrayBuffer(8 + 64);
