@@ -42,4 +42,4 @@ time('delete + insert (free lists)', (k) => { t.delete(k); t.insert(k, message, 
 if (sink === 0) console.log('');
 const s = t.stats();
 console.log(`${s.count} records, arena ${s.arenaUsed}/${s.arenaBytes} bytes used; overhead per record ` +
-  `${overheadBytesPerRecord(4)} bytes with 4 fields (${overheadBytesPerRecord(0)} without) + block rounding (at most 1/5)`);
+  `${overheadBytesPerRecord(4)} bytes with 4 fields (${overheadBytesPerRecord(0)} without) + block rounding (at most 1/5 above 32 bytes)`);

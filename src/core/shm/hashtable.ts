@@ -17,9 +17,12 @@
 // under one allocator lock, taken inside a bucket lock (always in that order: no deadlock).
 // A block freed by a write in one bucket can be reused by another bucket only after that write
 // bumped the first bucket's sequence, so a reader that was looking at it retries.
+// A thread that says who it is (the constructor's `holder`) records the lock it holds in the
+// header, so that when it dies mid-write the supervisor can release it (releaseLocksOf).
 //
 // Arena blocks come in size classes a quarter of a power of two apart (16, 24, 32, 40, 48, 56,
-// 64, 80, 96 ...), so a block wastes at most a fifth of itself; each class has a free list.
+// 64, 80, 96 ...), so a block above 32 bytes wastes at most a fifth of itself; each class has a
+// free list.
 // When the arena's untouched end is used up, a request takes a free block of a larger class.
 //
 // Hot path: lookups encode the key into a per-instance scratch buffer and hash its bytes, and
@@ -32,8 +35,8 @@ import { decodeBytes, writeUtf8 } from '../sip/bytes.js';
 import { defineLayout } from './layout.js';
 import { seqReadBegin, seqReadRetry, seqWriteLock, seqWriteUnlock } from './seqlock.js';
 
-// Buffer.prototype.copy through a constant (see sip/bytes.ts): a memcpy, no view allocated.
-// It copies from any Uint8Array when called on one.
+// Buffer.prototype.copy through a constant (see sip/bytes.ts): a memcpy (Node makes a view of
+// the source when copying part of it). It copies from any Uint8Array when called on one.
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, at: number, start: number, end: number) => number;
 
 const MAGIC = 0x76647368; // "vdsh"
