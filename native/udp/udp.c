@@ -29,7 +29,8 @@
 
 #define BATCH 32          // datagrams per recvmmsg()
 #define SLOT 65536        // bytes per datagram slot: the largest UDP payload fits
-// Metadata per datagram, META bytes: int32 length, int32 source port, int32 family (4 or 6),
+// Metadata per datagram, META bytes (src/core/runtime/udp-native.ts UDP_META names the same
+// slots and checks META and META_TEXT at load): int32 length, int32 source port, int32 family (4 or 6),
 // the 16 raw address bytes (to recognise a known peer without a string), int32 length of the
 // address text, then the text as inet_ntop writes it (what node:dgram's rinfo.address holds).
 #define META 96

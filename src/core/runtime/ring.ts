@@ -3,12 +3,21 @@
 // bytes plus the source address and the local socket index. Waking the consumer is the
 // Doorbell's job (one per worker, shared by all the rings it drains).
 
-// Control slots (Int32Array indices) before the data region.
-export const RING_HEAD = 0;      // next write offset (producer)
-export const RING_TAIL = 1;      // next read offset (consumer)
-export const RING_DROPS = 3;     // records refused because the ring was full
-export const RING_BUSY = 4;      // 1 while the consumer processes the record at TAIL
-const CONTROL_BYTES = 64;
+import { defineLayout } from '../shm/layout.js';
+
+/** Control slots (Int32Array indices) before the data region, a cache line of their own. */
+export const RING_CONTROL = defineLayout({
+  head: 'i32',     // next write offset (producer)
+  tail: 'i32',     // next read offset (consumer)
+  unused: 'i32',
+  drops: 'i32',    // records refused because the ring was full
+  busy: 'i32',     // 1 while the consumer processes the record at TAIL
+}, { align: 64 });
+export const RING_HEAD = RING_CONTROL.head;
+export const RING_TAIL = RING_CONTROL.tail;
+export const RING_DROPS = RING_CONTROL.drops;
+export const RING_BUSY = RING_CONTROL.busy;
+const CONTROL_BYTES = RING_CONTROL.BYTES;
 
 // Record layout at a 4-aligned offset:
 //   int32 total length (aligned), uint16 payload length, uint8 socket index, uint8 address length,

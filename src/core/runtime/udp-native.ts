@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import type { SocketInfo } from '../context.js';
 import type { Transport } from '../core.js';
 import type { Logger } from '../log.js';
+import { defineLayout } from '../shm/layout.js';
 import { C, type ThreadCounters } from '../stats/counters.js';
 
 export interface NativeUdp {
@@ -40,6 +41,33 @@ export interface NativeUdp {
 
 const EINVAL = 22;
 
+/**
+ * The metadata the addon writes per received datagram (udp.c's META block, same order): the
+ * length, the source port and family (4 or 6), the 16 raw address bytes (to recognise a known
+ * peer without a string), the length of the address text, then the text. loadAddon checks that
+ * the addon agrees.
+ */
+export const UDP_META = defineLayout({
+  length: 'i32',
+  port: 'i32',
+  family: 'i32',
+  address: ['i32', 4],
+  textLength: 'i32',
+  text: ['u8', 64],
+}, { align: 8 });
+const M_LENGTH = UDP_META.length;
+const M_PORT = UDP_META.port;
+const M_ADDR = UDP_META.address;
+const M_TEXT_LENGTH = UDP_META.textLength;
+const M_TEXT = UDP_META.text;
+
+function checkMeta(udp: NativeUdp): NativeUdp {
+  if (udp.META !== UDP_META.BYTES || udp.META_TEXT !== UDP_META.text) {
+    throw new Error(`metadata layout differs (addon META=${udp.META} META_TEXT=${udp.META_TEXT}, expected ${UDP_META.BYTES} ${UDP_META.text}): rebuild it (make native)`);
+  }
+  return udp;
+}
+
 /** native/udp/build/viaduct_udp.node from the repository root, for src/ (tests) and dist/src/. */
 function addonPath(): string | null {
   for (const up of ['../../../', '../../../../']) {
@@ -59,7 +87,7 @@ export function nativeUdp(): { udp: NativeUdp | null; why: string } {
   const path = addonPath();
   if (!path) return (loaded = { udp: null, why: 'native/udp not built (make native)' });
   try {
-    return (loaded = { udp: createRequire(import.meta.url)(path) as NativeUdp, why: 'native' });
+    return (loaded = { udp: checkMeta(createRequire(import.meta.url)(path) as NativeUdp), why: 'native' });
   } catch (e) {
     return (loaded = { udp: null, why: `cannot load ${path}: ${(e as Error).message}` });
   }
@@ -86,7 +114,8 @@ export type OnDatagram = (buf: Buffer, srcIp: string, srcPort: number, sockIndex
  * slot: it is valid until `onDatagram` returns (a consumer that keeps bytes copies them).
  */
 export function watchSockets(udp: NativeUdp, fds: number[], onDatagram: OnDatagram): void {
-  const { BATCH, SLOT, META, META_TEXT } = udp;
+  const { BATCH, SLOT } = udp;
+  const META = UDP_META.BYTES;
   fds.forEach((fd, sockIndex) => {
     const slots = Buffer.alloc(BATCH * SLOT);
     const slotsBuffer = slots.buffer;
@@ -100,13 +129,14 @@ export function watchSockets(udp: NativeUdp, fds: number[], onDatagram: OnDatagr
     udp.watch(fd, slots, meta, (count) => {
       for (let i = 0; i < count; i++) {
         const o = i * stride;
-        if (m32[o + 3] !== last[0] || m32[o + 4] !== last[1] || m32[o + 5] !== last[2] || m32[o + 6] !== last[3] || lastIp === '') {
-          const t = i * META + META_TEXT;
-          lastIp = meta.toString('latin1', t, t + m32[o + 7]);
-          last[0] = m32[o + 3]; last[1] = m32[o + 4]; last[2] = m32[o + 5]; last[3] = m32[o + 6];
+        const a = o + M_ADDR;
+        if (m32[a] !== last[0] || m32[a + 1] !== last[1] || m32[a + 2] !== last[2] || m32[a + 3] !== last[3] || lastIp === '') {
+          const t = i * META + M_TEXT;
+          lastIp = meta.toString('latin1', t, t + m32[o + M_TEXT_LENGTH]);
+          last[0] = m32[a]; last[1] = m32[a + 1]; last[2] = m32[a + 2]; last[3] = m32[a + 3];
         }
         // Buffer.from(arrayBuffer, ...) makes the view at half the cost of subarray()
-        onDatagram(Buffer.from(slotsBuffer, slotsOffset + i * SLOT, m32[o]), lastIp, m32[o + 1], sockIndex);
+        onDatagram(Buffer.from(slotsBuffer, slotsOffset + i * SLOT, m32[o + M_LENGTH]), lastIp, m32[o + M_PORT], sockIndex);
       }
     });
   });

@@ -22,6 +22,7 @@ import {
   METHOD_BYE, METHOD_CANCEL, METHOD_INVITE, METHOD_MESSAGE, METHOD_PRACK, METHOD_REFER, METHOD_REGISTER,
   METHOD_UPDATE,
 } from '../sip/methods.js';
+import { defineLayout, type FieldSpec, type Layout } from '../shm/layout.js';
 
 const SIP_METHODS = [
   'invite', 'cancel', 'ack', 'bye', 'info', 'register', 'subscribe', 'notify', 'message', 'options',
@@ -88,6 +89,14 @@ const moduleIds = new Map<string, number>();
  */
 export const COUNTERS: readonly string[] = [...STATIC_COUNTERS];
 
+/** A thread's row: one Float64 cell per counter, in COUNTERS order, padded to a 64-byte cache
+ *  line so that two threads never write the same line (false sharing would cost more than the
+ *  increments themselves). */
+const ROW: Layout<Record<string, FieldSpec>> = defineLayout({
+  ...Object.fromEntries(STATIC_COUNTERS.map((n) => [n, 'f64' as const])),
+  'module:cells': ['f64', MODULE_CELLS],
+}, { align: 64 });
+
 /**
  * Gives the statistics a module declares (`stats` in its export table) their columns; names the
  * static list already has keep theirs. Every thread registers the same registry in the same
@@ -97,11 +106,11 @@ export function registerModuleCounters(group: string, names: readonly string[]):
   return names.map((n) => {
     const full = `${group}:${n}`;
     const known = STATIC_COUNTERS.indexOf(full);
-    if (known >= 0) return known;
+    if (known >= 0) return ROW[full]!;
     let id = moduleIds.get(full);
     if (id === undefined) {
       if (moduleIds.size >= MODULE_CELLS) throw new Error(`too many module statistics (${MODULE_CELLS} cells): ${full}`);
-      id = COUNTERS.length;
+      id = ROW['module:cells']! + moduleIds.size;
       (COUNTERS as string[]).push(full);
       moduleIds.set(full, id);
     }
@@ -115,7 +124,7 @@ export function registerModuleCounters(group: string, names: readonly string[]):
  * every `C.x` on the per-message path would be a hash lookup.
  */
 export const C: Readonly<Record<CounterKey, number>> = Object.freeze(Object.fromEntries(
-  STATIC_COUNTERS.map((full, id) => [full.startsWith('core:') ? full.slice(5) : full, id]),
+  STATIC_COUNTERS.map((full) => [full.startsWith('core:') ? full.slice(5) : full, ROW[full]!]),
 ) as Record<CounterKey, number>);
 
 /** Checked lookup for names only known at run time: accepts a `C` key or the full `group:name`. */
@@ -151,10 +160,9 @@ export const LOOPS_DETECTED = C['viaduct:loops_detected'];
 // ---------------------------------------------------------------------------------------------
 // The matrix
 
-/** Cells per row: the counter count rounded up to a 64-byte cache line, so that two threads never
- *  write the same line (false sharing would cost more than the increments themselves). */
-export const ROW_CELLS = Math.ceil((STATIC_COUNTERS.length + MODULE_CELLS) / 8) * 8;
-const ROW_BYTES = ROW_CELLS * Float64Array.BYTES_PER_ELEMENT;
+/** Cells per row (the counter count rounded up to a cache line, see ROW). */
+const ROW_BYTES = ROW.BYTES;
+export const ROW_CELLS = ROW_BYTES / Float64Array.BYTES_PER_ELEMENT;
 
 /** One row per thread (row 0 is usually the receiving thread, 1..N the workers; the caller decides).
  *  Cells are Float64: exact up to 2^53, and aligned 8-byte stores do not tear on x64/arm64. */

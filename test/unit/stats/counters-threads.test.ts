@@ -21,7 +21,7 @@ parentPort.postMessage('done');
 describe('counters written by real worker threads', () => {
   let mods: WorkerModules;
   beforeAll(async () => {
-    mods = await compileForWorkers(['src/core/sip/methods.ts', 'src/core/stats/counters.ts'], { worker: WORKER });
+    mods = await compileForWorkers(['src/core/sip/methods.ts', 'src/core/shm/layout.ts', 'src/core/stats/counters.ts'], { worker: WORKER });
   });
   afterAll(() => mods.cleanup());
 

@@ -31,6 +31,7 @@ export async function compileForWorkers(sources: string[], scripts: Record<strin
     const code = outputText.replace(/from '([^']+)'/g, (_, spec: string) =>
       spec.startsWith('.')
         ? `from './${basename(spec).replace(/\.js$/, '.mjs')}'` // every module sits flat in dir
+        : spec.startsWith('node:') ? `from '${spec}'` // built in
         : `from '${pathToFileURL(require.resolve(spec)).href}'`,
     );
     await writeFile(join(dir, basename(src, '.ts') + '.mjs'), code);
