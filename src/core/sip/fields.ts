@@ -510,16 +510,19 @@ const NO_NAME = 0;
 const TOKEN_NAME = 1;
 const QUOTED_NAME = 2;
 
-/** A parsed name-addr or addr-spec; `displayName` and `params` are built on first access. */
+/**
+ * A parsed name-addr or addr-spec; `uri`, `displayName` and `params` are built on first access
+ * (a stateless forward checks the URIs in place and reads none of them).
+ */
 class NameAddrValue implements NameAddr {
   removeStart = 0;
   removeEnd = 0;
+  private _uri: string | undefined = undefined;
   private _params: Record<string, string> | undefined = undefined;
   /** null until computed. */
   private _displayName: string | undefined | null = null;
 
   constructor(
-    readonly uri: string,
     readonly uriStart: number,
     readonly uriEnd: number,
     readonly tag: string | undefined,
@@ -532,6 +535,14 @@ class NameAddrValue implements NameAddr {
     private readonly paramsStart: number,
     private readonly text: TextRef,
   ) {}
+
+  get uri(): string {
+    return (this._uri ??= this.text.get(this.uriStart, this.uriEnd));
+  }
+
+  set uri(v: string) {
+    this._uri = v;
+  }
 
   get displayName(): string | undefined {
     if (this._displayName === null) {
@@ -625,7 +636,7 @@ function parseNameAddr(msg: SipMessage, p: number, end: number, h: HeaderField, 
   for (let i = 0; i < foundCount * 4; i += 4) {
     if (paramId(buf, found[i], found[i + 1]) === P_TAG) tag = found[i + 2] < 0 ? '' : msg.str(found[i + 2], found[i + 3]);
   }
-  return new NameAddrValue(msg.str(uriStart, uriEnd), uriStart, uriEnd, tag, start, p, h, star, nameKind, nameEnd, paramsStart, text);
+  return new NameAddrValue(uriStart, uriEnd, tag, start, p, h, star, nameKind, nameEnd, paramsStart, text);
 }
 
 /**
