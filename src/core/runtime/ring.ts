@@ -7,7 +7,6 @@
 export const RING_HEAD = 0;      // next write offset (producer)
 export const RING_TAIL = 1;      // next read offset (consumer)
 export const RING_DROPS = 3;     // records refused because the ring was full
-export const RING_BUSY = 4;      // 1 while the consumer processes the record at TAIL
 const CONTROL_BYTES = 64;
 
 // Record layout at a 4-aligned offset:
