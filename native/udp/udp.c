@@ -105,8 +105,10 @@ static int fd_args(napi_env env, napi_callback_info info, size_t n, napi_value* 
 }
 
 // ------------------------------------------------------------------------------------------
-// open(ip, port, bufferBytes) -> fd. SO_REUSEADDR like node:dgram's reuseAddr; IPv6 sockets
-// are IPv6-only. Throws with errno (EADDRINUSE, EADDRNOTAVAIL...).
+// open(ip, port, bufferBytes) -> fd. No SO_REUSEADDR: the main thread opens each socket once
+// and shares the descriptor with the threads, so a port another process holds fails with
+// EADDRINUSE instead of being silently shared. IPv6 sockets are IPv6-only. Throws with errno
+// (EADDRINUSE, EADDRNOTAVAIL...).
 static napi_value Open(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   if (get_args(env, info, 3, argv)) return NULL;
@@ -122,7 +124,6 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket", errno);
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (bytes > 0) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);

@@ -16,7 +16,7 @@ export interface NativeUdp {
   readonly SLOT: number;
   readonly META: number;
   readonly META_TEXT: number;
-  /** Opens and binds a socket (SO_REUSEADDR; IPv6 sockets IPv6-only); throws with `errno`. */
+  /** Opens and binds a socket (not shared: no SO_REUSEADDR; IPv6 sockets IPv6-only); throws with `errno`. */
   open(ip: string, port: number, bufferBytes: number): number;
   close(fd: number): void;
   localPort(fd: number): number;
@@ -65,6 +65,14 @@ export function nativeUdp(): { udp: NativeUdp | null; why: string } {
   }
 }
 
+const EADDRINUSE = 98;
+
+/** The start-up error for a socket that cannot be bound; `code` is Node's name for the errno. */
+export function listenError(socketName: string, code: string | undefined, message: string): Error {
+  if (code === 'EADDRINUSE') return new Error(`cannot listen on ${socketName}: address in use (another process holds this port)`);
+  return new Error(`cannot listen on ${socketName}: ${message}`);
+}
+
 /** Opens every listen socket; a failure closes the ones opened and says which socket. */
 export function openSockets(udp: NativeUdp, infos: SocketInfo[], bufferBytes: number): number[] {
   const fds: number[] = [];
@@ -73,7 +81,8 @@ export function openSockets(udp: NativeUdp, infos: SocketInfo[], bufferBytes: nu
       fds.push(udp.open(s.bindHost, s.port, bufferBytes));
     } catch (e) {
       fds.forEach((fd) => udp.close(fd));
-      throw new Error(`cannot listen on ${s.name}: ${(e as Error).message}`);
+      const errno = (e as { errno?: number }).errno;
+      throw listenError(s.name, errno === EADDRINUSE ? 'EADDRINUSE' : undefined, (e as Error).message);
     }
   }
   return fds;
