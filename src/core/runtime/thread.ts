@@ -79,7 +79,7 @@ export async function listenSockets(data: ThreadData): Promise<ThreadSockets> {
   if (fds && udp) {
     return {
       transport: (log, counters) => nativeTransport(udp, fds, infos, log, counters),
-      read: (onDatagram) => watchSockets(udp, fds, onDatagram),
+      read: (onDatagram) => watchSockets(udp, fds, data.settings.udpBufferBytes, onDatagram),
       ...bells,
     };
   }
