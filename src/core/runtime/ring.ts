@@ -6,7 +6,7 @@
 // Control slots (Int32Array indices) before the data region.
 export const RING_HEAD = 0;      // next write offset (producer)
 export const RING_TAIL = 1;      // next read offset (consumer)
-export const RING_DROPS = 3;     // records refused because the ring was full
+export const RING_DROPS = 3;     // pushes refused because the ring was full (the reader may retry: see router.ts)
 const CONTROL_BYTES = 64;
 
 // Record layout at a 4-aligned offset:
