@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../log.js';
 import { loadScript } from '../script.js';
 import { formatHostPort } from '../sip/uri.js';
 import { fastSender } from './udp-send.js';
+import { warmUp } from './warm-up.js';
 import { listenError, nativeTransport, nativeUdp, watchSockets, type OnDatagram } from './udp-native.js';
 import type { TopologyMode } from './topology.js';
 import { Doorbells } from './ring.js';
@@ -159,6 +160,7 @@ export function createSipThread(data: ThreadData, makeTransport: (log: Logger, c
   });
   const script = loadScript(data.scriptFile, ksr);
   const fn = (n: string) => script.fn(n) as (() => unknown) | undefined;
+  warmUp(data.settings, sockets, data.instanceTag); // before its own core sees a message
   core.routes = {
     request: fn('ksr_request_route'),
     reply: fn('ksr_reply_route'),
