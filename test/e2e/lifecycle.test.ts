@@ -75,6 +75,14 @@ describe('a UDP port in use', () => {
   });
 });
 
+describe('--watchdog-ms', () => {
+  it('must be a whole number of milliseconds', async () => {
+    const p = spawnLogged(process.execPath, viaductArgs({ script: SCRIPT, listen: [`udp:${LOOPBACK}:9`], workers: 0, http: 'off', extraArgs: ['--watchdog-ms', '2s'] }));
+    expect(await p.exited).toEqual({ code: 1, signal: null });
+    expect(p.stderr()).toBe('viaduct: --watchdog-ms "2s" is not a whole number of milliseconds\n');
+  });
+});
+
 const RESTARTS = 'viaduct_viaduct_worker_restarts_total';
 const WATCHDOG = 'viaduct_viaduct_watchdog_restarts_total';
 const LOST = 'viaduct_viaduct_worker_lost_messages_total';
