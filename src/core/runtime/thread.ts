@@ -11,7 +11,7 @@ import { loadScript } from '../script.js';
 import { formatHostPort } from '../sip/uri.js';
 import { fastSender } from './udp-send.js';
 import { warmUp } from './warm-up.js';
-import { listenError, nativeTransport, nativeUdp, watchSockets, type OnDatagram } from './udp-native.js';
+import { listenError, nativeTransport, nativeUdp, NOT_READ_BUFFER_BYTES, watchSockets, type OnDatagram } from './udp-native.js';
 import type { TopologyMode } from './topology.js';
 import { Doorbells } from './ring.js';
 import { C, ThreadCounters } from '../stats/counters.js';
@@ -87,7 +87,10 @@ export async function listenSockets(data: ThreadData): Promise<ThreadSockets> {
   const sockets = await bindSockets(infos, data.settings.udpBufferBytes);
   return {
     transport: (log, counters) => udpTransport(sockets, log, counters),
-    read: (onDatagram) => sockets.forEach((s, i) => s.on('message', (buf, rinfo) => onDatagram(buf, rinfo.address, rinfo.port, i))),
+    read: (onDatagram) => sockets.forEach((s, i) => {
+      s.setRecvBufferSize(data.settings.udpBufferBytes); // from now on it is read (see bindSockets)
+      s.on('message', (buf, rinfo) => onDatagram(buf, rinfo.address, rinfo.port, i));
+    }),
     ...bells,
   };
 }
@@ -108,12 +111,15 @@ export async function checkPortsFree(infos: SocketInfo[]): Promise<void> {
   }
 }
 
-/** Binds one UDP socket per listen entry (SO_REUSEADDR, so workers share the address). */
+/**
+ * Binds one UDP socket per listen entry (SO_REUSEADDR, so workers share the address). Its
+ * receive buffer stays minimal until the thread reads it, as with native UDP (openSockets).
+ */
 async function bindSockets(infos: SocketInfo[], bufferBytes: number): Promise<dgram.Socket[]> {
   return Promise.all(infos.map((s) => new Promise<dgram.Socket>((resolve, reject) => {
     const sock = dgram.createSocket({
       type: s.family === 6 ? 'udp6' : 'udp4', reuseAddr: true, ipv6Only: s.family === 6,
-      recvBufferSize: bufferBytes, sendBufferSize: bufferBytes,
+      recvBufferSize: NOT_READ_BUFFER_BYTES, sendBufferSize: bufferBytes,
     });
     sock.once('error', (e) => reject(listenError(s.name, (e as NodeJS.ErrnoException).code, e.message)));
     sock.bind({ address: s.bindHost, port: s.port }, () => {

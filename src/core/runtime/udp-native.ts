@@ -82,7 +82,7 @@ export function listenError(socketName: string, code: string | undefined, messag
  * queue behind them, and forwarding both copies makes the next hop see a request again after it
  * answered (SIPp's uas aborts such calls). The reading thread raises it when it starts reading.
  */
-const NOT_READ_BUFFER_BYTES = 1;
+export const NOT_READ_BUFFER_BYTES = 1;
 
 /**
  * Opens every listen socket; a failure closes the ones opened and says which socket. The receive
