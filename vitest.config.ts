@@ -3,7 +3,7 @@
 // SIPp processes and servers do not compete with them for the two cores.
 import { defineConfig } from 'vitest/config';
 
-const LOAD = ['test/e2e/forward.test.ts', 'test/e2e/dispatcher.test.ts'];
+const LOAD = ['test/e2e/forward.test.ts', 'test/e2e/dispatcher.test.ts', 'test/e2e/start-under-load.test.ts'];
 
 export default defineConfig({
   test: {

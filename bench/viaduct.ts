@@ -19,11 +19,13 @@ export interface ViaductOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** What the server announced: `viaduct ready sockets=udp:127.0.0.1:5060,udp:[::1]:5062 http=127.0.0.1:9060 workers=2`. */
+/** What the server announced: `viaduct ready sockets=udp:127.0.0.1:5060,udp:[::1]:5062 http=127.0.0.1:9060 workers=2 mode=sharded udp=native`. */
 export interface ViaductReady {
   sockets: string[];
   http?: string;
   workers: number;
+  /** The thread topology: 'inline' (workers 0), 'single' (1) or 'sharded' (2 or more). */
+  mode: string;
   /** 'native' (native/udp addon) or 'dgram' (node:dgram fallback) */
   udp: string;
 }
@@ -56,6 +58,7 @@ export function parseReadyLine(line: string): ViaductReady {
     sockets: (fields.get('sockets') ?? '').split(',').filter(Boolean),
     ...(http && http !== 'off' ? { http } : {}),
     workers: Number(fields.get('workers') ?? 0),
+    mode: fields.get('mode') ?? '',
     udp: fields.get('udp') ?? '',
   };
 }

@@ -106,35 +106,45 @@ static int fd_args(napi_env env, napi_callback_info info, size_t n, napi_value* 
 }
 
 // ------------------------------------------------------------------------------------------
-// open(ip, port, bufferBytes) -> fd. SO_REUSEADDR like node:dgram's reuseAddr; IPv6 sockets
-// are IPv6-only. Throws with errno (EADDRINUSE, EADDRNOTAVAIL...).
+// open(ip, port, sendBufferBytes, receiveBufferBytes) -> fd. No SO_REUSEADDR: the main thread opens each socket once
+// and shares the descriptor with the threads, so a port another process holds fails with
+// EADDRINUSE instead of being silently shared. IPv6 sockets are IPv6-only. Throws with errno
+// (EADDRINUSE, EADDRNOTAVAIL...).
 static napi_value Open(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (get_args(env, info, 3, argv)) return NULL;
+  napi_value argv[4];
+  if (get_args(env, info, 4, argv)) return NULL;
   char ip[64];
   size_t n;
-  int32_t port, bytes;
+  int32_t port, send_bytes, recv_bytes;
   CHECK(napi_get_value_string_latin1(env, argv[0], ip, sizeof ip, &n));
   CHECK(napi_get_value_int32(env, argv[1], &port));
-  CHECK(napi_get_value_int32(env, argv[2], &bytes));
+  CHECK(napi_get_value_int32(env, argv[2], &send_bytes));
+  CHECK(napi_get_value_int32(env, argv[3], &recv_bytes));
   struct sockaddr_storage ss;
   socklen_t len;
   if (parse_address(ip, port, &ss, &len)) return throw_errno(env, "bad IP address", EINVAL);
   int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket", errno);
   int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (bytes > 0) {
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
-  }
+  if (send_bytes > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &send_bytes, sizeof send_bytes);
+  if (recv_bytes > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &recv_bytes, sizeof recv_bytes);
   if (bind(fd, (struct sockaddr*)&ss, len) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, "bind", err);
   }
   return int_value(env, fd);
+}
+
+// setReceiveBuffer(fd, bytes): SO_RCVBUF (the kernel caps it at net.core.rmem_max).
+static napi_value SetReceiveBuffer(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd, bytes;
+  if (fd_args(env, info, 2, argv, &fd)) return NULL;
+  CHECK(napi_get_value_int32(env, argv[1], &bytes));
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes) < 0) return throw_errno(env, "setsockopt SO_RCVBUF", errno);
+  return NULL;
 }
 
 // close(fd)
@@ -557,6 +567,7 @@ NAPI_MODULE_INIT() {
       {"open", NULL, Open, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, Close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"localPort", NULL, LocalPort, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setReceiveBuffer", NULL, SetReceiveBuffer, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, Send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"countSendErrors", NULL, CountSendErrors, NULL, NULL, NULL, napi_enumerable, NULL},
       {"watch", NULL, Watch, NULL, NULL, NULL, napi_enumerable, NULL},

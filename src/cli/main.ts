@@ -8,6 +8,7 @@ import { rpcCommand } from './rpc.js';
 const USAGE = `usage:
   viaduct run SCRIPT [--listen udp:IP:PORT]... [--workers N] [--http IP:PORT|off]
                      [--modparam MODULE:NAME=VALUE]... [--alias HOST[:PORT]]... [--log-level LEVEL]
+                     [--watchdog-ms MS]
   viaduct rpc [--http IP:PORT] METHOD [PARAMS...]
   viaduct version`;
 
@@ -29,6 +30,7 @@ async function run(args: string[]): Promise<void> {
         modparam: { type: 'string', multiple: true },
         alias: { type: 'string', multiple: true },
         'log-level': { type: 'string' },
+        'watchdog-ms': { type: 'string' },
       },
     });
   } catch (e) {
@@ -38,6 +40,8 @@ async function run(args: string[]): Promise<void> {
   if (positionals.length !== 1) fail(`run needs exactly one script\n${USAGE}`);
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   if (workers !== undefined && !/^\d+$/.test(values.workers!)) fail(`--workers "${values.workers}" is not a whole number`);
+  const watchdog = values['watchdog-ms'];
+  if (watchdog !== undefined && !/^\d+$/.test(watchdog)) fail(`--watchdog-ms "${watchdog}" is not a whole number of milliseconds`);
   const cli: CliOverrides = {
     listen: values.listen ?? [],
     workers,
@@ -45,6 +49,7 @@ async function run(args: string[]): Promise<void> {
     alias: values.alias ?? [],
     modparams: values.modparam ?? [],
     logLevel: values['log-level'],
+    watchdogMs: watchdog === undefined ? undefined : Number(watchdog),
   };
   // Signals are handled from the start: a SIGTERM during start-up waits for it, then stops.
   let server: Awaited<ReturnType<typeof startServer>> | undefined;

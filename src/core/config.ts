@@ -23,6 +23,7 @@ export interface Settings {
   modparams: Record<string, Record<string, string | number>>;
   ringBytes: number;         // size of each ring between two threads
   udpBufferBytes: number;    // SO_RCVBUF/SO_SNDBUF per socket (the kernel caps it at net.core.rmem_max)
+  watchdogMs: number;        // a SIP thread stuck this long in one message is restarted; 0: no watchdog
 }
 
 /** What a script may export as `settings` (all optional, loosely typed as users write it). */
@@ -37,12 +38,15 @@ export interface ScriptSettings {
   modparams?: Record<string, Record<string, string | number>>;
   ring_bytes?: number;
   udp_buffer_bytes?: number;
+  watchdog_ms?: number;
 }
 
 export class ConfigError extends Error {}
 
 export const DEFAULT_LISTEN = 'udp:127.0.0.1:5060';
 export const DEFAULT_HTTP = '127.0.0.1:9060';
+/** How long a SIP thread may spend in one message before the watchdog restarts it. */
+export const DEFAULT_WATCHDOG_MS = 2000;
 
 /** Splits "host:port" where host may be "[v6]". Port 0 when absent. */
 export function splitHostPort(s: string): { host: string; port: number } {
@@ -107,6 +111,7 @@ export interface CliOverrides {
   alias: string[];
   modparams: string[]; // MODULE:NAME=VALUE
   logLevel?: string;
+  watchdogMs?: number;
 }
 
 export function resolveSettings(script: ScriptSettings | undefined, cli: CliOverrides, cpuCount: number): Settings {
@@ -133,8 +138,10 @@ export function resolveSettings(script: ScriptSettings | undefined, cli: CliOver
   const ringBytes = s.ring_bytes ?? 2 << 20;
   // The default 208 KB holds ~100 datagrams: a 15 ms stall at carrier rates overflows it.
   const udpBufferBytes = s.udp_buffer_bytes ?? 4 << 20;
+  const watchdogMs = cli.watchdogMs ?? s.watchdog_ms ?? DEFAULT_WATCHDOG_MS;
+  if (!Number.isInteger(watchdogMs) || watchdogMs < 0) throw new ConfigError(`watchdog_ms must be a whole number of milliseconds (0: off), got ${watchdogMs}`);
   return {
-    listen, workers, logLevel: level, modparams, ringBytes, udpBufferBytes,
+    listen, workers, logLevel: level, modparams, ringBytes, udpBufferBytes, watchdogMs,
     alias: [...toArray(s.alias), ...cli.alias],
     http: parseHttp(httpText),
   };

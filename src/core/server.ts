@@ -8,8 +8,11 @@ import { resolveSettings, type CliOverrides, type Settings } from './config.js';
 import { SipCore, type Transport } from './core.js';
 import { apiList, buildKSR, modules, resolveModparams } from './ksr.js';
 import { createLogger, type Logger } from './log.js';
-import { createRingBuffer, Doorbells, Ring, RING_BUSY } from './runtime/ring.js';
-import { socketInfos, type ThreadData } from './runtime/thread.js';
+import { Doorbells, Ring } from './runtime/ring.js';
+import { createInHandBuffer, FROM_RING, IDLE, InHandTable } from './runtime/in-hand.js';
+import { createRings, ringsInto, topologyFor } from './runtime/topology.js';
+import { Watchdog } from './runtime/watchdog.js';
+import { checkPortsFree, socketInfos, type ThreadData } from './runtime/thread.js';
 import { nativeTransport, nativeUdp, openSockets } from './runtime/udp-native.js';
 import type { ModuleSetup } from '../modules/module.js';
 import { loadScript } from './script.js';
@@ -30,6 +33,8 @@ interface ThreadSlot {
   worker: Worker;
   ringsIn: Ring[];        // workers: every ring into it
   data: ThreadData;
+  /** Why the supervisor stopped this thread itself (the watchdog), for the restart's log line. */
+  stoppedBecause: string | null;
 }
 
 export interface RunningServer {
@@ -68,21 +73,18 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const statsSab = createStatsBuffer(2 + settings.workers);
   const mainCounters = new ThreadCounters(statsSab, MAIN_ROW);
   const instanceTag = `vd${randomBytes(3).toString('hex')}-`;
-  // rings[p][k]: from producer p (0: the receiver, 1..N: worker p-1) into worker k
   const n = settings.workers;
-  const rings = Array.from({ length: n + 1 }, (_, p) =>
-    Array.from({ length: n }, (_, k) => (p === k + 1 ? null : createRingBuffer(settings.ringBytes))));
-  const bells = Doorbells.create(n);
-  const busySab = new SharedArrayBuffer(Math.max(1, n) * 4);
-  const busy = new Int32Array(busySab);
-  const ringsInto = (k: number): SharedArrayBuffer[] => rings.map((row) => row[k]).filter((r): r is SharedArrayBuffer => r !== null);
-  // Native UDP: this thread opens the sockets (a bind error stops start-up here) and keeps them
-  // across thread restarts; the receiver reads them, every SIP thread sends on them. With one
-  // worker, that worker owns every call and reads them itself: relaying through the receiver
-  // would cost a second thread wake-up per datagram and decide nothing.
+  // Native UDP: this thread opens the sockets (a bind error, such as a port in use, stops
+  // start-up here) and keeps them across thread restarts; every SIP thread sends on them.
+  // node:dgram: every thread binds its own socket; this thread first checks the ports are free.
   const udp = nativeUdp();
+  const topology = topologyFor(n, udp.udp !== null);
   const fds = udp.udp ? openSockets(udp.udp, socketInfos(settings), settings.udpBufferBytes) : null;
-  const workerReads = fds !== null && n === 1;
+  if (!udp.udp) await checkPortsFree(socketInfos(settings));
+  const rings = createRings(topology, settings.ringBytes);
+  const bells = Doorbells.create(n);
+  const inHandSab = createInHandBuffer(topology.sipThreads);
+  const inHand = new InHandTable(inHandSab);
   const bellFds = udp.udp ? Array.from({ length: n }, () => udp.udp!.bellCreate()) : null;
   log.info(`UDP I/O: ${udp.udp ? 'native (recvmmsg batches, shared sockets)' : `node:dgram (${udp.why})`}`);
   // Modules with state of their own (dispatcher) set up here, before the threads: a bad list
@@ -152,7 +154,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     for (const [method, def] of Object.entries(mod.rpc ?? {})) rpc.register(method, (params) => def.handler(setup.state, params), def.doc);
   }
   rpc.register('app_jsdt.api_list', () => apiList(), 'List the KEMI functions exported to JavaScript (module, name, parameter and return types)');
-  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag, bells, busy: busySab, fds, bellFds, moduleData };
+  const base = { scriptFile: script.file, settings, modparams, statsSab, instanceTag, bells, inHand: inHandSab, fds, bellFds, moduleData, mode: topology.mode };
   const workerUrl = new URL('./runtime/worker.js', import.meta.url);
   const receiverUrl = new URL('./runtime/receiver.js', import.meta.url);
   let stopping = false;
@@ -167,43 +169,44 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     return w;
   };
 
-  // With node:dgram every SIP thread binds its own socket to the listening address (to send from
-  // it); the kernel may deliver to any of them, so every reader routes by Call-ID.
-  for (let k = 0; k < settings.workers; k++) {
-    const data: ThreadData = { ...base, role: 'worker', name: `worker ${k + 1}`, row: 2 + k, workerIndex: k, ringsOut: rings[k + 1], ringsIn: ringsInto(k), readsSockets: workerReads };
-    const slot: ThreadSlot = { name: data.name, row: data.row, worker: spawn(workerUrl, data), ringsIn: data.ringsIn.map((r) => new Ring(r)), data };
-    slots.push(slot);
+  // Workers first, then the receiving thread (sharded: it must not fill rings nobody drains yet).
+  for (let k = 0; k < n; k++) {
+    const data: ThreadData = {
+      ...base, role: 'worker', name: `worker ${k + 1}`, row: 2 + k, workerIndex: k, sipIndex: k,
+      ringsOut: rings[k + 1] ?? [], ringsIn: ringsInto(rings, k), readsSockets: topology.workersRead,
+    };
+    slots.push({ name: data.name, row: data.row, worker: spawn(workerUrl, data), ringsIn: data.ringsIn.map((r) => new Ring(r)), data, stoppedBecause: null });
   }
   await Promise.all(slots.map((s) => onceMessage(s.worker, 'bound', s.name)));
-  // no receiving thread when the one worker reads the sockets itself
-  const recvData: ThreadData = { ...base, role: 'receiver', name: 'receiver', row: RECEIVER_ROW, workerIndex: -1, ringsOut: rings[0], ringsIn: [], readsSockets: true };
-  const receiver: ThreadSlot | null = workerReads ? null : { name: 'receiver', row: RECEIVER_ROW, worker: spawn(receiverUrl, recvData), ringsIn: [], data: recvData };
+  const recvData: ThreadData = {
+    ...base, role: 'receiver', name: 'receiver', row: RECEIVER_ROW, workerIndex: -1, sipIndex: topology.mode === 'inline' ? 0 : -1,
+    ringsOut: rings[0] ?? [], ringsIn: [], readsSockets: true,
+  };
+  const receiver: ThreadSlot | null = topology.receiver
+    ? { name: 'receiver', row: RECEIVER_ROW, worker: spawn(receiverUrl, recvData), ringsIn: [], data: recvData, stoppedBecause: null }
+    : null;
   if (receiver) await onceMessage(receiver.worker, 'ready', 'receiver');
+  const sipSlots: ThreadSlot[] = topology.mode === 'inline' ? [receiver!] : slots;
 
   const restart = (slot: ThreadSlot, why: string): void => {
     if (stopping) return;
     mainCounters.inc(C['viaduct:worker_restarts']);
-    // The record the worker was processing when it died is lost (and skipped: it may be what
-    // killed it). Everything behind it stays queued for the new worker.
-    let queued = 0;
-    const k = slot.data.workerIndex;
-    const busySlot = k >= 0 ? k : n === 0 ? 0 : -1; // workers=0: the receiver runs the script
-    if (busySlot >= 0 && Atomics.load(busy, busySlot) === 1) {
+    // The message the thread was processing when it died is lost (and skipped if it came from a
+    // ring: it may be what killed it). Everything behind it stays queued for the new thread.
+    const k = slot.data.sipIndex;
+    const from = k >= 0 ? inHand.from(k) : IDLE;
+    if (from !== IDLE) {
       mainCounters.inc(C['viaduct:worker_lost_messages']);
-      Atomics.store(busy, busySlot, 0);
+      if (from >= FROM_RING) slot.ringsIn[from - FROM_RING]!.release();
+      inHand.clear(k);
     }
-    for (const ring of slot.ringsIn) {
-      if (Atomics.load(ring.ctl, RING_BUSY) === 1) {
-        mainCounters.inc(C['viaduct:worker_lost_messages']);
-        ring.release();
-        Atomics.store(ring.ctl, RING_BUSY, 0);
-      }
-      queued += ring.pending();
-    }
-    log.err(`${slot.name} died (${why}); ${queued} queued messages wait for its restart`);
-    slot.worker = spawn(k >= 0 ? workerUrl : receiverUrl, slot.data);
+    const queued = slot.ringsIn.reduce((sum, ring) => sum + ring.pending(), 0);
+    log.err(`${slot.name} ${why}; ${queued} queued messages wait for its restart`);
+    const isWorker = slot.data.role === 'worker';
+    slot.stoppedBecause = null;
+    slot.worker = spawn(isWorker ? workerUrl : receiverUrl, slot.data);
     watch(slot);
-    onceMessage(slot.worker, k >= 0 ? 'bound' : 'ready', slot.name)
+    onceMessage(slot.worker, isWorker ? 'bound' : 'ready', slot.name)
       .then(() => log.notice(`${slot.name} restarted`))
       .catch((e) => log.err(`${slot.name} restart failed: ${(e as Error).message}`));
   };
@@ -211,10 +214,19 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     const w = slot.worker;
     let err = '';
     w.on('error', (e) => { err = e.stack ?? String(e); });
-    w.on('exit', (code) => { if (slot.worker === w) restart(slot, err || `exit code ${code}`); });
+    w.on('exit', (code) => { if (slot.worker === w) restart(slot, slot.stoppedBecause ?? `died (${err || `exit code ${code}`})`); });
   };
   slots.forEach(watch);
   if (receiver) watch(receiver);
+  // A SIP thread stuck in one message (a script in an endless loop) is stopped and restarted.
+  const watchdog = new Watchdog(inHand, topology.sipThreads, settings.watchdogMs, (k, stuckMs) => {
+    const slot = sipSlots[k]!;
+    if (slot.stoppedBecause) return;
+    mainCounters.inc(C['viaduct:watchdog_restarts']);
+    slot.stoppedBecause = `stuck in one message for ${stuckMs} ms (watchdog limit ${settings.watchdogMs} ms), stopped by the watchdog`;
+    void slot.worker.terminate();
+  });
+  watchdog.start();
 
   // Histograms: ask every SIP thread for its encoding; a thread too busy to answer within a
   // second is represented by its last answer, so the summary's _count never steps back.
@@ -234,7 +246,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     w.on('message', on);
     w.postMessage({ type: 'histogram', id });
   });
-  const sipThreads = (): Worker[] => (settings.workers === 0 ? [receiver!.worker] : slots.map((s) => s.worker));
+  const sipThreads = (): Worker[] => sipSlots.map((s) => s.worker);
   threadsStarted = true;
   moduleSetups.forEach((m) => m.start?.());
 
@@ -246,8 +258,8 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     stats,
     processes: () => [
       { IDX: 0, PID: process.pid, DSC: 'main: control plane, http' },
-      ...(receiver ? [{ IDX: 1, PID: process.pid, DSC: `receiver: ${socketInfos(settings).map((s) => s.name).join(' ')}${settings.workers ? '' : ' (runs the script)'}` }] : []),
-      ...slots.map((s, i) => ({ IDX: 2 + i, PID: process.pid, DSC: `${s.name}: ${workerReads ? `reads ${socketInfos(settings).map((x) => x.name).join(' ')}, ` : ''}routing script` })),
+      ...(receiver ? [{ IDX: 1, PID: process.pid, DSC: `receiver: ${socketInfos(settings).map((s) => s.name).join(' ')}${topology.mode === 'inline' ? ' (runs the script)' : ''}` }] : []),
+      ...slots.map((s, i) => ({ IDX: 2 + i, PID: process.pid, DSC: `${s.name}: ${topology.mode === 'single' ? `reads ${socketInfos(settings).map((x) => x.name).join(' ')}, ` : ''}routing script` })),
     ],
   });
   let http: HttpServerHandle | null = null;
@@ -263,6 +275,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   async function stop(): Promise<void> {
     if (stopping) return;
     stopping = true;
+    watchdog.stop();
     await Promise.all(moduleSetups.map((m) => m.stop?.()));
     await Promise.all([...(receiver ? [receiver.worker] : []), ...slots.map((s) => s.worker)].map((w) => w.terminate()));
     [...(fds ?? []), ...(bellFds ?? [])].forEach((fd) => udp.udp!.close(fd));
@@ -270,6 +283,6 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   }
 
   const readyLine = `viaduct ready sockets=${socketInfos(settings).map((s) => s.name.slice(4)).map((n) => `udp:${n}`).join(',')}` +
-    ` http=${http ? http.address : 'off'} workers=${settings.workers} udp=${fds ? 'native' : 'dgram'}`;
+    ` http=${http ? http.address : 'off'} workers=${settings.workers} mode=${topology.mode} udp=${fds ? 'native' : 'dgram'}`;
   return { settings, readyLine, rpc, stop };
 }

@@ -306,7 +306,7 @@ export function ksr_request_route(): void {
       // The script's own settings: its listen address, HTTP address and one worker.
       const own = viaduct(['run', script]);
       const ownReady = parseReadyLine(await readyLine(own));
-      expect(ownReady).toEqual({ sockets: [`udp:127.0.0.1:${scriptPort}`], http: `127.0.0.1:${scriptHttp}`, workers: 1, udp: 'native' });
+      expect(ownReady).toEqual({ sockets: [`udp:127.0.0.1:${scriptPort}`], http: `127.0.0.1:${scriptHttp}`, workers: 1, mode: 'single', udp: 'native' });
       await sendUdp(LOOPBACK, scriptPort, options(scriptPort, 'ts-own'));
       expect(await hop.waitFor(forwarded('ts-own'), 3000), own.stderr()).toBe(true);
       const got = hop.received.find(forwarded('ts-own'))!.data.toString();
@@ -317,7 +317,7 @@ export function ksr_request_route(): void {
       // Flags win over the script's settings, field by field.
       const flagged = viaduct(['run', script, '--listen', `udp:127.0.0.1:${flagPort}`, '--workers', '0', '--http', `127.0.0.1:${flagHttp}`]);
       const flaggedReady = parseReadyLine(await readyLine(flagged));
-      expect(flaggedReady).toEqual({ sockets: [`udp:127.0.0.1:${flagPort}`], http: `127.0.0.1:${flagHttp}`, workers: 0, udp: 'native' });
+      expect(flaggedReady).toEqual({ sockets: [`udp:127.0.0.1:${flagPort}`], http: `127.0.0.1:${flagHttp}`, workers: 0, mode: 'inline', udp: 'native' });
       await sendUdp(LOOPBACK, flagPort, options(flagPort, 'ts-flagged'));
       expect(await hop.waitFor(forwarded('ts-flagged'), 3000), flagged.stderr()).toBe(true);
       const res = await fetch(`http://127.0.0.1:${flagHttp}/metrics`);

@@ -98,6 +98,7 @@ describe('uac -> viaduct -> uas (stateless forward)', () => {
     viaduct = await startViaduct({ script: variant.script(uasPort), listen: [`udp:${LOOPBACK}:${proxyPort}`], workers, env });
     expect(viaduct.ready.workers).toBe(workers);
     expect(viaduct.ready.udp).toBe(udp);
+    expect(viaduct.ready.mode).toBe(['inline', 'single'][workers] ?? 'sharded');
 
     uas = startSipp({ scenario: 'uas', localIp: LOOPBACK, localPort: uasPort });
     await uas.ready;

@@ -38,7 +38,7 @@ describe('native UDP addon', () => {
     const [a, b] = openSockets(udp, [info(4, '127.0.0.1', 0), info(4, '127.0.0.1', 0, 1)], 1 << 20);
     open.push(a!, b!);
     const got: { text: string; ip: string; port: number; sock: number }[] = [];
-    watchSockets(udp, [a!], (buf, ip, port, sock) => got.push({ text: buf.toString(), ip, port, sock }));
+    watchSockets(udp, [a!], 1 << 20, (buf, ip, port, sock) => got.push({ text: buf.toString(), ip, port, sock }));
     const to = udp.localPort(a!);
     for (let i = 0; i < 50; i++) expect(udp.send(b!, Buffer.from(`msg ${i}`), to, '127.0.0.1')).toBe(`msg ${i}`.length);
     await until(() => got.length === 50);
@@ -50,7 +50,7 @@ describe('native UDP addon', () => {
     const [a, b] = openSockets(udp, [info(6, '::1', 0), info(6, '::1', 0)], 1 << 20);
     open.push(a!, b!);
     const got: { len: number; ip: string; port: number }[] = [];
-    watchSockets(udp, [a!], (buf, ip, port) => got.push({ len: buf.length, ip, port }));
+    watchSockets(udp, [a!], 1 << 20, (buf, ip, port) => got.push({ len: buf.length, ip, port }));
     const big = Buffer.alloc(60000, 0x41);
     expect(udp.send(b!, big, udp.localPort(a!), '::1')).toBe(60000);
     await until(() => got.length === 1);
@@ -63,10 +63,10 @@ describe('native UDP addon', () => {
     const counters = new ThreadCounters(createStatsBuffer(1), 0);
     udp.countSendErrors(counters.row, C['viaduct:send_errors']);
     const relayed: string[] = [];
-    watchSockets(udp, [c!], (buf) => relayed.push(buf.toString()));
+    watchSockets(udp, [c!], 1 << 20, (buf) => relayed.push(buf.toString()));
     const scratch = Buffer.alloc(64);
     let returned = 0;
-    watchSockets(udp, [a!], (buf) => {
+    watchSockets(udp, [a!], 1 << 20, (buf) => {
       // relay through one reused buffer: what leaves must be what it held at send time
       const n = buf.copy(scratch);
       returned += udp.send(a!, scratch.subarray(0, n), udp.localPort(c!), '127.0.0.1');
@@ -88,12 +88,39 @@ describe('native UDP addon', () => {
     expect(() => openSockets(udp, [info(4, '192.0.2.1', 5060)], 0)).toThrow(/cannot listen on udp:192\.0\.2\.1:5060: bind: Cannot assign requested address/);
   });
 
+  it('refuses a port another socket holds, even one bound with SO_REUSEADDR: address in use', () => {
+    const [a] = openSockets(udp, [info(4, '127.0.0.1', 0)], 0);
+    open.push(a!);
+    const port = udp.localPort(a!);
+    expect(() => openSockets(udp, [info(4, '127.0.0.1', port)], 0)).toThrow(`cannot listen on udp:127.0.0.1:${port}: address in use (another process holds this port)`);
+  });
+
+  it('keeps a socket nobody reads with a minimal receive buffer, and reads it with the full one', async () => {
+    const [a, b] = openSockets(udp, [info(4, '127.0.0.1', 0), info(4, '127.0.0.1', 0)], 1 << 20);
+    open.push(a!, b!);
+    const port = udp.localPort(a!);
+    const datagram = Buffer.alloc(200, 'x');
+    // not read yet: the kernel keeps only a few of 100 datagrams (peers retransmit what it drops)
+    for (let i = 0; i < 100; i++) udp.send(b!, datagram, port, '127.0.0.1');
+    let got = 0;
+    watchSockets(udp, [a!], 1 << 20, () => got++);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got).toBeGreaterThan(0);
+    expect(got).toBeLessThan(20);
+    // read, with the full buffer: a burst of 100 arrives whole even while this thread is busy
+    udp.unwatch(a!);
+    const before = got;
+    for (let i = 0; i < 100; i++) udp.send(b!, datagram, port, '127.0.0.1');
+    watchSockets(udp, [a!], 1 << 20, () => got++);
+    await until(() => got - before === 100);
+  });
+
   it('returns -errno for an address that is not an IP literal; the transport resolves names and counts failures', async () => {
     const [a, b] = openSockets(udp, [info(4, '127.0.0.1', 0), info(4, '127.0.0.1', 0)], 1 << 20);
     open.push(a!, b!);
     expect(udp.send(b!, Buffer.from('x'), 5060, 'localhost')).toBe(-22);
     const got: string[] = [];
-    watchSockets(udp, [a!], (buf) => got.push(buf.toString()));
+    watchSockets(udp, [a!], 1 << 20, (buf) => got.push(buf.toString()));
     const counters = new ThreadCounters(createStatsBuffer(1), 0);
     const t = nativeTransport(udp, [b!], [info(4, '127.0.0.1', udp.localPort(b!))], createLogger('err', '[test]'), counters);
     t.send(0, Buffer.from('by name'), udp.localPort(a!), 'localhost');

@@ -1,8 +1,9 @@
-// The receiving thread ("dispatcher" in DESIGN.md): reads datagrams and hands each to the
-// worker owning its Call-ID. With workers=0 it runs the script itself.
+// The receiving thread: in sharded mode it reads datagrams and hands each to the worker owning
+// its Call-ID; in inline mode (workers 0) it is the only SIP thread and runs the script itself.
 import { parentPort, workerData } from 'node:worker_threads';
 import { ThreadCounters } from '../stats/counters.js';
 import { encodeHistogram } from '../stats/histogram.js';
+import { FROM_SOCKET, InHand } from './in-hand.js';
 import { CallRouter } from './router.js';
 import { listenSockets, createSipThread, type ThreadData } from './thread.js';
 
@@ -10,15 +11,14 @@ const data = workerData as ThreadData;
 const sockets = await listenSockets(data);
 let histogram: (() => string) | null = null;
 
-if (data.ringsOut.length === 0) {
-  // inline mode: this thread is the only SIP thread
+if (data.mode === 'inline') {
   const { core } = createSipThread(data, sockets.transport);
   histogram = () => encodeHistogram(core.histogram!);
-  const busy = new Int32Array(data.busy); // slot 0: the inline thread (see server.ts restart)
+  const inHand = new InHand(data.inHand, data.sipIndex);
   sockets.read((buf, ip, port, i) => {
-    busy[0] = 1;
+    inHand.begin(FROM_SOCKET); // if this thread dies now, the supervisor counts the datagram as lost
     core.receive(buf, ip, port, i);
-    busy[0] = 0;
+    inHand.end();
   });
 } else {
   const router = new CallRouter(data.ringsOut, sockets.doorbells, -1, new ThreadCounters(data.statsSab, data.row));

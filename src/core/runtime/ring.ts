@@ -10,13 +10,11 @@ export const RING_CONTROL = defineLayout({
   head: 'i32',     // next write offset (producer)
   tail: 'i32',     // next read offset (consumer)
   unused: 'i32',
-  drops: 'i32',    // records refused because the ring was full
-  busy: 'i32',     // 1 while the consumer processes the record at TAIL
+  drops: 'i32',    // pushes refused because the ring was full (the reader may retry: see router.ts)
 }, { align: 64 });
 export const RING_HEAD = RING_CONTROL.head;
 export const RING_TAIL = RING_CONTROL.tail;
 export const RING_DROPS = RING_CONTROL.drops;
-export const RING_BUSY = RING_CONTROL.busy;
 const CONTROL_BYTES = RING_CONTROL.BYTES;
 
 // Record layout at a 4-aligned offset:

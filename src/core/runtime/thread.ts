@@ -10,7 +10,9 @@ import { createLogger, type Logger } from '../log.js';
 import { loadScript } from '../script.js';
 import { formatHostPort } from '../sip/uri.js';
 import { fastSender } from './udp-send.js';
-import { nativeTransport, nativeUdp, watchSockets, type OnDatagram } from './udp-native.js';
+import { warmUp } from './warm-up.js';
+import { listenError, nativeTransport, nativeUdp, NOT_READ_BUFFER_BYTES, watchSockets, type OnDatagram } from './udp-native.js';
+import type { TopologyMode } from './topology.js';
 import { Doorbells } from './ring.js';
 import { C, ThreadCounters } from '../stats/counters.js';
 import { createProcessingHistogram } from '../stats/histogram.js';
@@ -19,24 +21,23 @@ import type { ParamValue } from '../../modules/module.js';
 /** What the control plane hands each thread (structured-clonable). */
 export interface ThreadData {
   role: 'worker' | 'receiver';
+  mode: TopologyMode;           // how the threads are arranged (topology.ts)
   name: string;                 // "worker 1", "receiver"
   row: number;                  // this thread's counters row
+  sipIndex: number;             // this thread's in-hand slots (in-hand.ts); -1: it runs no script
   scriptFile: string;
   settings: Settings;
   modparams: Record<string, Record<string, ParamValue>>;
   statsSab: SharedArrayBuffer;
   workerIndex: number;          // 0-based; -1 for the receiving thread
-  ringsOut: (SharedArrayBuffer | null)[]; // [k]: this thread's ring into worker k (null: itself)
+  ringsOut: (SharedArrayBuffer | null)[]; // [k]: this thread's ring into worker k (null: none); [] outside sharded mode
   ringsIn: SharedArrayBuffer[];           // a worker: every ring into it
   bells: SharedArrayBuffer;               // one doorbell per worker
-  busy: SharedArrayBuffer;                // per worker: 1 while it processes a datagram from its own socket
+  inHand: SharedArrayBuffer;              // what every SIP thread is processing (in-hand.ts)
   instanceTag: string;          // to-tag prefix of this server instance
   /** Native UDP (udp-native.ts): the listen sockets' descriptors, shared by every thread; null: node:dgram. */
   fds: number[] | null;
-  /**
-   * With native UDP, whether this thread reads the shared sockets: the receiving thread does;
-   * with one worker there is no receiving thread and that worker reads them (see server.ts).
-   */
+  /** Whether this thread reads the sockets (the receiving thread; workers: see Topology.workersRead). */
   readsSockets: boolean;
   /** With native UDP: one eventfd per worker, its doorbell (see Doorbells). */
   bellFds: number[] | null;
@@ -79,28 +80,50 @@ export async function listenSockets(data: ThreadData): Promise<ThreadSockets> {
   if (fds && udp) {
     return {
       transport: (log, counters) => nativeTransport(udp, fds, infos, log, counters),
-      read: (onDatagram) => watchSockets(udp, fds, onDatagram),
+      read: (onDatagram) => watchSockets(udp, fds, data.settings.udpBufferBytes, onDatagram),
       ...bells,
     };
   }
   const sockets = await bindSockets(infos, data.settings.udpBufferBytes);
   return {
     transport: (log, counters) => udpTransport(sockets, log, counters),
-    read: (onDatagram) => sockets.forEach((s, i) => s.on('message', (buf, rinfo) => onDatagram(buf, rinfo.address, rinfo.port, i))),
+    read: (onDatagram) => sockets.forEach((s, i) => {
+      s.setRecvBufferSize(data.settings.udpBufferBytes); // from now on it is read (see bindSockets)
+      s.on('message', (buf, rinfo) => onDatagram(buf, rinfo.address, rinfo.port, i));
+    }),
     ...bells,
   };
 }
 
-/** Binds one UDP socket per listen entry (SO_REUSEADDR, so workers share the address). */
+/**
+ * node:dgram: checks on the main thread that no other process holds the listen ports, by binding
+ * each without SO_REUSEADDR (which fails while any socket is bound there) and closing it again.
+ * The threads then bind with SO_REUSEADDR to share the address among themselves. What remains:
+ * a process that binds with SO_REUSEADDR after this check can still share the port.
+ */
+export async function checkPortsFree(infos: SocketInfo[]): Promise<void> {
+  for (const s of infos) {
+    await new Promise<void>((resolve, reject) => {
+      const sock = dgram.createSocket({ type: s.family === 6 ? 'udp6' : 'udp4', ipv6Only: s.family === 6 });
+      sock.once('error', (e) => { sock.close(); reject(listenError(s.name, (e as NodeJS.ErrnoException).code, e.message)); });
+      sock.bind({ address: s.bindHost, port: s.port }, () => sock.close(() => resolve()));
+    });
+  }
+}
+
+/**
+ * Binds one UDP socket per listen entry (SO_REUSEADDR, so workers share the address). Its
+ * receive buffer stays minimal until the thread reads it, as with native UDP (openSockets).
+ */
 async function bindSockets(infos: SocketInfo[], bufferBytes: number): Promise<dgram.Socket[]> {
   return Promise.all(infos.map((s) => new Promise<dgram.Socket>((resolve, reject) => {
     const sock = dgram.createSocket({
       type: s.family === 6 ? 'udp6' : 'udp4', reuseAddr: true, ipv6Only: s.family === 6,
-      recvBufferSize: bufferBytes, sendBufferSize: bufferBytes,
+      recvBufferSize: NOT_READ_BUFFER_BYTES, sendBufferSize: bufferBytes,
     });
-    sock.once('error', reject);
+    sock.once('error', (e) => reject(listenError(s.name, (e as NodeJS.ErrnoException).code, e.message)));
     sock.bind({ address: s.bindHost, port: s.port }, () => {
-      sock.off('error', reject);
+      sock.removeAllListeners('error');
       resolve(sock);
     });
   })));
@@ -149,6 +172,7 @@ export function createSipThread(data: ThreadData, makeTransport: (log: Logger, c
   });
   const script = loadScript(data.scriptFile, ksr);
   const fn = (n: string) => script.fn(n) as (() => unknown) | undefined;
+  warmUp(data.settings, sockets, data.instanceTag); // before its own core sees a message
   core.routes = {
     request: fn('ksr_request_route'),
     reply: fn('ksr_reply_route'),

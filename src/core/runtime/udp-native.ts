@@ -17,8 +17,10 @@ export interface NativeUdp {
   readonly SLOT: number;
   readonly META: number;
   readonly META_TEXT: number;
-  /** Opens and binds a socket (SO_REUSEADDR; IPv6 sockets IPv6-only); throws with `errno`. */
-  open(ip: string, port: number, bufferBytes: number): number;
+  /** Opens and binds a socket (not shared: no SO_REUSEADDR; IPv6 sockets IPv6-only); throws with `errno`. */
+  open(ip: string, port: number, sendBufferBytes: number, receiveBufferBytes: number): number;
+  /** SO_RCVBUF. */
+  setReceiveBuffer(fd: number, bytes: number): void;
   close(fd: number): void;
   localPort(fd: number): number;
   /**
@@ -93,15 +95,36 @@ export function nativeUdp(): { udp: NativeUdp | null; why: string } {
   }
 }
 
-/** Opens every listen socket; a failure closes the ones opened and says which socket. */
+const EADDRINUSE = 98;
+
+/** The start-up error for a socket that cannot be bound; `code` is Node's name for the errno. */
+export function listenError(socketName: string, code: string | undefined, message: string): Error {
+  if (code === 'EADDRINUSE') return new Error(`cannot listen on ${socketName}: address in use (another process holds this port)`);
+  return new Error(`cannot listen on ${socketName}: ${message}`);
+}
+
+/**
+ * The receive buffer of a socket nobody reads yet (the kernel's minimum, a few datagrams). While
+ * the threads start, what peers send is dropped as if the port were closed, and they retransmit;
+ * a full buffer would instead hand the threads seconds of stale requests whose retransmissions
+ * queue behind them, and forwarding both copies makes the next hop see a request again after it
+ * answered (SIPp's uas aborts such calls). The reading thread raises it when it starts reading.
+ */
+export const NOT_READ_BUFFER_BYTES = 1;
+
+/**
+ * Opens every listen socket; a failure closes the ones opened and says which socket. The receive
+ * buffer stays minimal until a thread reads the socket (watchSockets raises it to bufferBytes).
+ */
 export function openSockets(udp: NativeUdp, infos: SocketInfo[], bufferBytes: number): number[] {
   const fds: number[] = [];
   for (const s of infos) {
     try {
-      fds.push(udp.open(s.bindHost, s.port, bufferBytes));
+      fds.push(udp.open(s.bindHost, s.port, bufferBytes, NOT_READ_BUFFER_BYTES));
     } catch (e) {
       fds.forEach((fd) => udp.close(fd));
-      throw new Error(`cannot listen on ${s.name}: ${(e as Error).message}`);
+      const errno = (e as { errno?: number }).errno;
+      throw listenError(s.name, errno === EADDRINUSE ? 'EADDRINUSE' : undefined, (e as Error).message);
     }
   }
   return fds;
@@ -113,10 +136,11 @@ export type OnDatagram = (buf: Buffer, srcIp: string, srcPort: number, sockIndex
  * Reads the sockets on this thread. The Buffer handed to `onDatagram` is a view of a reused
  * slot: it is valid until `onDatagram` returns (a consumer that keeps bytes copies them).
  */
-export function watchSockets(udp: NativeUdp, fds: number[], onDatagram: OnDatagram): void {
+export function watchSockets(udp: NativeUdp, fds: number[], bufferBytes: number, onDatagram: OnDatagram): void {
   const { BATCH, SLOT } = udp;
   const META = UDP_META.BYTES;
   fds.forEach((fd, sockIndex) => {
+    udp.setReceiveBuffer(fd, bufferBytes); // from now on it is read (see openSockets)
     const slots = Buffer.alloc(BATCH * SLOT);
     const slotsBuffer = slots.buffer;
     const slotsOffset = slots.byteOffset;

@@ -1,35 +1,44 @@
-// A worker thread: drains the rings into it (datagrams other threads received whose Call-ID it
-// owns), runs the script on each, and sends from its own sockets bound to the listening
-// addresses. The kernel may also deliver datagrams to those sockets: the worker keeps the ones
-// it owns and hands the others to their owners.
+// A worker thread: runs the script on the datagrams whose Call-ID it owns. In sharded mode it
+// drains the rings into it (datagrams the receiving thread, or with node:dgram another worker,
+// received); in single mode it reads the sockets itself. With node:dgram in sharded mode its own
+// socket, bound to the listening address, may receive too: it keeps what it owns and hands the
+// rest to the owners.
 import { parentPort, workerData } from 'node:worker_threads';
 import { encodeHistogram } from '../stats/histogram.js';
 import { C } from '../stats/counters.js';
-import { Doorbells, Ring, RING_BUSY, type RingRecord } from './ring.js';
+import { FROM_RING, FROM_SOCKET, InHand } from './in-hand.js';
+import { Ring, type RingRecord } from './ring.js';
 import { CallRouter } from './router.js';
 import { listenSockets, createSipThread, type ThreadData } from './thread.js';
+import type { OnDatagram } from './udp-native.js';
 
 const data = workerData as ThreadData;
 const self = data.workerIndex;
 const sockets = await listenSockets(data);
 const thread = createSipThread(data, sockets.transport);
 const { core, counters } = thread;
-const router = new CallRouter(data.ringsOut, sockets.doorbells, self, counters);
+const inHand = new InHand(data.inHand, data.sipIndex);
 
-// With node:dgram this thread's own sockets receive too; native sockets are read by the
-// receiver, or by this thread when it is the only worker.
-const busy = new Int32Array(data.busy);
-if (!data.fds || data.readsSockets) sockets.read((buf, ip, port, i) => {
+/** A datagram this worker owns, read from a socket. */
+const receiveOwn: OnDatagram = (buf, ip, port, i) => {
   counters.inc(C['viaduct:worker_socket_rcv']);
-  const k = router.owner(buf);
-  if (k === self) {
-    busy[self] = 1; // if this thread dies now, the supervisor counts the datagram as lost
-    core.receive(buf, ip, port, i);
-    busy[self] = 0;
+  inHand.begin(FROM_SOCKET); // if this thread dies now, the supervisor counts the datagram as lost
+  core.receive(buf, ip, port, i);
+  inHand.end();
+};
+
+if (data.readsSockets) {
+  if (data.mode === 'single') {
+    sockets.read(receiveOwn);
   } else {
-    router.handOff(k, buf, ip, port, i);
+    const router = new CallRouter(data.ringsOut, sockets.doorbells, self, counters);
+    sockets.read((buf, ip, port, i) => {
+      const k = router.owner(buf);
+      if (k === self) receiveOwn(buf, ip, port, i);
+      else router.handOff(k, buf, ip, port, i);
+    });
   }
-});
+}
 
 const rings = data.ringsIn.map((sab) => new Ring(sab));
 const bell = sockets.doorbells.slots;
@@ -39,12 +48,12 @@ function drain(): boolean {
   let any = false;
   for (let r = 0; r < rings.length; r++) {
     const ring = rings[r];
-    const ctl = ring.ctl;
     while (ring.peek(rec)) {
-      ctl[RING_BUSY] = 1; // tells the supervisor which record was in hand if this thread dies
+      inHand.begin(FROM_RING + r); // tells the supervisor which record was in hand if this thread dies
       core.receive(rec.payload, rec.address, rec.port, rec.socketIndex);
+      // idle before release: dying between the two repeats a processed record, never skips one
+      inHand.end();
       ring.release();
-      ctl[RING_BUSY] = 0;
       any = true;
     }
   }
@@ -57,7 +66,7 @@ function anyPending(): boolean {
 }
 
 // With native UDP the doorbell is an eventfd this thread's event loop watches.
-const nativeBell = sockets.onDoorbell(self, () => loop());
+const nativeBell = rings.length > 0 && sockets.onDoorbell(self, () => loop());
 
 /** Drain, then sleep on the doorbell; producers ring it only when we say we sleep. */
 function loop(): void {
@@ -82,4 +91,4 @@ parentPort!.on('message', (m: { type: string; id?: number }) => {
   if (m.type === 'histogram') parentPort!.postMessage({ type: 'histogram', id: m.id, data: encodeHistogram(core.histogram!) });
 });
 parentPort!.postMessage({ type: 'bound' });
-loop();
+if (rings.length > 0) loop();

@@ -61,7 +61,8 @@ const VIADUCT = [
   'ring_handoffs', // datagrams a thread received and passed to the worker owning their Call-ID
   'send_errors', // datagrams the kernel refused to send
   'worker_restarts',
-  'worker_lost_messages', // messages in a worker's ring when it died
+  'worker_lost_messages', // messages a SIP thread was processing when it died (or was stopped)
+  'watchdog_restarts', // SIP threads the watchdog stopped (stuck in one message) and restarted
   'worker_socket_rcv', // datagrams that reached a worker's socket directly, not via the ring
   'script_errors', // exceptions thrown by the routing script
   'loops_detected',

@@ -25,5 +25,12 @@ describe('config', () => {
     expect(() => resolveSettings({ workers: -1 }, cli, 2)).toThrow(/workers/);
     expect(() => resolveSettings(undefined, { ...cli, modparams: ['nonsense'] }, 2)).toThrow(/MODULE:NAME=VALUE/);
     expect(() => resolveSettings(undefined, { ...cli, logLevel: 'loud' }, 2)).toThrow(/log level/);
+    expect(() => resolveSettings({ watchdog_ms: 1.5 }, cli, 2)).toThrow(/watchdog_ms must be a whole number of milliseconds/);
+  });
+
+  it('has a 2 s watchdog by default; the script sets it, --watchdog-ms overrides it, 0 turns it off', () => {
+    expect(resolveSettings(undefined, cli, 2).watchdogMs).toBe(2000);
+    expect(resolveSettings({ watchdog_ms: 500 }, cli, 2).watchdogMs).toBe(500);
+    expect(resolveSettings({ watchdog_ms: 500 }, { ...cli, watchdogMs: 0 }, 2).watchdogMs).toBe(0);
   });
 });

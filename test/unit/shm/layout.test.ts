@@ -27,7 +27,7 @@ describe('defineLayout', () => {
   });
 
   it('keeps the ring, counter and UDP metadata slots where they were', () => {
-    expect([RING_CONTROL.head, RING_CONTROL.tail, RING_CONTROL.drops, RING_CONTROL.busy, RING_CONTROL.BYTES]).toEqual([0, 1, 3, 4, 64]);
+    expect([RING_CONTROL.head, RING_CONTROL.tail, RING_CONTROL.drops, RING_CONTROL.BYTES]).toEqual([0, 1, 3, 64]);
     // the static counters in order from 0, then 64 cells for the modules' statistics
     const staticCount = COUNTERS.indexOf('viaduct:loops_detected') + 1;
     expect(ROW_CELLS).toBe(Math.ceil((staticCount + 64) / 8) * 8);
