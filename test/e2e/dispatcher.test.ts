@@ -155,8 +155,11 @@ describe('dispatcher: uac -> viaduct -> three uas', () => {
       expect(received(s, 'ACK'), report).toBe(received(s, 'INVITE'));
       expect(received(s, 'BYE'), report).toBe(received(s, 'INVITE'));
     }
-    // the calls lost are the dead uas's: at most a third of what was up or starting while it died
-    expect(calls.created - calls.successful, report).toBeGreaterThan(0);
+    // the kill happened: the dead uas had taken its share of the INVITEs before it died
+    expect(received(live[0]!, 'INVITE') + received(live[1]!, 'INVITE'), report).toBeLessThan(calls.created);
+    // calls lost can only be the dead uas's: at most a third of what was up or starting while it
+    // died (often none: its INVITEs' retransmissions and BYEs are re-hashed once it is marked
+    // inactive, and SIPp's uas answers a BYE it does not know with 200)
     expect(calls.created - calls.successful, report).toBeLessThan(calls.created / 3);
   }, 120_000);
 
