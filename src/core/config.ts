@@ -138,6 +138,8 @@ export function resolveSettings(script: ScriptSettings | undefined, cli: CliOver
   const ringBytes = s.ring_bytes ?? 2 << 20;
   // The default 208 KB holds ~100 datagrams: a 15 ms stall at carrier rates overflows it.
   const udpBufferBytes = s.udp_buffer_bytes ?? 4 << 20;
+  // sockets start with the kernel's minimal buffer and are raised to this when read (lifecycle)
+  if (!Number.isInteger(udpBufferBytes) || udpBufferBytes < 65536) throw new ConfigError(`udp_buffer_bytes must be an integer of at least 65536: ${udpBufferBytes}`);
   const watchdogMs = cli.watchdogMs ?? s.watchdog_ms ?? DEFAULT_WATCHDOG_MS;
   if (!Number.isInteger(watchdogMs) || watchdogMs < 0) throw new ConfigError(`watchdog_ms must be a whole number of milliseconds (0: off), got ${watchdogMs}`);
   return {

@@ -426,7 +426,7 @@ export class SipCore {
     const once: Lump[] = [];
     // received / rport on the upstream Via (RFC 3261 18.2.1, RFC 3581)
     const adds = topViaAdditions(ctx);
-    for (let i = 0; i < adds.length; i++) once.push(lump(adds[i]!.at, adds[i]!.at, adds[i]!.text));
+    for (let i = 0; i < adds.length; i++) once.push(lump(adds[i]!.at, adds[i]!.end, adds[i]!.text));
     if (ctx.ruri !== null) once.push(lump(msg.ruriStart, msg.ruriEnd, ctx.ruri));
     let prefix = this.viaStart[sock.index] + hex32(this.branchHash(msg)) + loopSuffix + (ctx.localRport ? ';rport\r\n' : '\r\n');
     const headerHooks = this.forwardHeaderHooks;

@@ -122,6 +122,7 @@ export interface ApiListEntry { func: { ret: string; module: string; name: strin
 export function apiList(): { msize: number; methods: ApiListEntry[] } {
   const methods: ApiListEntry[] = [];
   for (const [module, mod] of modules()) {
+    if (module === 'x') continue; // KSR.x is added beside the KEMI exports in Kamailio: not listed
     for (const [name, f] of Object.entries(mod.functions)) {
       methods.push({ func: { ret: f.ret, module, name, params: f.params.length ? f.params.join(', ') : 'none' } });
     }

@@ -4,39 +4,59 @@
 import type { MsgContext } from './context.js';
 import type { SipMessage, Via } from './sip/message.js';
 
-/** One insertion into the received bytes: `text` at byte offset `at`. */
-export interface ViaAddition { at: number; text: string }
+/** One change to the received bytes: [at, end) replaced by `text` (end === at: an insertion). */
+export interface ViaAddition { at: number; end: number; text: string }
 
-/** Offset just after ";rport" in a Via when it has no value, else -1. */
-function rportValueOffset(msg: SipMessage, v: Via): number {
+const paramPattern = (name: string): RegExp => new RegExp(`;\\s*${name}(?:\\s*=\\s*([^;,\\s]*))?(?=\\s*(?:;|,|$))`, 'i');
+const RPORT = paramPattern('rport');
+const RECEIVED = paramPattern('received');
+
+/**
+ * The byte range of a Via parameter's value: [start, end), empty (start === end) just after the
+ * name when it has no value; null when the Via has no such parameter.
+ */
+function paramValueRange(msg: SipMessage, v: Via, pattern: RegExp): [number, number] | null {
   const text = msg.buf.toString('latin1', v.start, v.end);
-  const m = /;\s*rport(?=\s*(?:;|$))/i.exec(text);
-  return m ? v.start + m.index + m[0].length : -1;
+  const m = pattern.exec(text);
+  if (!m) return null;
+  const end = v.start + m.index + m[0].length;
+  return [end - (m[1]?.length ?? 0), end];
 }
 
 const NONE: readonly ViaAddition[] = Object.freeze([]);
 
 /**
- * The top Via's additions, in offset order: the rport value (when the client asked with a bare
- * ";rport", or force_rport() was called) and ";received=" when the source address differs from
- * the Via host or rport is in use. The common case, nothing to add, allocates nothing.
+ * The top Via's changes, in offset order (RFC 3261 18.2.1, RFC 3581): ";received=" with the
+ * source address when it differs from the Via host or rport is in use, and the source port as
+ * rport's value when the client asked (bare ";rport") or force_rport() was called. A received or
+ * rport value the sender wrote itself is overwritten with what we saw: replies are routed by
+ * them, and a sender must not pick where they go. The common case, nothing to change, allocates
+ * nothing.
  */
 export function topViaAdditions(ctx: MsgContext): readonly ViaAddition[] {
   const msg = ctx.msg;
   const top = msg.topVia();
   const rport = top.hasRport || ctx.forceRport;
-  if (!rport && top.host === ctx.srcIp) return NONE;
+  if (!rport && top.host === ctx.srcIp && top.received === undefined) return NONE;
   const out: ViaAddition[] = [];
-  if (top.hasRport && top.rport === '') {
-    const at = rportValueOffset(msg, top);
-    if (at >= 0) out.push({ at, text: `=${ctx.srcPort}` });
-  } else if (!top.hasRport && ctx.forceRport) {
-    out.push({ at: top.end, text: `;rport=${ctx.srcPort}` });
+  const port = String(ctx.srcPort);
+  if (top.hasRport) {
+    if (top.rport !== port) {
+      const r = paramValueRange(msg, top, RPORT);
+      if (r) out.push({ at: r[0], end: r[1], text: r[0] === r[1] ? `=${port}` : port });
+    }
+  } else if (ctx.forceRport) {
+    out.push({ at: top.end, end: top.end, text: `;rport=${port}` });
   }
-  if (top.received === undefined) out.push({ at: top.end, text: `;received=${ctx.srcIp}` });
+  if (top.received === undefined) {
+    if (rport || top.host !== ctx.srcIp) out.push({ at: top.end, end: top.end, text: `;received=${ctx.srcIp}` });
+  } else if (top.received !== ctx.srcIp) {
+    const r = paramValueRange(msg, top, RECEIVED);
+    if (r) out.push({ at: r[0], end: r[1], text: r[0] === r[1] ? `=${ctx.srcIp}` : ctx.srcIp });
+  }
+  if (out.length > 1) out.sort((x, y) => x.at - y.at);
   return out;
 }
-
 /** Where a reply to the current request goes: the source address; the Via port unless rport. */
 export function replyPort(ctx: MsgContext): number {
   const top = ctx.msg.topVia();

@@ -9,6 +9,8 @@ import type { Settings } from '../config.js';
 import type { SocketInfo } from '../context.js';
 import { SipCore } from '../core.js';
 import { createLogger } from '../log.js';
+import maxfwd from '../../modules/maxfwd/index.js';
+import rr from '../../modules/rr/index.js';
 import { createStatsBuffer, ThreadCounters } from '../stats/counters.js';
 
 /** Synthetic calls each SIP thread processes before it reads (~6 messages each). */
@@ -30,6 +32,8 @@ export function warmUp(settings: Settings, sockets: SocketInfo[], instanceTag: s
     },
   };
   const core = new SipCore(settings, sockets, transport, new ThreadCounters(createStatsBuffer(1), 0), createLogger('alert', '[warm-up]'), null, instanceTag);
+  // the forward hooks every forward runs (not buildKSR: it would reset the modules' thread state)
+  core.installHooks([maxfwd.hooks!, rr.hooks!]);
   const nextHop = `sip:${peerUri}:9`;
   core.routes = { request: () => core.forwardRequest(nextHop), named: () => undefined };
   const me = `${sock.viaHost}:${sock.viaPort}`;

@@ -7,6 +7,7 @@
 // module (src/modules/sanity) checks those when the script asks.
 
 import { SipParseError } from './errors.js';
+import { METHOD_OPTIONS } from './methods.js';
 import { HDR, HDR_CANONICAL_NAMES } from './headers.js';
 import type { SipMessage } from './message.js';
 import { URI_HAS_HEADERS, URI_OTHER, URI_SCHEME_MASK, URI_TEL, checkUri } from './uri.js';
@@ -129,7 +130,9 @@ function checkRequest(msg: SipMessage, opts: ValidateOptions | undefined): void 
   // The proxy checks of RFC 3261 16.3, in its order: URI scheme (416, RFC 4475 3.3.2,
   // 3.3.3), Max-Forwards (483, RFC 4475 3.3.11), Proxy-Require (420, RFC 4475 3.3.5).
   if (scheme === URI_OTHER) throw new Reject(416, 'Unsupported URI Scheme');
-  if (mf === 0) throw new Reject(483, 'Too Many Hops');
+  // An OPTIONS at 0 is the script's to answer (RFC 3261 16.3 step 3: the proxy MAY be its final
+  // recipient, as keep-alives from SBCs expect); forwarding it still gets 483 (maxfwd's hook).
+  if (mf === 0 && msg.methodId !== METHOD_OPTIONS) throw new Reject(483, 'Too Many Hops');
   if (msg.hasHeader(HDR.PROXY_REQUIRE)) { // rare: spare the lists below
     const unsupported = unsupportedProxyRequire(msg, opts?.proxyRequire ?? []);
     if (unsupported.length > 0) throw new Reject(420, 'Bad Extension', unsupported);

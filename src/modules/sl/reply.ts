@@ -49,7 +49,7 @@ export function sendStatelessReply(ctx: MsgContext, code: number, reason: string
   let at = vias[0].lineStart;
   for (const add of topViaAdditions(ctx)) {
     out += slice(b, at, add.at) + add.text;
-    at = add.at;
+    at = add.end;
   }
   out += slice(b, at, vias[0].lineEnd);
   for (let i = 1; i < vias.length; i++) out += slice(b, vias[i].lineStart, vias[i].lineEnd);

@@ -39,7 +39,8 @@ describe('module registry', () => {
 
   it('app_jsdt.api_list lists every function with Kamailio\'s type names, core functions under module ""', () => {
     const list = apiList();
-    const total = modules().reduce((n, [, m]) => n + Object.keys(m.functions).length, 0);
+    // every function but KSR.x's, which Kamailio adds beside its KEMI exports and does not list
+    const total = modules().reduce((n, [name, m]) => n + (name === 'x' ? 0 : Object.keys(m.functions).length), 0);
     expect(list.msize).toBe(total);
     expect(list.methods.length).toBe(total);
     expect(total).toBeGreaterThanOrEqual(100);
@@ -50,6 +51,7 @@ describe('module registry', () => {
     expect(find('', 'setdsturi')).toEqual({ ret: 'int', module: '', name: 'setdsturi', params: 'str' });
     expect(find('', 'is_INVITE')).toEqual({ ret: 'bool', module: '', name: 'is_INVITE', params: 'none' });
     expect(find('pv', 'get')?.ret).toBe('xval');
+    expect(find('x', 'exit')).toBeUndefined();
     for (const m of list.methods) {
       expect(['none', 'int', 'bool', 'str', 'xval']).toContain(m.func.ret);
       expect(m.func.params).toMatch(/^(none|(int|str)(, (int|str))*)$/);
