@@ -9,7 +9,6 @@ import type { SipCore, Transport } from '../core/core.js';
 import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { ModulePv, PvValue } from '../core/pv.js';
-import type { RpcRegistry } from '../rpc/registry.js';
 
 export type ParamValue = string | number;
 

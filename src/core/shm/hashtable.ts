@@ -252,7 +252,6 @@ export class ShmTable {
   /** Removes the record: false when absent. */
   delete(key: string | Uint8Array): boolean {
     const b = this.bucketOf(key);
-    const cells = this.bucketCells;
     const seqAt = b * BUCKET_STRIDE + BUCKET.seq;
     this.lockBucket(seqAt);
     try {

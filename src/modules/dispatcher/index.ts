@@ -105,7 +105,7 @@ function threadInit(env: ThreadEnv): void {
   probingMode = Number(env.params.ds_probing_mode);
   expireMs = Number(env.params.ds_hash_expire) * 1000;
   loads.clear();
-  claimProbeReply = env.toMain && Number(env.params.ds_ping_interval) > 0 ? probeReplyClaimer(env.core, env.toMain) : null;
+  claimProbeReply = env.toMain && Number(env.params.ds_ping_interval) > 0 ? probeReplyClaimer(env.toMain) : null;
 }
 
 /** The reply hook: a probe's reply is taken; any other may release a call-load slot. */

@@ -7,7 +7,7 @@
 // between active, trying and inactive by the thresholds.
 import { performance } from 'node:perf_hooks';
 import type { MsgContext, SocketInfo } from '../../core/context.js';
-import type { SipCore, Transport } from '../../core/core.js';
+import type { Transport } from '../../core/core.js';
 import { ClientTransactions, type ClientTransaction, type TransactionUser } from '../../core/client-transaction.js';
 import { parseMessage } from '../../core/sip/parser.js';
 import type { Logger } from '../../core/log.js';
@@ -65,13 +65,14 @@ export interface ProbeReplyMessage {
 }
 
 /**
- * On a SIP thread: takes the replies to our probes (top Via ours, branch a probe's) before
- * stateless forwarding and sends them to `toMain`. Built once per thread.
+ * On a SIP thread, the dispatcher's reply hook: takes the replies to our probes (the core runs
+ * reply hooks only once the top Via is ours; its branch is a probe's) before stateless
+ * forwarding and sends them to `toMain`. Built once per thread.
  */
-export function probeReplyClaimer(core: SipCore, toMain: (m: ProbeReplyMessage) => void): (ctx: MsgContext) => boolean {
+export function probeReplyClaimer(toMain: (m: ProbeReplyMessage) => void): (ctx: MsgContext) => boolean {
   return (ctx) => {
     const top = ctx.msg.topVia();
-    if (top.branch === undefined || !top.branch.startsWith(PROBE_BRANCH_PREFIX) || !core.isMyself(top.host, top.port)) return false;
+    if (top.branch === undefined || !top.branch.startsWith(PROBE_BRANCH_PREFIX)) return false;
     const buf = ctx.msg.buf;
     const bytes = new Uint8Array(buf.length); // its own memory: the received bytes live in a reused slot
     bytes.set(buf);
