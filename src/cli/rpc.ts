@@ -4,15 +4,26 @@
  * does; prefix one with "s:" to send it as a string ("s:5060"). The result is printed as pretty
  * JSON on stdout; an error goes to stderr and the exit code is 1 (2 for a usage error).
  */
+import { DEFAULT_HTTP } from '../core/config.js';
 
-export const DEFAULT_RPC_HTTP = '127.0.0.1:9060';
+export const DEFAULT_RPC_HTTP = DEFAULT_HTTP;
 const TIMEOUT_MS = 10_000;
 
-const USAGE = `usage: viaduct rpc [--http IP:PORT] METHOD [PARAMS...]
-  --http IP:PORT   JSON-RPC endpoint of the server (default ${DEFAULT_RPC_HTTP})
-  PARAMS           integers are sent as numbers; prefix with s: to force a string (s:123)
-examples: viaduct rpc core.uptime
+export const RPC_USAGE = `usage: viaduct rpc [--http IP:PORT] METHOD [PARAMS...]
+
+Calls METHOD on a running server's JSON-RPC endpoint (Kamailio's method names and result shapes)
+and prints the result as JSON.
+
+      --http IP:PORT   the server's endpoint, as its --http (default ${DEFAULT_RPC_HTTP})
+  -h, --help           this text
+  PARAMS               integers are sent as numbers, as kamcmd does; s: sends one as a string (s:5060)
+
+examples: viaduct rpc system.listMethods
+          viaduct rpc core.shmmem k
           viaduct rpc stats.get_statistics core: sl:
+          viaduct rpc dispatcher.list
+
+Exit codes: 0 ok, 1 the server answered an error or could not be reached, 2 a bad command line.
 `;
 
 export interface RpcCommandIo {
@@ -66,8 +77,10 @@ function parseArgs(args: string[]): ParsedArgs | 'help' {
   for (; i < args.length && args[i].startsWith('-'); i++) {
     const a = args[i];
     if (a === '-h' || a === '--help') return 'help';
-    if (a === '--http' && i + 1 < args.length) endpoint = args[++i];
-    else if (a.startsWith('--http=')) endpoint = a.slice('--http='.length);
+    if (a === '--http') {
+      if (i + 1 >= args.length) throw new Error('--http needs IP:PORT');
+      endpoint = args[++i]!;
+    } else if (a.startsWith('--http=')) endpoint = a.slice('--http='.length);
     else throw new Error(`unknown option: ${a}`);
   }
   if (i >= args.length) throw new Error('missing METHOD');
@@ -80,12 +93,12 @@ export async function rpcCommand(args: string[], io: RpcCommandIo = processIo): 
   try {
     parsed = parseArgs(args);
     if (parsed === 'help') {
-      io.stdout(USAGE);
+      io.stdout(RPC_USAGE);
       return 0;
     }
     url = rpcUrl(parsed.endpoint);
   } catch (err) {
-    io.stderr(`viaduct rpc: ${(err as Error).message}\n${USAGE}`);
+    io.stderr(`viaduct rpc: ${(err as Error).message}\n(viaduct rpc --help for usage)\n`);
     return 2;
   }
 

@@ -33,8 +33,8 @@ export interface ScriptSettings {
   alias?: string | string[];
   advertise?: string;
   http?: string | false;
-  log_level?: LogLevelName;
-  logLevel?: LogLevelName;
+  log_level?: LogLevelInput;
+  logLevel?: LogLevelInput;
   modparams?: Record<string, Record<string, string | number>>;
   ring_bytes?: number;
   udp_buffer_bytes?: number;
@@ -97,7 +97,29 @@ function parseHttp(s: string): { host: string; port: number } | null {
   return hp;
 }
 
-const LOG_LEVELS: LogLevelName[] = ['alert', 'crit', 'err', 'warn', 'notice', 'info', 'dbg'];
+/** What a user may write for a log level: our names, Kamailio's usual spellings, or a number as
+ *  kamailio.cfg's `debug=` takes it (-5 ALERT ... 3 DEBUG). */
+export type LogLevelInput = LogLevelName | 'debug' | 'error' | 'warning' | 'critical' | number | `${number}`;
+
+const LOG_LEVEL_ALIASES: Record<string, LogLevelName> = {
+  alert: 'alert', bug: 'alert', crit: 'crit', critical: 'crit', err: 'err', error: 'err',
+  warn: 'warn', warning: 'warn', notice: 'notice', info: 'info', dbg: 'dbg', debug: 'dbg',
+};
+
+/** A log level as the user wrote it -> ours. A number is Kamailio's: the most verbose of our
+ *  levels that it includes (-4 L_BUG and -3 L_CRIT2 have no messages of ours: as -5). */
+export function parseLogLevel(v: string | number): LogLevelName {
+  const text = String(v).trim().toLowerCase();
+  const named = LOG_LEVEL_ALIASES[text];
+  if (named) return named;
+  if (/^[-+]?\d+$/.test(text) && Number(text) >= -5 && Number(text) <= 3) {
+    const n = Number(text);
+    let best: LogLevelName = 'alert';
+    for (const [name, value] of Object.entries(LOG_LEVEL_VALUES) as [LogLevelName, number][]) if (value <= n && value > LOG_LEVEL_VALUES[best]) best = name;
+    return best;
+  }
+  throw new ConfigError(`log level "${v}" is not one of alert, crit, err, warn, notice, info, debug (or Kamailio's -5..3)`);
+}
 
 function toArray(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
@@ -125,8 +147,7 @@ export function resolveSettings(script: ScriptSettings | undefined, cli: CliOver
   // One worker per core beyond the receiving thread; on one or two cores inline is cheapest.
   const workers = cli.workers ?? s.workers ?? (cpuCount > 2 ? cpuCount - 1 : 0);
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new ConfigError(`workers must be an integer 0..64, got ${workers}`);
-  const level = (cli.logLevel ?? s.log_level ?? s.logLevel ?? 'info') as LogLevelName;
-  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`log level "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const level = parseLogLevel(cli.logLevel ?? s.log_level ?? s.logLevel ?? 'info');
   const httpText = cli.http ?? (s.http === false ? 'off' : s.http) ?? DEFAULT_HTTP;
   const modparams: Settings['modparams'] = {};
   for (const [mod, params] of Object.entries(s.modparams ?? {})) modparams[mod] = { ...params };

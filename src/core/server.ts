@@ -1,14 +1,14 @@
 // The control plane (main thread): loads and checks the script, starts the worker threads and
 // the receiving thread, supervises them, and serves /metrics and JSON-RPC over HTTP.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { resolveSettings, type CliOverrides, type Settings } from './config.js';
 import { SipCore, type Transport } from './core.js';
 import { apiList, buildKSR, modules, resolveModparams } from './ksr.js';
 import { createLogger, type Logger } from './log.js';
-import { Doorbells, Ring } from './runtime/ring.js';
+import { Doorbells, Ring, ringUsedBytes } from './runtime/ring.js';
 import { createInHandBuffer, FROM_RING, IDLE, InHandTable } from './runtime/in-hand.js';
 import { createRings, ringsInto, topologyFor } from './runtime/topology.js';
 import { Watchdog } from './runtime/watchdog.js';
@@ -16,9 +16,10 @@ import { checkPortsFree, socketInfos, type ThreadData } from './runtime/thread.j
 import { nativeTransport, nativeUdp, openSockets } from './runtime/udp-native.js';
 import type { ModuleSetup } from '../modules/module.js';
 import { loadScript } from './script.js';
+import { ShmRegions, wholeRegion } from './shm/regions.js';
 import { C, createStatsBuffer, sumStats, ThreadCounters } from './stats/counters.js';
 import { RpcRegistry } from '../rpc/registry.js';
-import { registerBuiltins } from '../rpc/builtins.js';
+import { compiledTime, registerBuiltins } from '../rpc/builtins.js';
 import { createMetricsRegistry } from '../rpc/metrics.js';
 import { startHttpServer, type HttpServerHandle } from '../rpc/server.js';
 
@@ -87,6 +88,14 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const inHand = new InHandTable(inHandSab);
   const bellFds = udp.udp ? Array.from({ length: n }, () => udp.udp!.bellCreate()) : null;
   log.info(`UDP I/O: ${udp.udp ? 'native (recvmmsg batches, shared sockets)' : `node:dgram (${udp.why})`}`);
+  // every SharedArrayBuffer, named, for core.shmmem (modules add theirs after their set-up)
+  const shm = new ShmRegions();
+  shm.add(() => [
+    wholeRegion('counters', statsSab), wholeRegion('doorbells', bells), wholeRegion('in-hand', inHandSab),
+    ...rings.flatMap((row, p) => row.flatMap((sab, k) => (sab ? [{
+      name: `ring ${p === 0 ? 'receiver' : `worker ${p}`} -> worker ${k + 1}`, total: sab.byteLength, used: ringUsedBytes(sab),
+    }] : []))),
+  ]);
   // Modules with state of their own (dispatcher) set up here, before the threads: a bad list
   // stops start-up. What they hand the threads is kept current in moduleData (restarts get it).
   const rpc = new RpcRegistry();
@@ -148,9 +157,11 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
       transport: mainTransport,
       sockets: socketInfos(settings),
       onThreadMessage: (handler) => { threadMessageHandlers.set(name, handler); },
+      stats: () => sumStats(statsSab),
     });
     moduleData[name] = setup.threadData;
     moduleSetups.push(setup);
+    if (setup.shm) shm.add(setup.shm);
     for (const [method, def] of Object.entries(mod.rpc ?? {})) rpc.register(method, (params) => def.handler(setup.state, params), def.doc);
   }
   rpc.register('app_jsdt.api_list', () => apiList(), 'List the KEMI functions exported to JavaScript (module, name, parameter and return types)');
@@ -256,6 +267,13 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     startTime,
     version: VERSION,
     stats,
+    shm: () => shm.list(),
+    build: {
+      id: 'unknown', // no repository hash is recorded at build time
+      compiler: `node ${process.version} (V8 ${process.versions.v8})`,
+      compiled: compiledTime(statSync(new URL(import.meta.url)).mtime), // when tsc wrote this file
+      flags: `UDP: ${fds ? 'native' : 'node:dgram'}, WORKERS: ${n} (${topology.mode}), ARCH: ${process.arch}/${process.platform}`,
+    },
     processes: () => [
       { IDX: 0, PID: process.pid, DSC: 'main: control plane, http' },
       ...(receiver ? [{ IDX: 1, PID: process.pid, DSC: `receiver: ${socketInfos(settings).map((s) => s.name).join(' ')}${topology.mode === 'inline' ? ' (runs the script)' : ''}` }] : []),

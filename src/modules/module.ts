@@ -9,6 +9,7 @@ import type { SipCore, Transport } from '../core/core.js';
 import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/log.js';
 import type { ModulePv, PvValue } from '../core/pv.js';
+import type { ShmUse } from '../core/shm/regions.js';
 
 export type ParamValue = string | number;
 
@@ -116,6 +117,8 @@ export interface ModuleSetupEnv {
   sockets: SocketInfo[];
   /** Receives what this module's instances on the SIP threads send with ThreadEnv.toMain. */
   onThreadMessage(handler: (data: unknown) => void): void;
+  /** Counter totals over every thread, `group:name` -> value (sl.stats reads its own). */
+  stats(): Map<string, number>;
 }
 
 export interface ModuleSetup<S = unknown> {
@@ -125,6 +128,8 @@ export interface ModuleSetup<S = unknown> {
   state?: S;
   /** Prometheus metrics of the module, registered once. */
   metrics?(registry: Registry): void;
+  /** The shared memory the module made, as it is now (core.shmmem); see core/shm/regions.ts. */
+  shm?(): ShmUse[];
   /** Called once the SIP threads run (timers that send: dispatcher's probing). */
   start?(): void;
   stop?(): void | Promise<void>;

@@ -147,6 +147,15 @@ export class Ring {
   }
 }
 
+/** Bytes of a ring in use (core.shmmem): its control block and the records not yet consumed. */
+export function ringUsedBytes(sab: SharedArrayBuffer): number {
+  const ctl = new Int32Array(sab, 0, CONTROL_BYTES / 4);
+  const head = Atomics.load(ctl, RING_HEAD);
+  const tail = Atomics.load(ctl, RING_TAIL);
+  const cap = sab.byteLength - CONTROL_BYTES;
+  return CONTROL_BYTES + (head >= tail ? head - tail : cap - tail + head);
+}
+
 /**
  * One Int32 slot per worker: 1 while that worker sleeps. A producer rings only when the slot
  * says the worker sleeps, so a busy worker costs no wake-up per message. The wake-up itself is

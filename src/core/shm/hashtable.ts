@@ -507,6 +507,13 @@ export class ShmTable {
     };
   }
 
+  /** Bytes in use (core.shmmem): all but the free records and the arena not held by a record. */
+  usedBytes(): number {
+    const s = this.stats();
+    const perRecord = RECORD.BYTES + this.fieldCount * 8;
+    return this.sab.byteLength - (s.capacity - s.count) * perRecord - (s.arenaBytes - s.arenaUsed);
+  }
+
   /**
    * Releases the locks a dead thread held (see the constructor's `holder`): what the
    * supervisor calls once the thread has exited, before its successor starts. The write it was

@@ -8,6 +8,7 @@ import { formatWithPvs, pvSpec } from '../../core/pv.js';
 import { HDR } from '../../core/sip/headers.js';
 import { METHOD_BYE, METHOD_CANCEL, METHOD_INVITE } from '../../core/sip/methods.js';
 import { parseUri } from '../../core/sip/uri.js';
+import { wholeRegion } from '../../core/shm/regions.js';
 import { defineModule, kemi, ROUTE, type ParamValue, type ThreadEnv } from '../module.js';
 import { loadTable } from './db.js';
 import { DS_DISABLED, DS_INACTIVE, DS_TRYING, DispatcherListError, loadListFile, type DsDestination } from './list.js';
@@ -371,6 +372,7 @@ export default defineModule({
       threadData: current.data,
       state: control,
       metrics: (registry) => dispatcherMetrics(registry, () => current),
+      shm: () => [wholeRegion('dispatcher', current.data)],
       start: () => prober.start(),
       stop: () => prober.stop(),
     };
