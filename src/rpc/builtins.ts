@@ -75,7 +75,7 @@ function select(all: Map<string, number>, selector: string): [string, number][] 
   if (selector === 'all') return entries;
   if (selector.endsWith(':')) {
     const group = entries.filter(([name]) => name.startsWith(selector));
-    if (group.length === 0) throw new RpcError(INVALID_PARAMS, `unknown statistics group: ${selector}`);
+    if (group.length === 0) throw new RpcError(INVALID_PARAMS, `unknown statistics group "${selector.slice(0, -1)}"`);
     return group;
   }
   const full = selector.replace('.', ':');

@@ -59,6 +59,21 @@ async function readyLine(run: Run, ms = 15_000): Promise<string> {
   }
 }
 
+/** An OPTIONS whose reply comes back to the sending socket (rport). */
+function options(port: number, callId: string, toTag = ''): string {
+  return [
+    `OPTIONS sip:x@127.0.0.1:${port} SIP/2.0`,
+    `Via: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK${callId}`,
+    'From: <sip:a@example.com>;tag=1',
+    `To: <sip:x@example.com>${toTag}`,
+    `Call-ID: ${callId}`,
+    'CSeq: 1 OPTIONS',
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
 describe('viaduct CLI', () => {
   let dir: string;
   let ports: number[] = [];
@@ -232,6 +247,129 @@ describe('viaduct CLI', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toBe('');
     expect(bad.stderr).toMatch(/error/i);
+  });
+
+  it('`--help`, `run --help` and `rpc --help` print usage with the defaults on stdout, exit code 0', async () => {
+    const main = await finished(viaduct(['--help']));
+    expect(main, main.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect(main.stdout).toMatch(/run SCRIPT/);
+    expect(main.stdout).toMatch(/rpc METHOD/);
+    expect(main.stdout).toContain('exit codes: 0 ok, 1 runtime failure (cannot start, RPC error), 2 usage error');
+
+    const run = await finished(viaduct(['run', '--help']));
+    expect(run, run.stderr).toMatchObject({ code: 0, stderr: '' });
+    for (const text of [
+      'default udp:127.0.0.1:5060', 'advertise HOST[:PORT]', "--listen 'udp:10.0.0.5:5060 advertise 203.0.113.7:5060'",
+      '0      inline: one thread reads the sockets and runs the script',
+      '1      single: one worker thread reads the sockets itself',
+      'N >= 2 sharded: a receiving thread reads the sockets and hands each message to one of',
+      'Call-ID', 'endpoint (default 127.0.0.1:9060)', '--log-level LEVEL', 'debug (default info)', '(default 2000; 0: off)',
+    ]) expect(run.stdout).toContain(text);
+    expect((await finished(viaduct(['help', 'run']))).stdout).toBe(run.stdout);
+
+    const rpc = await finished(viaduct(['rpc', '--help']));
+    expect(rpc, rpc.stderr).toMatchObject({ code: 0, stderr: '' });
+    expect(rpc.stdout).toContain("the server's endpoint, as its --http (default 127.0.0.1:9060)");
+  });
+
+  it('an unknown command, a bad flag or a missing argument is a usage error: one line on stderr, exit code 2', async () => {
+    const unknown = await finished(viaduct(['frobnicate']));
+    expect(unknown.code).toBe(2);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr.split('\n')[0]).toBe("viaduct: unknown command 'frobnicate'");
+    expect(unknown.stderr).toContain('usage: viaduct COMMAND');
+    expect((await finished(viaduct([]))).code).toBe(2);
+
+    ports = await freePorts(1);
+    const script = file('ok.js', 'function ksr_request_route() { KSR.forward(); }\n');
+    const listen = ['--listen', `udp:${LOOPBACK}:${ports[0]}`, '--http', 'off'];
+    for (const [args, message] of [
+      [['run'], 'viaduct run: missing SCRIPT'],
+      [['run', script, '--bogus'], "viaduct run: Unknown option '--bogus'"],
+      [['run', script, ...listen, '--workers', 'two'], 'viaduct run: --workers "two" is not a whole number'],
+      [['run', script, ...listen, '--log-level', 'loud'], 'viaduct run: log level "loud" is not one of'],
+      [['run', script, '--listen', 'udp:example.com:5060', '--http', 'off'], 'the address must be a literal IPv4 or IPv6 address'],
+      [['run', script, ...listen, '--modparam', 'maxfwd:max_limit=999'], 'viaduct run: modparam maxfwd:max_limit=999: must be 1..255'],
+      [['rpc'], 'viaduct rpc: missing METHOD'],
+    ] as [string[], string][]) {
+      const r = await finished(viaduct(args));
+      expect(r.code, `viaduct ${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.split('\n')[0]).toContain(message);
+      expect(r.stderr.trim().split('\n').length, 'a short message, not the whole usage').toBeLessThanOrEqual(2);
+      expect(r.stdout).not.toContain('viaduct ready');
+    }
+  });
+
+  it('a missing script is "no such file" with exit code 1', async () => {
+    const missing = join(dir, 'nope.js');
+    const r = await finished(viaduct(['run', missing, '--http', 'off']));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`viaduct: no such file: ${missing}\n`);
+  });
+
+  it('a kamailio.cfg is recognised and refused with a clear message, exit code 2', async () => {
+    const text = '#!KAMAILIO\nloadmodule "sl.so"\nrequest_route {\n  sl_send_reply("200", "OK");\n}\n';
+    for (const name of ['kamailio.cfg', 'proxy.conf']) {
+      const cfg = file(name, text);
+      const r = await finished(viaduct(['run', cfg, '--http', 'off']));
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^viaduct: ${cfg.replace(/[.]/g, '\\.')} is a kamailio\\.cfg \\(.*\\); viaduct runs KEMI JavaScript/TypeScript routing scripts \\(see examples/\\); the kamailio\\.cfg front end is not built yet\n$`));
+    }
+  });
+
+  it('`--log-level debug` (as Kamailio users write it) turns debug logging on', async () => {
+    ports = await freePorts(1);
+    const script = `function ksr_request_route() { KSR.xlog.xdbg("debug-marker $ci\\n"); KSR.sl.sl_send_reply(200, "OK"); }\n`;
+    server = await startViaduct({ script, listen: [`udp:${LOOPBACK}:${ports[0]}`], workers: 0, extraArgs: ['--log-level', 'debug'] });
+    const replies = await sendUdp(LOOPBACK, ports[0]!, options(ports[0]!, 'cli-debug-1'), { waitReplyMs: 3000, maxReplies: 1 });
+    expect(replies.map((r) => r.data.toString().split('\r\n')[0])).toEqual(['SIP/2.0 200 OK']);
+    await expect.poll(() => server!.stderr(), { timeout: 3000 }).toContain('DEBUG: debug-marker cli-debug-1');
+  });
+
+  it('`rpc core.shmmem`, `sl.stats` and `core.info` answer with Kamailio\'s field names', async () => {
+    ports = await freePorts(1);
+    server = await startViaduct({
+      script: 'function ksr_request_route() { if (KSR.siputils.has_totag() > 0) KSR.sl.sl_send_reply(404, "Nope"); else KSR.sl.sl_send_reply(200, "OK"); }\n',
+      listen: [`udp:${LOOPBACK}:${ports[0]}`],
+      workers: 2,
+    });
+    const rpc = async (...args: string[]) => {
+      const r = await finished(viaduct(['rpc', '--http', server!.ready.http!, ...args]));
+      expect(r.code, `viaduct rpc ${args.join(' ')}: ${r.stderr}`).toBe(0);
+      return JSON.parse(r.stdout) as Record<string, unknown>;
+    };
+
+    const shm = await rpc('core.shmmem');
+    expect(Object.keys(shm)).toEqual(['total', 'free', 'used', 'real_used', 'max_used', 'fragments', 'regions']);
+    const regions = shm.regions as { name: string; total: number; used: number; free: number }[];
+    expect(regions.map((r) => r.name)).toEqual(expect.arrayContaining(['counters', 'ring receiver -> worker 1', 'ring receiver -> worker 2', 'dispatcher']));
+    expect(shm.fragments).toBe(regions.length);
+    expect(shm.total).toBe(regions.reduce((n, r) => n + r.total, 0));
+    expect(shm.used).toBe(regions.reduce((n, r) => n + r.used, 0));
+    expect(shm.free).toBe((shm.total as number) - (shm.used as number));
+    expect(shm.total as number).toBeGreaterThan(2 * (2 << 20)); // two 2 MiB rings
+    for (const r of regions) expect(r.used + r.free).toBe(r.total);
+    expect((await rpc('core.shmmem', 'm')).total).toBe(Math.floor((shm.total as number) / (1 << 20)));
+
+    for (const [callId, toTag, status] of [['cli-sl-1', '', 'SIP/2.0 200 OK'], ['cli-sl-2', ';tag=x', 'SIP/2.0 404 Nope']]) {
+      const replies = await sendUdp(LOOPBACK, ports[0]!, options(ports[0]!, callId!, toTag), { waitReplyMs: 3000, maxReplies: 1 });
+      expect(replies.map((r) => r.data.toString().split('\r\n')[0])).toEqual([status]);
+    }
+    const sl = await rpc('sl.stats');
+    expect(Object.keys(sl).sort()).toEqual(['200', '202', '2xx', '300', '301', '302', '3xx', '400', '401', '403', '404', '407', '408', '483', '4xx', '500', '5xx', '6xx', 'xxx'].sort());
+    expect(sl).toMatchObject({ 200: 1, 404: 1, '2xx': 0, '4xx': 0, xxx: 0 });
+
+    const info = await rpc('core.info');
+    expect(Object.keys(info)).toEqual(['version', 'id', 'compiler', 'compiled', 'flags']);
+    expect(info.version).toBe(`viaduct ${VERSION}`);
+    expect(info.compiled).toMatch(/^\d\d:\d\d:\d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d{4}$/);
+    expect(info.flags).toContain('WORKERS: 2 (sharded)');
+
+    expect(await rpc('core.echo', 'a', '1')).toEqual(['a', '1']);
+
+    // an unknown statistics group is an error (exit code 1), not an empty list
+    const bad = await finished(viaduct(['rpc', '--http', server.ready.http!, 'stats.get_statistics', 'nosuch:']));
+    expect(bad).toMatchObject({ code: 1, stdout: '', stderr: 'error: -32602 - unknown statistics group "nosuch"\n' });
   });
 
   it.each([0, 2])('SIGTERM stops a server (--workers %i) that has been running, with exit code 0', async (workers) => {

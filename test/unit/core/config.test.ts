@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseListen, resolveSettings, splitHostPort } from '../../../src/core/config.js';
+import { ConfigError, parseListen, parseLogLevel, resolveSettings, splitHostPort } from '../../../src/core/config.js';
 
 const cli = { listen: [], alias: [], modparams: [] };
 
@@ -26,6 +26,19 @@ describe('config', () => {
     expect(() => resolveSettings(undefined, { ...cli, modparams: ['nonsense'] }, 2)).toThrow(/MODULE:NAME=VALUE/);
     expect(() => resolveSettings(undefined, { ...cli, logLevel: 'loud' }, 2)).toThrow(/log level/);
     expect(() => resolveSettings({ watchdog_ms: 1.5 }, cli, 2)).toThrow(/watchdog_ms must be a whole number of milliseconds/);
+  });
+
+  it('takes log levels as Kamailio users write them: names, aliases and debug= numbers', () => {
+    expect(['alert', 'crit', 'err', 'warn', 'notice', 'info', 'dbg'].map(parseLogLevel)).toEqual(['alert', 'crit', 'err', 'warn', 'notice', 'info', 'dbg']);
+    expect(['debug', 'DEBUG', 'error', 'warning', 'critical', ' Info '].map(parseLogLevel)).toEqual(['dbg', 'dbg', 'err', 'warn', 'crit', 'info']);
+    // Kamailio's L_ALERT -5, L_BUG -4, L_CRIT2 -3, L_CRIT -2, L_ERR -1, L_WARN 0, L_NOTICE 1, L_INFO 2, L_DBG 3
+    expect([-5, -4, -3, -2, -1, 0, 1, 2, 3].map(parseLogLevel)).toEqual(['alert', 'alert', 'alert', 'crit', 'err', 'warn', 'notice', 'info', 'dbg']);
+    expect(parseLogLevel('3')).toBe('dbg');
+    expect(parseLogLevel('-1')).toBe('err');
+    for (const bad of ['loud', '4', '-6', '1.5', '']) expect(() => parseLogLevel(bad), bad).toThrow(ConfigError);
+    expect(resolveSettings({ log_level: 'debug' }, cli, 2).logLevel).toBe('dbg');
+    expect(resolveSettings({ log_level: 1 }, cli, 2).logLevel).toBe('notice');
+    expect(resolveSettings({ log_level: 'info' }, { ...cli, logLevel: '3' }, 2).logLevel).toBe('dbg');
   });
 
   it('has a 2 s watchdog by default; the script sets it, --watchdog-ms overrides it, 0 turns it off', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRingBuffer, Ring, RING_DROPS, type RingRecord } from '../../../src/core/runtime/ring.js';
+import { createRingBuffer, Ring, RING_DROPS, ringUsedBytes, type RingRecord } from '../../../src/core/runtime/ring.js';
 import { callIdHash, scanCallIdHash } from '../../../src/core/runtime/callid.js';
 
 const rec = (): RingRecord => ({ payload: Buffer.alloc(0), address: '', port: 0, socketIndex: 0 });
@@ -17,6 +17,27 @@ describe('Ring', () => {
     expect([out.payload.toString(), out.address, out.port, out.socketIndex]).toEqual(['two', '2001:db8::1', 5070, 3]);
     r.release();
     expect(r.peek(out)).toBe(false);
+  });
+
+  it('says how many bytes it holds (core.shmmem), across the wrap', () => {
+    const sab = createRingBuffer(1024);
+    const control = sab.byteLength - 1024;
+    const r = new Ring(sab);
+    const out = rec();
+    expect(ringUsedBytes(sab)).toBe(control);
+    expect(r.push(Buffer.alloc(300), '127.0.0.1', 5060, 0)).toBe(true); // 56-byte header + 300, 4-aligned
+    expect(ringUsedBytes(sab)).toBe(control + 356);
+    expect(r.push(Buffer.alloc(300), '127.0.0.1', 5060, 0)).toBe(true);
+    r.peek(out); r.release();
+    expect(ringUsedBytes(sab)).toBe(control + 356);
+    // 56 + 280 = 336 bytes do not fit in the 312 left at the end: the record wraps to offset 0,
+    // and the end stays unusable until the consumer passes it
+    expect(r.push(Buffer.alloc(280), '127.0.0.1', 5060, 0)).toBe(true);
+    expect(ringUsedBytes(sab)).toBe(control + 356 + 312 + 336);
+    r.peek(out); r.release();
+    expect(ringUsedBytes(sab)).toBe(control + 312 + 336);
+    r.peek(out); r.release();
+    expect(ringUsedBytes(sab)).toBe(control);
   });
 
   it('wraps around many times without losing or corrupting a record', () => {

@@ -3,7 +3,7 @@ import { parseRpcParam, rpcCommand, rpcUrl } from '../../../src/cli/rpc.js';
 import { createStatsBuffer, RCV_REQUESTS, sumStats, ThreadCounters } from '../../../src/core/stats/counters.js';
 import { registerBuiltins } from '../../../src/rpc/builtins.js';
 import { RpcRegistry } from '../../../src/rpc/registry.js';
-import { serve } from './helpers.js';
+import { builtinsContext, serve } from './helpers.js';
 
 /** Runs the command, capturing what it prints. */
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -46,7 +46,7 @@ describe('viaduct rpc against a live server', () => {
     const sab = createStatsBuffer(1);
     new ThreadCounters(sab, 0).add(RCV_REQUESTS, 9);
     const registry = new RpcRegistry();
-    registerBuiltins(registry, { startTime: new Date(), version: '0.1.0', stats: () => sumStats(sab), processes: () => [] });
+    registerBuiltins(registry, builtinsContext({ stats: () => sumStats(sab) }));
     registry.register('echo', (params) => params, 'returns its parameters');
     server = await serve({ registry });
   });

@@ -1,4 +1,17 @@
+import type { BuiltinsContext } from '../../../src/rpc/builtins.js';
 import { startHttpServer, type HttpServerHandle, type HttpServerOptions } from '../../../src/rpc/server.js';
+
+/** What registerBuiltins needs, with no processes, no shared memory and fixed build fields. */
+export function builtinsContext(ctx: Pick<BuiltinsContext, 'stats'> & Partial<BuiltinsContext>): BuiltinsContext {
+  return {
+    startTime: new Date(),
+    version: '0.1.0',
+    processes: () => [],
+    shm: () => [],
+    build: { id: 'unknown', compiler: 'node', compiled: '06:00:09 Nov  2 2024', flags: 'UDP: native' },
+    ...ctx,
+  };
+}
 
 /** A server on an ephemeral 127.0.0.1 port, and helpers to talk to it. */
 export async function serve(opts: Omit<HttpServerOptions, 'host' | 'port'>): Promise<HttpServerHandle & {

@@ -118,6 +118,17 @@ describe('ShmTable', () => {
     t.unlockEntry();
   });
 
+  it('says how many of its bytes are in use (core.shmmem)', () => {
+    const sab = ShmTable.create({ name: 'usage', capacity: 8, arenaBytes: 1024, fields: 2 });
+    const t = new ShmTable(sab);
+    const empty = t.usedBytes();
+    expect(empty).toBeLessThan(sab.byteLength - 1024);
+    t.set('key-1', 'x'.repeat(20)); // 5 + 20 bytes: a 32-byte block, plus a record (24) and its fields (16)
+    expect(t.usedBytes()).toBe(empty + 32 + 24 + 16);
+    t.delete('key-1');
+    expect(t.usedBytes()).toBe(empty);
+  });
+
   it('costs a fixed overhead per record', () => {
     expect(overheadBytesPerRecord(0)).toBe(32);
     expect(overheadBytesPerRecord(4)).toBe(64);
