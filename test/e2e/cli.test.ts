@@ -206,17 +206,7 @@ describe('viaduct CLI', () => {
     expect(version as string).toContain(VERSION);
 
     // Give the counters something to count: one request, forwarded to a dead hop.
-    await sendUdp(LOOPBACK, sipPort, [
-      `OPTIONS sip:x@127.0.0.1:${sipPort} SIP/2.0`,
-      'Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKcli1',
-      'From: <sip:a@example.com>;tag=1',
-      'To: <sip:x@example.com>',
-      'Call-ID: cli-rpc-1',
-      'CSeq: 1 OPTIONS',
-      'Content-Length: 0',
-      '',
-      '',
-    ].join('\r\n'));
+    await sendUdp(LOOPBACK, sipPort, options(sipPort, 'cli-rpc-1'));
     let stats: string[] = [];
     for (let i = 0; i < 20; i++) {
       stats = (await rpc('stats.get_statistics', 'core:')) as string[];
@@ -427,18 +417,6 @@ export function ksr_request_route(): void {
     );
     const hop = await UdpListener.open(LOOPBACK, hopPort);
     try {
-      const options = (port: number, callId: string) =>
-        [
-          `OPTIONS sip:x@127.0.0.1:${port} SIP/2.0`,
-          'Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK' + callId,
-          'From: <sip:a@example.com>;tag=1',
-          'To: <sip:x@example.com>',
-          `Call-ID: ${callId}`,
-          'CSeq: 1 OPTIONS',
-          'Content-Length: 0',
-          '',
-          '',
-        ].join('\r\n');
       const forwarded = (callId: string) => (d: { data: Buffer }) => d.data.toString().includes(`Call-ID: ${callId}`);
 
       // The script's own settings: its listen address, HTTP address and one worker.
