@@ -188,8 +188,9 @@ async function main(): Promise<number> {
       await printStatus(v, dests, (Date.now() - started) / 1000);
     }
 
-    // A graceful stop lets each uas finish the calls it has (its 500 ms timewait).
-    const served = await Promise.all(uases.splice(0).map((u) => u.stop({ graceful: true, graceMs: 2000 })));
+    // A graceful stop lets each uas finish the calls it has (its 500 ms timewait); after a Ctrl-C
+    // the caller is gone, so there is nothing to wait for.
+    const served = await Promise.all(uases.splice(0).map((u) => u.stop(stopping ? {} : { graceful: true, graceMs: 2000 })));
     console.log('\nsummary, as each SIPp counted:');
     if (uacResult) {
       console.log(`  caller: ${uacResult.created} calls placed, ${uacResult.successful} completed, ${uacResult.failed} failed` +
