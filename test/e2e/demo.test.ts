@@ -51,8 +51,14 @@ describe('make demo', () => {
       total += Number(m![1]);
     }
     expect(total, out).toBe(80);
-    // the status lines show the dispatcher's view: every destination active and probed
-    expect(out).toMatch(new RegExp(`sip:${IP}:${uas[0]} \\(carrier-a\\)\\s+AP\\s+probe`));
+    // the status lines show the dispatcher's view: every destination active and probed, and the
+    // calls the load balancer sent it (viaduct_dispatcher_selections_total), the last line of each
+    for (const [i, port] of uas.entries()) {
+      const lines = [...out.matchAll(new RegExp(`sip:${IP}:${port} \\(carrier-${'abc'[i]}\\)\\s+(\\w+)\\s+probe\\s+[\\d.]+ ms\\s+calls sent (\\d+)`, 'g'))];
+      expect(lines.length, out).toBeGreaterThan(1);
+      expect(lines.at(-1)![1], out).toBe('AP');
+      expect(Number(lines.at(-1)![2]), out).toBeGreaterThan(5);
+    }
   }, 45_000);
 
   it('Ctrl-C during the calls stops the caller, the uas and the load balancer', async () => {
