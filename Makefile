@@ -1,10 +1,11 @@
-# viaduct: `make run` starts the proxy on the example script, `make test` installs and tests.
+# viaduct: `make run` starts the proxy on the example script, `make demo` shows it balancing calls,
+# `make test` installs and tests.
 SHELL := /bin/bash
 NPM_STAMP := node_modules/.installed
 RUN_SCRIPT ?= examples/load-balancer.js
 RUN_ARGS ?=
 
-.PHONY: all build run test bench deps native sipp kamailio clean
+.PHONY: all build run demo test bench deps native sipp kamailio clean
 
 all: build
 
@@ -41,6 +42,13 @@ kamailio:
 
 run: build
 	node dist/src/cli/main.js run $(RUN_SCRIPT) $(RUN_ARGS)
+
+# Three SIPp uas behind examples/load-balancer.js (examples/dispatcher.list), a SIPp caller at
+# DEMO_RATE calls/s for DEMO_SECONDS; prints the dispatcher's state and the calls per destination.
+DEMO_SECONDS ?= 20
+DEMO_RATE ?= 20
+demo: build sipp
+	node dist/bench/demo.js --seconds $(DEMO_SECONDS) --rate $(DEMO_RATE)
 
 # The tests are type-checked (tsconfig.test.json, no output) before vitest runs them.
 test: build sipp

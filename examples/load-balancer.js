@@ -1,7 +1,7 @@
 // A stateless carrier load balancer in Kamailio's KEMI JavaScript: new calls are spread over
 // the destinations of set 1 (examples/dispatcher.list), which are probed with OPTIONS every
 // 10 s; a destination that stops answering is skipped until it answers again. `make run`
-// starts this file:
+// starts this file, and `make demo` runs it with three SIPp uas as the destinations:
 //   bin/viaduct run examples/load-balancer.js
 // Point dispatcher.list at your carriers or media servers (Kamailio's list format).
 

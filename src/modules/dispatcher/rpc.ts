@@ -1,5 +1,5 @@
 // dispatcher.* RPC methods with Kamailio's parameters, replies and faults.
-import { EXECUTION_ERROR, INVALID_PARAMS, RpcError } from '../../rpc/registry.js';
+import { INVALID_PARAMS, RpcError } from '../../rpc/registry.js';
 import type { ParamValue, RpcMethodDef } from '../module.js';
 import { DispatcherListError, DS_DISABLED, DS_INACTIVE, DS_TRYING, makeDestination, type DsDestination } from './list.js';
 import type { Prober } from './probe.js';
@@ -16,8 +16,31 @@ export interface DispatcherControl {
   params: Record<string, ParamValue>;
 }
 
-const fault = (msg: string) => new RpcError(EXECUTION_ERROR, msg);
+// Kamailio's dispatcher faults are rpc->fault(ctx, 500, "..."), and jsonrpcs answers with that code.
+// Its texts come first; what follows the colon says why, which Kamailio only logs.
+const DS_FAULT = 500;
+const fault = (msg: string) => new RpcError(DS_FAULT, msg);
 const ACTIVE = 0;
+const STATE_VALUES = 'a or 1 (active), i or 0 (inactive), d or 2 (disabled), t or 3 (trying); ap, ip, tp add probing';
+
+/** A set id as Kamailio's rpc->scan("d") takes it: an integer, or a string of one. */
+function groupId(v: unknown): number | null {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** Kamailio compares destination URIs case-insensitively (strncasecmp in ds_reinit_state). */
+const sameUri = (a: string, b: string) => a.length === b.length && a.toLowerCase() === b.toLowerCase();
+
+/** Why `address` matched nothing in `group`: the set is missing, or which URIs it has. */
+function notFound(t: DsTable, group: number, address: string): string {
+  const s = t.set(group);
+  if (!s) {
+    const ids = t.sets.map((x) => x.setid);
+    return `destination set ${group} not found (${ids.length ? `sets: ${ids.join(', ')}` : 'no sets loaded'})`;
+  }
+  return `${address} is not in set ${group} (it has ${s.members.map((i) => t.dests[i]!.uri).join(', ')})`;
+}
 
 /** dispatcher.set_state letters: 0/i inactive, 1/a active, 2/d disabled, 3/t trying; a second "p" adds probing. */
 function rpcState(s: string): { state: number; probing: boolean } | null {
@@ -65,14 +88,19 @@ export const dispatcherRpc: Record<string, RpcMethodDef<DispatcherControl>> = {
   'dispatcher.set_state': {
     doc: 'Set the state of a destination address (state group address|all)',
     handler: (c, params) => {
-      const [stateText, group, address] = params.map((p) => (p === undefined ? undefined : String(p)));
-      if (stateText === undefined || group === undefined || address === undefined) throw fault('Invalid Parameters');
+      const [stateText, groupText, address] = params.map((p) => (p === undefined ? undefined : String(p)));
+      const group = groupId(params[1]);
+      if (stateText === undefined || groupText === undefined || address === undefined) {
+        throw fault('Invalid Parameters: dispatcher.set_state STATE GROUP ADDRESS|all (e.g. ip 1 sip:10.0.0.2:5060)');
+      }
+      if (group === null) throw fault(`Invalid Parameters: group "${groupText}" is not a set id (an integer)`);
+      if (stateText === '') throw fault(`Invalid State Parameter: use ${STATE_VALUES}`);
       const st = rpcState(stateText);
-      if (!st) throw fault('Unknown State Value');
+      if (!st) throw fault(`Unknown State Value "${stateText}": use ${STATE_VALUES}`);
       const t = c.table();
-      const s = t.set(Number(group));
-      const targets = s ? s.members.filter((i) => address === 'all' || t.dests[i]!.uri === address) : [];
-      if (targets.length === 0) throw fault('State Update Failed');
+      const s = t.set(group);
+      const targets = s ? s.members.filter((i) => address === 'all' || sameUri(t.dests[i]!.uri, address)) : [];
+      if (targets.length === 0) throw fault(`State Update Failed: ${notFound(t, group, address)}`);
       // set directly: no thresholds, no events (as Kamailio)
       for (const i of targets) t.setState(i, st.state, st.probing);
       return 'Ok. Dispatcher state updated.';
@@ -104,25 +132,35 @@ export const dispatcherRpc: Record<string, RpcMethodDef<DispatcherControl>> = {
     doc: 'Add a destination (group address [flags [priority [attrs]]])',
     handler: (c, params) => {
       const [group, address, flags, priority, attrs] = params;
-      if (group === undefined || address === undefined) throw fault('Invalid Parameters');
+      if (group === undefined || address === undefined) {
+        throw fault('Invalid Parameters: dispatcher.add GROUP ADDRESS [FLAGS [PRIORITY [ATTRS]]]');
+      }
       let d: DsDestination;
       try {
         d = makeDestination({ setid: group, uri: address, flags, priority, attrs }, 'dispatcher.add');
       } catch (e) {
         throw fault(`Adding dispatcher dst failed: ${(e as Error).message}`);
       }
-      c.replace([...c.table().dests, d]);
+      const dests = c.table().dests;
+      // Kamailio would add a second copy, which doubles the URI's share and which set_state and
+      // remove cannot tell apart; the same set and URI is refused instead.
+      if (dests.some((x) => x.setid === d.setid && sameUri(x.uri, d.uri))) {
+        throw fault(`Adding dispatcher dst failed: ${d.uri} is already in set ${d.setid}`);
+      }
+      c.replace([...dests, d]);
       return 'Ok. Dispatcher destination added.';
     },
   },
   'dispatcher.remove': {
     doc: 'Remove a destination (group address)',
     handler: (c, params) => {
-      const [group, address] = params.map((p) => (p === undefined ? undefined : String(p)));
-      if (group === undefined || address === undefined) throw fault('Invalid Parameters');
-      const before = c.table().dests;
-      const after = before.filter((d) => !(d.setid === Number(group) && d.uri === address));
-      if (after.length === before.length) throw fault('Removing dispatcher dst failed: not found');
+      const address = params[1] === undefined ? undefined : String(params[1]);
+      const group = groupId(params[0]);
+      if (params[0] === undefined || address === undefined) throw fault('Invalid Parameters: dispatcher.remove GROUP ADDRESS');
+      if (group === null) throw fault(`Invalid Parameters: group "${String(params[0])}" is not a set id (an integer)`);
+      const t = c.table();
+      const after = t.dests.filter((d) => !(d.setid === group && sameUri(d.uri, address)));
+      if (after.length === t.dests.length) throw fault(`Removing dispatcher dst failed: ${notFound(t, group, address)}`);
       c.replace(after);
       return 'Ok. Dispatcher destination removed.';
     },
