@@ -11,27 +11,17 @@
 // on a shared machine is the figure least disturbed by other processes.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { coreOf } from './build.js';
 
 type Receive = (buf: Buffer, srcIp: string, srcPort: number, sockIndex: number) => void;
 
 /** A SipCore of the build whose `src/` is at srcUrl, routing every request by its Route set. */
 async function setUp(srcUrl: URL, limits: Record<string, number>): Promise<{ receive: Receive; sent: () => number; capture: (on: boolean) => string }> {
-  const load = <T>(path: string): Promise<T> => import(new URL(path, srcUrl).href) as Promise<T>;
-  const { resolveSettings } = await load<typeof import('../../src/core/config.js')>('core/config.js');
-  const { SipCore } = await load<typeof import('../../src/core/core.js')>('core/core.js');
-  const { createLogger } = await load<typeof import('../../src/core/log.js')>('core/log.js');
-  const { socketInfos } = await load<typeof import('../../src/core/runtime/thread.js')>('core/runtime/thread.js');
-  const { createStatsBuffer, ThreadCounters } = await load<typeof import('../../src/core/stats/counters.js')>('core/stats/counters.js');
-  const { buildKSR, resolveModparams } = await load<typeof import('../../src/core/ksr.js')>('core/ksr.js');
-
-  const settings = resolveSettings(limits, { listen: ['udp:127.0.0.1:5060'], alias: [], modparams: [] }, 1);
   let sent = 0;
   let last = '';
   let keep = false;
-  const core = new SipCore(settings, socketInfos(settings),
-    { copiesOnSend: true, send(_i, data) { sent++; if (keep) last = data.toString('latin1'); } },
-    new ThreadCounters(createStatsBuffer(1), 0), createLogger('err', 'bench'), null, 'vdbench-');
-  const KSR = buildKSR(core, resolveModparams({}));
+  const { core, KSR } = await coreOf(srcUrl,
+    { copiesOnSend: true, send(_i, data) { sent++; if (keep) last = data.toString('latin1'); } }, { settings: limits });
   core.routes = {
     request: () => { if (KSR.rr.loose_route() > 0) KSR.forward(); else KSR.forward(); },
     named: () => undefined,
