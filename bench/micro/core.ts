@@ -10,31 +10,19 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { coreOf } from './build.js';
 import { commonHeaders as common, SDP as sdp, sippRequest as req, UAC as uac } from './sipp-call.js';
 
 type Receive = (buf: Buffer, srcIp: string, srcPort: number, sockIndex: number) => void;
 
 /** A SipCore of the build whose `src/` is at srcUrl, forwarding everything, and the call it receives. */
 async function setUp(srcUrl: URL): Promise<{ receive: Receive; msgs: [Buffer, number][]; sent: () => number }> {
-  const load = <T>(path: string): Promise<T> => import(new URL(path, srcUrl).href) as Promise<T>;
-  const { resolveSettings } = await load<typeof import('../../src/core/config.js')>('core/config.js');
-  const { SipCore } = await load<typeof import('../../src/core/core.js')>('core/core.js');
-  const { createLogger } = await load<typeof import('../../src/core/log.js')>('core/log.js');
-  const { socketInfos } = await load<typeof import('../../src/core/runtime/thread.js')>('core/runtime/thread.js');
-  const { createStatsBuffer, ThreadCounters } = await load<typeof import('../../src/core/stats/counters.js')>('core/stats/counters.js');
-  const { createProcessingHistogram } = await load<typeof import('../../src/core/stats/histogram.js')>('core/stats/histogram.js');
-  const { buildKSR, resolveModparams } = await load<typeof import('../../src/core/ksr.js')>('core/ksr.js');
-
-  const settings = resolveSettings(undefined, { listen: ['udp:127.0.0.1:5060'], alias: [], modparams: [] }, 1);
   let sent = 0;
   let lastSent = '';
   let keepSent = true; // while setting up: the text of what was sent (the buffer is reused)
   // copiesOnSend, as the native transport: forwards are serialized into one reused buffer
-  const core = new SipCore(settings, socketInfos(settings),
-    { copiesOnSend: true, send(_i, data) { sent++; if (keepSent) lastSent = data.toString('latin1'); } },
-    new ThreadCounters(createStatsBuffer(1), 0), createLogger('err', 'bench'), createProcessingHistogram(), 'vdbench-');
-  // the modules joined as in a SIP thread (their hooks: sl's ACK filter, maxfwd, rr, dispatcher)
-  const KSR = buildKSR(core, resolveModparams({}));
+  const { core, KSR } = await coreOf(srcUrl,
+    { copiesOnSend: true, send(_i, data) { sent++; if (keepSent) lastSent = data.toString('latin1'); } }, { histogram: true });
   core.routes = { request: () => KSR.forward_uri('sip:127.0.0.1:5070'), named: () => undefined };
 
   // Replies carry the Via the proxy added: take it from what forward() produced.

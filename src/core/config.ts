@@ -24,6 +24,9 @@ export interface Settings {
   ringBytes: number;         // size of each ring between two threads
   udpBufferBytes: number;    // SO_RCVBUF/SO_SNDBUF per socket (the kernel caps it at net.core.rmem_max)
   watchdogMs: number;        // a SIP thread stuck this long in one message is restarted; 0: no watchdog
+  sipMaxMsgSize: number;     // bytes of a received message; more is answered 513 (Message Too Large)
+  sipMaxHeaders: number;     // header lines of a received message; more is answered 513
+  sipMaxHeaderSize: number;  // bytes of one received header line; more is answered 513
 }
 
 /** What a script may export as `settings` (all optional, loosely typed as users write it). */
@@ -39,6 +42,9 @@ export interface ScriptSettings {
   ring_bytes?: number;
   udp_buffer_bytes?: number;
   watchdog_ms?: number;
+  sip_max_msg_size?: number;
+  sip_max_headers?: number;
+  sip_max_header_size?: number;
 }
 
 export class ConfigError extends Error {}
@@ -47,6 +53,13 @@ export const DEFAULT_LISTEN = 'udp:127.0.0.1:5060';
 export const DEFAULT_HTTP = '127.0.0.1:9060';
 /** How long a SIP thread may spend in one message before the watchdog restarts it. */
 export const DEFAULT_WATCHDOG_MS = 2000;
+// Limits on what a received message may hold (RFC 3261 leaves them to the implementation).
+// Kamailio's buffer is 65535 bytes (BUF_SIZE) with no count of headers; these defaults never
+// refuse a message that crossed 70 hops (Max-Forwards) adding a Via and a Record-Route at each,
+// and bound what one datagram can make a thread do.
+export const DEFAULT_SIP_MAX_MSG_SIZE = 65535;
+export const DEFAULT_SIP_MAX_HEADERS = 256;
+export const DEFAULT_SIP_MAX_HEADER_SIZE = 16384;
 
 /** Splits "host:port" where host may be "[v6]". Port 0 when absent. */
 export function splitHostPort(s: string): { host: string; port: number } {
@@ -125,6 +138,13 @@ function toArray(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
+/** A sip_max_* setting: an integer from min (below it no ordinary message passes) to 2^31-1. */
+function limit(name: string, v: number | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < min || v > 0x7fffffff) throw new ConfigError(`${name} must be an integer of at least ${min}, got ${v}`);
+  return v;
+}
+
 /** Command-line overrides, as parsed by the CLI. */
 export interface CliOverrides {
   listen: string[];
@@ -163,8 +183,11 @@ export function resolveSettings(script: ScriptSettings | undefined, cli: CliOver
   if (!Number.isInteger(udpBufferBytes) || udpBufferBytes < 65536) throw new ConfigError(`udp_buffer_bytes must be an integer of at least 65536: ${udpBufferBytes}`);
   const watchdogMs = cli.watchdogMs ?? s.watchdog_ms ?? DEFAULT_WATCHDOG_MS;
   if (!Number.isInteger(watchdogMs) || watchdogMs < 0) throw new ConfigError(`watchdog_ms must be a whole number of milliseconds (0: off), got ${watchdogMs}`);
+  const sipMaxMsgSize = limit('sip_max_msg_size', s.sip_max_msg_size, DEFAULT_SIP_MAX_MSG_SIZE, 1024);
+  const sipMaxHeaders = limit('sip_max_headers', s.sip_max_headers, DEFAULT_SIP_MAX_HEADERS, 16);
+  const sipMaxHeaderSize = limit('sip_max_header_size', s.sip_max_header_size, DEFAULT_SIP_MAX_HEADER_SIZE, 256);
   return {
-    listen, workers, logLevel: level, modparams, ringBytes, udpBufferBytes, watchdogMs,
+    listen, workers, logLevel: level, modparams, ringBytes, udpBufferBytes, watchdogMs, sipMaxMsgSize, sipMaxHeaders, sipMaxHeaderSize,
     alias: [...toArray(s.alias), ...cli.alias],
     http: parseHttp(httpText),
   };

@@ -21,7 +21,7 @@ const lump = (start: number, end: number, text: string): Lump => ({ start, end, 
 import { HDR } from './sip/headers.js';
 import type { SipMessage, Via } from './sip/message.js';
 import { METHOD_ACK } from './sip/methods.js';
-import { parseMessage, SipParseError } from './sip/parser.js';
+import { parseMessage, SipLimitError, SipParseError, type ParseLimits } from './sip/parser.js';
 import { formatHostPort, parseUri, type SipUri } from './sip/uri.js';
 import { canReplyTo, validateMessage, type ValidateOptions } from './sip/validate.js';
 import { C, methodCounter, replyCounters, type ThreadCounters } from './stats/counters.js';
@@ -50,11 +50,23 @@ export interface Routes {
 export interface Destination { host: string; port: number; family: 4 | 6 }
 
 const uriCache = new Map<string, SipUri>();
+/** Longer URIs are not kept: 1024 hostile 60 KB Route URIs would hold 60 MB per thread. */
+const URI_CACHE_MAX_LENGTH = 512;
+let longUri = '';
+let longParsed: SipUri | undefined;
 
 /** parseUri with a small cache: scripts forward to the same few URIs over and over. */
 export function parseUriCached(s: string): SipUri {
   let u = uriCache.get(s);
   if (u === undefined) {
+    if (s.length > URI_CACHE_MAX_LENGTH) {
+      // only the last one: routing a message asks for the same URI several times
+      if (s !== longUri) {
+        longParsed = parseUri(s); // may throw: then nothing is kept
+        longUri = s;
+      }
+      return longParsed!;
+    }
     u = parseUri(s);
     if (uriCache.size > 1024) uriCache.clear();
     uriCache.set(s, u);
@@ -87,6 +99,9 @@ export class SipCore {
   private forwardHeaderHooks: ((ctx: MsgContext, out: SocketInfo) => string)[] = [];
   /** Where forwarded messages are serialized when the transport copies on send. */
   private readonly scratch: Buffer | undefined;
+  /** sip_max_headers, sip_max_header_size; sip_max_msg_size is checked before parsing. */
+  private readonly parseLimits: ParseLimits;
+  private readonly maxMsgSize: number;
   /** "host:port" (lower case, IPv6 bracketed) of every socket and alias: is_myself. */
   private readonly myself = new Set<string>();
   /** Socket addresses as received in Via/URIs most of the time, checked before the Set. */
@@ -106,6 +121,8 @@ export class SipCore {
   ) {
     this.viaStart = sockets.map((s) => `Via: SIP/2.0/UDP ${s.viaHost}:${s.viaPort};branch=z9hG4bKvd`);
     this.scratch = transport.copiesOnSend ? Buffer.allocUnsafe(65536) : undefined;
+    this.parseLimits = { maxHeaders: settings.sipMaxHeaders, maxHeaderSize: settings.sipMaxHeaderSize };
+    this.maxMsgSize = settings.sipMaxMsgSize;
     for (const s of sockets) {
       this.myself.add(`${formatHostPort(s.bindHost, 0).toLowerCase()}:${s.port}`);
       this.myself.add(`${s.viaHost.toLowerCase()}:${s.viaPort}`);
@@ -136,8 +153,13 @@ export class SipCore {
     const sock = this.sockets[sockIndex];
     let msg: SipMessage;
     try {
-      msg = parseMessage(buf);
+      if (buf.length > this.maxMsgSize) throw new SipLimitError(`message over ${this.maxMsgSize} bytes`);
+      msg = parseMessage(buf, this.parseLimits);
     } catch (e) {
+      if (e instanceof SipLimitError) {
+        this.overLimit(buf, srcIp, srcPort, sock, e.reason);
+        return;
+      }
       this.counters.inc(C.bad_msg_hdr);
       this.log.dbg(`dropping unparsable message from ${srcIp}:${srcPort}: ${(e as Error).message}`);
       this.replyToBroken(buf, srcIp, srcPort, sock, e);
@@ -160,6 +182,31 @@ export class SipCore {
       }
     }
     if (this.histogram) recordProcessingTime(this.histogram, (performance.now() - t0) * 1e6);
+  }
+
+  /**
+   * A message over a sip_max_* limit, counted: a request is answered 513 when a reply can be
+   * addressed (RFC 3261 21.5.14), anything else dropped. Finding the headers a reply echoes takes
+   * one parse without limits: linear in the message, and no more than routing it would cost.
+   */
+  private overLimit(buf: Buffer, srcIp: string, srcPort: number, sock: SocketInfo, why: string): void {
+    const c = this.counters;
+    c.inc(C['viaduct:oversized_msgs']);
+    this.log.dbg(`message from ${srcIp}:${srcPort} over a limit (${buf.length} bytes): ${why}`);
+    let msg: SipMessage;
+    try {
+      msg = parseMessage(buf);
+    } catch {
+      c.inc(buf.length >= 4 && buf.toString('latin1', 0, 4) === 'SIP/' ? C.err_replies : C.err_requests);
+      return;
+    }
+    if (!msg.isRequest) {
+      c.inc(C.err_replies);
+      return;
+    }
+    c.inc(C.err_requests);
+    this.ctx.reset(msg, srcIp, srcPort, sock);
+    if (sendStatelessReply(this.ctx, 513, `Message Too Large (${why})`) < 0) c.inc(C.drop_requests);
   }
 
   /** A request whose framing is broken: answer 400 if the headers a reply needs still parse. */

@@ -11,3 +11,14 @@ export class SipParseError extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * A message over one of the parser's limits (too many header lines, a header line too long):
+ * not broken, too big for us. Answered 513 Message Too Large when a reply can be addressed.
+ */
+export class SipLimitError extends SipParseError {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'SipLimitError';
+  }
+}

@@ -6,7 +6,7 @@
 
 import { CR, HT, LF, SP, decodeUnfolded, isLWS, isToken, parseDigits } from './chars.js';
 import { decodeBytes, indexOfByte } from './bytes.js';
-import { SipParseError } from './errors.js';
+import { SipLimitError, SipParseError } from './errors.js';
 import { type CSeq, TextRef, parseCSeq, parseNameAddrHeader, parseViaHeader } from './fields.js';
 import { HDR, HDR_CANONICAL_NAMES, PACKED_NAME_MAX, headerIdFromBytes, headerIdFromWords, headerIdOf } from './headers.js';
 import { METHOD_OTHER, METHOD_UNDEF, methodIdFromBytes, methodName } from './methods.js';
@@ -425,14 +425,29 @@ function parseStatusLine(msg: SipMessage, buf: Buffer, start: number, end: numbe
   msg._reasonEnd = end;
 }
 
+/** What parseMessage accepts of a message it receives (the sip_max_* settings). */
+export interface ParseLimits {
+  /** Header lines (a folded line and its continuations count once). */
+  maxHeaders: number;
+  /** Bytes of one header line, name to CRLF, continuation lines included. */
+  maxHeaderSize: number;
+}
+
+/** For messages we made or stored ourselves. */
+export const NO_LIMITS: ParseLimits = Object.freeze({ maxHeaders: 0x7fffffff, maxHeaderSize: 0x7fffffff });
+
 /**
  * Parses the framing of one datagram: the first line, the header line boundaries and the
  * body extent. buf may be a view into shared memory; the message keeps a reference to it, so
- * it must not outlive the buffer's current contents (decoded values are copies).
+ * it must not outlive the buffer's current contents (decoded values are copies). Over a limit
+ * it throws SipLimitError as soon as the limit is passed, having spent no more than the limit's
+ * worth of work.
  */
-export function parseMessage(buf: Buffer): SipMessage {
+export function parseMessage(buf: Buffer, limits: ParseLimits = NO_LIMITS): SipMessage {
   const len = buf.length;
   const msg = new SipMessage(buf);
+  const maxHeaders = limits.maxHeaders;
+  const maxHeaderSize = limits.maxHeaderSize;
 
   // Leading CRLFs are ignored (RFC 3261 7.5).
   let p = 0;
@@ -473,6 +488,8 @@ export function parseMessage(buf: Buffer): SipMessage {
     if (lf === -1) throw new SipParseError('missing empty line after headers');
     if (lf !== firstLf) msg._folded = true;
     p = lf + 1;
+    if (p - start > maxHeaderSize) throw new SipLimitError(`header line over ${maxHeaderSize} bytes`);
+    if (headers.length === maxHeaders) throw new SipLimitError(`more than ${maxHeaders} headers`);
     // name [WSP] ":" on the first line. Names are short, so a JS loop finds the colon faster
     // than the native call, and it packs the first bytes into words on the way: the id lookup
     // then compares words instead of reading every byte again. A name that maps to an id is a

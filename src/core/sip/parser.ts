@@ -1,3 +1,3 @@
 // Entry point of the SIP parser: framing (parseMessage) and its error type.
-export { parseMessage } from './message.js';
-export { SipParseError } from './errors.js';
+export { NO_LIMITS, parseMessage, type ParseLimits } from './message.js';
+export { SipLimitError, SipParseError } from './errors.js';

@@ -73,10 +73,12 @@ function parseParams(s: string, start: number, end: number, params: Record<strin
   let i = start;
   while (i < end) {
     // s[i] is ';'
+    // the parameter's end and its '=' in one pass: a search for '=' beyond the parameter would
+    // make a URI of many flags (";x;x;x...") cost the square of its length
     let j = i + 1;
-    while (j < end && s.charCodeAt(j) !== 0x3b) j++;
-    const eq = s.indexOf('=', i + 1);
-    const nameEnd = eq !== -1 && eq < j ? eq : j;
+    let nameEnd = -1;
+    for (let c; j < end && (c = s.charCodeAt(j)) !== 0x3b; j++) if (c === 0x3d && nameEnd < 0) nameEnd = j;
+    if (nameEnd < 0) nameEnd = j;
     if (nameEnd === i + 1) throw new SipParseError('bad URI parameter');
     checkChars(s, i + 1, nameEnd, PARAM, 'parameter');
     if (nameEnd < j) checkChars(s, nameEnd + 1, j, PARAM, 'parameter');

@@ -66,6 +66,7 @@ const VIADUCT = [
   'worker_socket_rcv', // datagrams that reached a worker's socket directly, not via the ring
   'script_errors', // exceptions thrown by the routing script
   'loops_detected',
+  'oversized_msgs', // messages over a sip_max_* limit: answered 513 when a request can be, else dropped
 ] as const;
 
 type CoreName = (typeof CORE)[number];

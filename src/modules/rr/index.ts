@@ -12,17 +12,20 @@ const paramCache = new Map<string, RegExp>();
 
 /**
  * Removes Route values, a whole header line when every value on it goes (removing each value
- * of "Route: <a>, <b>" separately would leave an empty header).
+ * of "Route: <a>, <b>" separately would leave an empty header). One walk over the Route set,
+ * whose values come line by line: a Route set can hold thousands of values (a hostile message),
+ * so nothing here may be quadratic in their number.
  */
 function removeRoutes(ctx: MsgContext, gone: NameAddr[]): void {
-  const msg = ctx.msg;
-  const all = msg.routes();
-  for (const h of msg.getHeaders(HDR.ROUTE)) {
-    const onLine = all.filter((r) => r.header === h);
-    const removed = onLine.filter((r) => gone.includes(r));
-    if (removed.length === 0) continue;
-    if (removed.length === onLine.length) ctx.lumps.remove(h.lineStart, h.lineEnd);
-    else for (const r of removed) ctx.lumps.remove(r.removeStart, r.removeEnd);
+  const all = ctx.msg.routes();
+  for (let i = 0; i < all.length;) {
+    const h = all[i].header;
+    let end = i;
+    let removed = 0;
+    for (; end < all.length && all[end].header === h; end++) if (gone.includes(all[end])) removed++;
+    if (removed === end - i) ctx.lumps.remove(h.lineStart, h.lineEnd);
+    else if (removed > 0) for (let k = i; k < end; k++) if (gone.includes(all[k])) ctx.lumps.remove(all[k].removeStart, all[k].removeEnd);
+    i = end;
   }
 }
 

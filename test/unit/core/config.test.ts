@@ -46,4 +46,13 @@ describe('config', () => {
     expect(resolveSettings({ watchdog_ms: 500 }, cli, 2).watchdogMs).toBe(500);
     expect(resolveSettings({ watchdog_ms: 500 }, { ...cli, watchdogMs: 0 }, 2).watchdogMs).toBe(0);
   });
+
+  it('limits received messages to 65535 bytes, 256 headers and 16 KiB header lines unless the script says otherwise', () => {
+    expect(resolveSettings(undefined, cli, 2)).toMatchObject({ sipMaxMsgSize: 65535, sipMaxHeaders: 256, sipMaxHeaderSize: 16384 });
+    expect(resolveSettings({ sip_max_msg_size: 4096, sip_max_headers: 2000, sip_max_header_size: 512 }, cli, 2))
+      .toMatchObject({ sipMaxMsgSize: 4096, sipMaxHeaders: 2000, sipMaxHeaderSize: 512 });
+    expect(() => resolveSettings({ sip_max_headers: 8 }, cli, 2)).toThrow(/sip_max_headers must be an integer of at least 16, got 8/);
+    expect(() => resolveSettings({ sip_max_header_size: 100.5 }, cli, 2)).toThrow(/sip_max_header_size must be an integer/);
+    expect(() => resolveSettings({ sip_max_msg_size: 'big' as unknown as number }, cli, 2)).toThrow(/sip_max_msg_size/);
+  });
 });

@@ -1,7 +1,7 @@
 // A real SipCore with its KSR object whose sends are captured: the routes under test run on
 // messages handed to core.receive(), as a worker would. An error a route throws (a failed
 // expect() too) comes out of run(), so it fails the test.
-import { resolveSettings } from '../../../src/core/config.js';
+import { resolveSettings, type ScriptSettings } from '../../../src/core/config.js';
 import { SipCore } from '../../../src/core/core.js';
 import { buildKSR, resolveModparams } from '../../../src/core/ksr.js';
 import { createLogger } from '../../../src/core/log.js';
@@ -11,8 +11,8 @@ import { createStatsBuffer, sumStats, ThreadCounters } from '../../../src/core/s
 export interface Sent { sock: number; text: string; port: number; host: string }
 
 /** A core on two sockets (v4 and v6) whose sends are captured, with the script given as routes. */
-export function setup(listen = ['udp:127.0.0.1:5060', 'udp:[::1]:5062'], modparams: Record<string, Record<string, string | number>> = {}, moduleData: Record<string, unknown> = {}) {
-  const settings = resolveSettings(undefined, { listen, alias: ['proxy.example.com'], modparams: [] }, 1);
+export function setup(listen = ['udp:127.0.0.1:5060', 'udp:[::1]:5062'], modparams: Record<string, Record<string, string | number>> = {}, moduleData: Record<string, unknown> = {}, script?: ScriptSettings) {
+  const settings = resolveSettings(script, { listen, alias: ['proxy.example.com'], modparams: [] }, 1);
   const sent: Sent[] = [];
   const sab = createStatsBuffer(1);
   const core = new SipCore(settings, socketInfos(settings), { send: (sock, d, port, host) => { sent.push({ sock, text: d.toString(), port, host }); } },

@@ -151,6 +151,61 @@ describe('KSR on the stateless core', () => {
     expect(parseMessage(Buffer.from(out[0].text)).getHeader('Route')).toBeUndefined();
   });
 
+  it('loose_route on a Route set of 1,500 lines, and on lines that hold several values', () => {
+    const { KSR, run } = setup(undefined, {}, {}, { sip_max_headers: 2000 });
+    const hop = (i: number) => `sip:10.0.${i >> 8}.${i & 255}:5060;lr`;
+    let routes = 'Route: <sip:127.0.0.1:5060;lr>\n';
+    for (let i = 1; i < 1500; i++) routes += `Route: <${hop(i)}>\n`;
+    let rc = 0;
+    let out = run(() => { rc = KSR.rr.loose_route(); KSR.forward(); }, invite(routes));
+    expect(rc).toBe(1);
+    expect([out[0].host, out[0].port]).toEqual(['10.0.0.1', 5060]);
+    let m = parseMessage(Buffer.from(out[0].text));
+    expect(m.routes().map((r) => r.uri)).toEqual(Array.from({ length: 1499 }, (_, i) => hop(i + 1)));
+    expect(m.getHeaders('Route')).toHaveLength(1499);
+    // both of our double Record-Route entries go: the first line whole, one value of the second
+    out = run(() => { rc = KSR.rr.loose_route(); KSR.forward(); }, invite(
+      'Route: <sip:127.0.0.1:5060;r2=on;lr>\nRoute: <sip:[::1]:5062;r2=on;lr>, <sip:a.example.com;lr>\nRoute: <sip:b.example.com;lr>, <sip:c.example.com;lr>\n'));
+    expect(rc).toBe(1);
+    m = parseMessage(Buffer.from(out[0].text));
+    expect(m.routes().map((r) => r.uri)).toEqual(['sip:a.example.com;lr', 'sip:b.example.com;lr', 'sip:c.example.com;lr']);
+    expect(m.getHeaders('Route').map((h) => m.headerValue(h))).toEqual(['<sip:a.example.com;lr>', '<sip:b.example.com;lr>, <sip:c.example.com;lr>']);
+  });
+
+  it('answers 513 a request over a sip_max_* limit, counts it, and drops what cannot be answered', () => {
+    const { core, KSR, deliver, stats } = setup(undefined, {}, {}, { sip_max_headers: 16, sip_max_header_size: 300, sip_max_msg_size: 2000 });
+    core.routes = { request: () => KSR.forward_uri('sip:127.0.0.1:5070'), named: () => undefined };
+    const codeOf = (text: string) => /^SIP\/2\.0 (\d+) (.*)\r\n/.exec(text)?.slice(1);
+    const forwarded = (raw: string) => deliver(raw).map((o) => [o.port, o.text.slice(0, 7)]);
+    // 7 headers in invite(): 9 more make 16, the limit; 10 more are over it
+    const fill = (n: number) => Array.from({ length: n }, (_, i) => `X-${i}: ${i}\n`).join('');
+    expect(forwarded(invite(fill(9)))).toEqual([[5070, 'INVITE ']]);
+    let out = deliver(invite(fill(10)));
+    expect(out).toHaveLength(1);
+    expect(codeOf(out[0].text)).toEqual(['513', 'Message Too Large (more than 16 headers)']);
+    expect([out[0].host, out[0].port]).toEqual(['192.0.2.10', 5061]);
+    expect(parseMessage(Buffer.from(out[0].text)).callId()).toBe('c1@192.0.2.10');
+    // a line of 300 bytes passes, of 301 not ("Subject: " and CRLF are 11 of them)
+    expect(forwarded(invite(`Subject: ${'s'.repeat(289)}\n`))).toEqual([[5070, 'INVITE ']]);
+    out = deliver(invite(`Subject: ${'s'.repeat(290)}\n`));
+    expect(codeOf(out[0].text)).toEqual(['513', 'Message Too Large (header line over 300 bytes)']);
+    out = deliver(invite(`X-Big: ${'b'.repeat(250)}\n`.repeat(8)));
+    expect(codeOf(out[0].text)).toEqual(['513', 'Message Too Large (message over 2000 bytes)']);
+    expect(stats().get('viaduct:oversized_msgs')).toBe(3);
+    expect(stats().get('core:err_requests')).toBe(3);
+    expect(stats().get('core:bad_msg_hdr')).toBe(0);
+    // an ACK, a request without the headers a reply copies, a reply: dropped and counted
+    expect(deliver(invite(fill(10)).replace('INVITE sip', 'ACK sip').replace('1 INVITE', '1 ACK'))).toEqual([]);
+    expect(deliver(invite(fill(11)).replace(/^From: .*\n/m, ''))).toEqual([]);
+    expect(stats().get('core:drop_requests')).toBe(2);
+    const reply = `SIP/2.0 200 OK\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKvd1\nVia: SIP/2.0/UDP 192.0.2.10:5061;branch=z9hG4bKabc\n` +
+      `From: <sip:alice@example.com>;tag=f1\nTo: <sip:bob@example.com>;tag=t1\nCall-ID: c1@192.0.2.10\nCSeq: 1 INVITE\n${fill(12)}Content-Length: 0\n\n`;
+    expect(deliver(reply)).toEqual([]);
+    expect(stats().get('viaduct:oversized_msgs')).toBe(6);
+    expect(stats().get('core:err_replies')).toBe(1);
+    expect(stats().get('core:fwd_replies')).toBe(0);
+  });
+
   it('core predicates and flags', () => {
     const { KSR, run } = setup();
     let r: unknown[] = [];

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { HDR } from '../../../src/core/sip/headers.js';
 import { METHOD_INVITE, METHOD_OTHER } from '../../../src/core/sip/methods.js';
-import { SipParseError, parseMessage } from '../../../src/core/sip/parser.js';
+import { SipLimitError, SipParseError, parseMessage } from '../../../src/core/sip/parser.js';
 import { MANDATORY, invite, parse, wire } from './helpers.js';
 
 function parseError(buf: Buffer): string {
@@ -246,5 +246,39 @@ describe('lazy accessors', () => {
 
   it('refuse requestUri() on a reply', () => {
     expect(() => parse(['SIP/2.0 200 OK']).requestUri()).toThrow('not a request');
+  });
+});
+
+describe('limits (sip_max_headers, sip_max_header_size)', () => {
+  const limited = (buf: Buffer, maxHeaders: number, maxHeaderSize: number): string => {
+    try {
+      return `parsed ${parseMessage(buf, { maxHeaders, maxHeaderSize }).headers.length}`;
+    } catch (e) {
+      if (e instanceof SipLimitError) return e.reason;
+      throw e;
+    }
+  };
+  const withLines = (lines: string) => Buffer.from(`OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n${lines}Content-Length: 0\r\n\r\n`);
+
+  it('counts header lines, a folded one once, and stops at the first over the limit', () => {
+    expect(limited(withLines('A: 1\r\nB: 2\r\n'), 4, 1000)).toBe('parsed 4');
+    expect(limited(withLines('A: 1\r\nB: 2\r\n'), 3, 1000)).toBe('more than 3 headers');
+    expect(limited(withLines('A: 1\r\n 1b\r\n\t1c\r\nB: 2\r\n'), 4, 1000)).toBe('parsed 4');
+    // over the limit is found before a later line is looked at: the broken one is never reached
+    expect(limited(withLines('A: 1\r\nB: 2\r\nbroken line\r\n'), 3, 1000)).toBe('more than 3 headers');
+    expect(new SipLimitError('x')).toBeInstanceOf(SipParseError);
+  });
+
+  it('measures a header line from its name to its CRLF, continuation lines included', () => {
+    const line = `Subject: ${'x'.repeat(89)}\r\n`; // 100 bytes
+    expect(limited(withLines(line), 100, 100)).toBe('parsed 3');
+    expect(limited(withLines(line), 100, 99)).toBe('header line over 99 bytes');
+    expect(limited(withLines(`Subject: ${'x'.repeat(50)}\r\n ${'y'.repeat(40)}\r\n`), 100, 99)).toBe('header line over 99 bytes');
+  });
+
+  it('has none by default: 5,000 headers parse', () => {
+    let lines = '';
+    for (let i = 0; i < 5000; i++) lines += `X-${i}: ${i}\r\n`;
+    expect(parseMessage(withLines(lines)).headers).toHaveLength(5002);
   });
 });

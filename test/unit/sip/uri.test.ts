@@ -81,6 +81,16 @@ describe('parseUri', () => {
   });
 });
 
+describe('parseUri on hostile input', () => {
+  it('parses a URI of 20,000 flag parameters, each flag ending where the next ";" starts', () => {
+    const u = parseUri(`sip:h${';x'.repeat(20000)};lr;y=1${';z'.repeat(3)}`);
+    expect({ ...u.params }).toEqual({ x: '', lr: '', y: '1', z: '' });
+    // an "=" after the URI ends (in the text around it) is not a parameter value
+    expect(checkUri('<sip:h;lr;x>;tag=1', 1, 11)).toBe(URI_SIP);
+    expect(() => checkUri('<sip:h;lr;;>;tag=1', 1, 11)).toThrow(/bad URI parameter/);
+  });
+});
+
 describe('checkUri', () => {
   /** checkUri's result, or the reason it throws. */
   function outcome(check: () => number): number | string {

@@ -45,7 +45,7 @@ describe('counter list', () => {
       'sl:4xx_replies', 'sl:500_replies', 'sl:5xx_replies', 'sl:6xx_replies', 'sl:xxx_replies',
       'sl:sent_replies', 'sl:sent_err_replies', 'sl:received_ACKs', 'sl:failures',
       'viaduct:ring_full_drops', 'viaduct:worker_restarts', 'viaduct:worker_lost_messages',
-      'viaduct:worker_socket_rcv', 'viaduct:script_errors', 'viaduct:loops_detected',
+      'viaduct:worker_socket_rcv', 'viaduct:script_errors', 'viaduct:loops_detected', 'viaduct:oversized_msgs',
     ];
     for (const name of expected) expect(COUNTERS).toContain(name);
     expect(new Set(COUNTERS).size).toBe(COUNTERS.length);
