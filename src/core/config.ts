@@ -24,6 +24,8 @@ export interface Settings {
   ringBytes: number;         // size of each ring between two threads
   udpBufferBytes: number;    // SO_RCVBUF/SO_SNDBUF per socket (the kernel caps it at net.core.rmem_max)
   watchdogMs: number;        // a SIP thread stuck this long in one message is restarted; 0: no watchdog
+  serverHeader: string;      // header line of the replies we send ("Server: viaduct"); '': none
+  userAgentHeader: string;   // header line of the requests we originate (probes); '': none
 }
 
 /** What a script may export as `settings` (all optional, loosely typed as users write it). */
@@ -39,6 +41,10 @@ export interface ScriptSettings {
   ring_bytes?: number;
   udp_buffer_bytes?: number;
   watchdog_ms?: number;
+  /** Kamailio's core parameters of the same names. */
+  server_header?: string;
+  server_signature?: boolean | number | 'yes' | 'no' | 'on' | 'off';
+  user_agent_header?: string;
 }
 
 export class ConfigError extends Error {}
@@ -47,6 +53,27 @@ export const DEFAULT_LISTEN = 'udp:127.0.0.1:5060';
 export const DEFAULT_HTTP = '127.0.0.1:9060';
 /** How long a SIP thread may spend in one message before the watchdog restarts it. */
 export const DEFAULT_WATCHDOG_MS = 2000;
+export const DEFAULT_SERVER_HEADER = 'Server: viaduct';
+export const DEFAULT_USER_AGENT_HEADER = 'User-Agent: viaduct';
+
+/** A header line setting (server_header...): "Name: value", one line; '' means none. */
+function headerSetting(name: string, v: unknown, dflt: string): string {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string') throw new ConfigError(`${name} must be a string such as "${dflt}", got ${JSON.stringify(v)}`);
+  const line = v.replace(/\r?\n$/, '');
+  if (line !== '' && !/^[A-Za-z0-9!%'*+\-.^_`|~]+[ \t]*:[^\r\n]*$/.test(line)) {
+    throw new ConfigError(`${name} must be one header line such as "${dflt}", got ${JSON.stringify(v)}`);
+  }
+  return line;
+}
+
+/** server_signature: yes/no as Kamailio's cfg writes it (1/0, yes/no, on/off, true/false). */
+function signatureSetting(v: unknown): boolean {
+  if (v === undefined) return true;
+  if (v === true || v === 1 || v === 'yes' || v === 'on' || v === 'true' || v === '1') return true;
+  if (v === false || v === 0 || v === 'no' || v === 'off' || v === 'false' || v === '0') return false;
+  throw new ConfigError(`server_signature must be yes or no, got ${JSON.stringify(v)}`);
+}
 
 /** Splits "host:port" where host may be "[v6]". Port 0 when absent. */
 export function splitHostPort(s: string): { host: string; port: number } {
@@ -142,8 +169,14 @@ export function resolveSettings(script: ScriptSettings | undefined, cli: CliOver
   if (!Number.isInteger(udpBufferBytes) || udpBufferBytes < 65536) throw new ConfigError(`udp_buffer_bytes must be an integer of at least 65536: ${udpBufferBytes}`);
   const watchdogMs = cli.watchdogMs ?? s.watchdog_ms ?? DEFAULT_WATCHDOG_MS;
   if (!Number.isInteger(watchdogMs) || watchdogMs < 0) throw new ConfigError(`watchdog_ms must be a whole number of milliseconds (0: off), got ${watchdogMs}`);
+  // Kamailio: server_signature off removes both the Server and the User-Agent header
+  const signature = signatureSetting(s.server_signature);
+  const serverHeader = headerSetting('server_header', s.server_header, DEFAULT_SERVER_HEADER);
+  const userAgentHeader = headerSetting('user_agent_header', s.user_agent_header, DEFAULT_USER_AGENT_HEADER);
   return {
     listen, workers, logLevel: level, modparams, ringBytes, udpBufferBytes, watchdogMs,
+    serverHeader: signature ? serverHeader : '',
+    userAgentHeader: signature ? userAgentHeader : '',
     alias: [...toArray(s.alias), ...cli.alias],
     http: parseHttp(httpText),
   };

@@ -66,6 +66,8 @@ const VIADUCT = [
   'worker_socket_rcv', // datagrams that reached a worker's socket directly, not via the ring
   'script_errors', // exceptions thrown by the routing script
   'loops_detected',
+  'log_dropped', // log lines dropped because stderr was blocked (nobody read the pipe)
+  'log_suppressed', // log lines of a repeated kind over the rate limit (log.ts limited())
 ] as const;
 
 type CoreName = (typeof CORE)[number];
