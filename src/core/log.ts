@@ -85,7 +85,9 @@ export class LineWriter {
 
   write(text: string): void {
     const line = lineBytes(text);
-    if (this.queue.length === 0 && this.put(line)) return;
+    const idle = this.queue.length === 0;
+    if (idle && this.put(line)) return;
+    // while lines wait, the retry timer is armed: no write is tried before it fires
     if (this.queuedBytes + line.length <= this.maxPending) {
       this.queue.push(line);
       this.queuedBytes += line.length;
@@ -96,7 +98,7 @@ export class LineWriter {
       if (typeof this.queue[last] === 'number') (this.queue[last] as number)++;
       else this.queue.push(1);
     }
-    this.flush();
+    if (idle) this.wait();
   }
 
   /** Lines waiting for the descriptor to take them (tests). */
@@ -110,16 +112,18 @@ export class LineWriter {
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
       const bytes = typeof head === 'number' ? lineBytes(this.dropNotice(head)) : head;
-      if (!this.put(bytes)) {
-        this.retry = setTimeout(onRetry, this.retryMs, this);
-        this.retry.unref();
-        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-        return;
-      }
+      if (!this.put(bytes)) return this.wait();
       this.queue.shift();
       if (typeof head !== 'number') this.queuedBytes -= head.length;
     }
     this.retryMs = RETRY_MIN_MS;
+  }
+
+  /** Tries again later, backing off while the descriptor stays full. */
+  private wait(): void {
+    this.retry = setTimeout(onRetry, this.retryMs, this);
+    this.retry.unref();
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
   }
 
   /** One write of a whole line: false when the descriptor did not take it now. */
