@@ -27,6 +27,8 @@ export interface Settings {
   sipMaxMsgSize: number;     // bytes of a received message; more is answered 513 (Message Too Large)
   sipMaxHeaders: number;     // header lines of a received message; more is answered 513
   sipMaxHeaderSize: number;  // bytes of one received header line; more is answered 513
+  serverHeader: string;      // header line of the replies we send ("Server: viaduct"); '': none
+  userAgentHeader: string;   // header line of the requests we originate (probes); '': none
 }
 
 /** What a script may export as `settings` (all optional, loosely typed as users write it). */
@@ -45,6 +47,10 @@ export interface ScriptSettings {
   sip_max_msg_size?: number;
   sip_max_headers?: number;
   sip_max_header_size?: number;
+  /** Kamailio's core parameters of the same names. */
+  server_header?: string;
+  server_signature?: boolean | number | 'yes' | 'no' | 'on' | 'off';
+  user_agent_header?: string;
 }
 
 export class ConfigError extends Error {}
@@ -60,6 +66,27 @@ export const DEFAULT_WATCHDOG_MS = 2000;
 export const DEFAULT_SIP_MAX_MSG_SIZE = 65535;
 export const DEFAULT_SIP_MAX_HEADERS = 256;
 export const DEFAULT_SIP_MAX_HEADER_SIZE = 16384;
+export const DEFAULT_SERVER_HEADER = 'Server: viaduct';
+export const DEFAULT_USER_AGENT_HEADER = 'User-Agent: viaduct';
+
+/** A header line setting (server_header...): "Name: value", one line; '' means none. */
+function headerSetting(name: string, v: unknown, dflt: string): string {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string') throw new ConfigError(`${name} must be a string such as "${dflt}", got ${JSON.stringify(v)}`);
+  const line = v.replace(/\r?\n$/, '');
+  if (line !== '' && !/^[A-Za-z0-9!%'*+\-.^_`|~]+[ \t]*:[^\r\n]*$/.test(line)) {
+    throw new ConfigError(`${name} must be one header line such as "${dflt}", got ${JSON.stringify(v)}`);
+  }
+  return line;
+}
+
+/** server_signature: yes/no as Kamailio's cfg writes it (1/0, yes/no, on/off, true/false). */
+function signatureSetting(v: unknown): boolean {
+  if (v === undefined) return true;
+  if (v === true || v === 1 || v === 'yes' || v === 'on' || v === 'true' || v === '1') return true;
+  if (v === false || v === 0 || v === 'no' || v === 'off' || v === 'false' || v === '0') return false;
+  throw new ConfigError(`server_signature must be yes or no, got ${JSON.stringify(v)}`);
+}
 
 /** Splits "host:port" where host may be "[v6]". Port 0 when absent. */
 export function splitHostPort(s: string): { host: string; port: number } {
@@ -186,8 +213,14 @@ export function resolveSettings(script: ScriptSettings | undefined, cli: CliOver
   const sipMaxMsgSize = limit('sip_max_msg_size', s.sip_max_msg_size, DEFAULT_SIP_MAX_MSG_SIZE, 1024);
   const sipMaxHeaders = limit('sip_max_headers', s.sip_max_headers, DEFAULT_SIP_MAX_HEADERS, 16);
   const sipMaxHeaderSize = limit('sip_max_header_size', s.sip_max_header_size, DEFAULT_SIP_MAX_HEADER_SIZE, 256);
+  // Kamailio: server_signature off removes both the Server and the User-Agent header
+  const signature = signatureSetting(s.server_signature);
+  const serverHeader = headerSetting('server_header', s.server_header, DEFAULT_SERVER_HEADER);
+  const userAgentHeader = headerSetting('user_agent_header', s.user_agent_header, DEFAULT_USER_AGENT_HEADER);
   return {
     listen, workers, logLevel: level, modparams, ringBytes, udpBufferBytes, watchdogMs, sipMaxMsgSize, sipMaxHeaders, sipMaxHeaderSize,
+    serverHeader: signature ? serverHeader : '',
+    userAgentHeader: signature ? userAgentHeader : '',
     alias: [...toArray(s.alias), ...cli.alias],
     http: parseHttp(httpText),
   };

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { Settings } from './config.js';
 import { MsgContext, type SocketInfo } from './context.js';
 import { fnv1a, hex32 } from './hash.js';
-import type { Logger } from './log.js';
+import { errorLine, L_DBG, L_ERR, type Logger } from './log.js';
 import { applyLumps, type Lump } from './lumps.js';
 import { topViaAdditions } from './via.js';
 import { ROUTE, type CoreHooks } from '../modules/module.js';
@@ -90,8 +90,8 @@ export class SipCore {
   rethrowScriptErrors = false;
   /** The core's RFC 3261 16.3 checks; the sanity module's proxy_require fills the option-tags we support. */
   readonly validateOptions: { proxyRequire: readonly string[] } & ValidateOptions = { proxyRequire: [] };
-  /** The Server header of local replies ('' for none). */
-  serverHeader = 'Server: viaduct\r\n';
+  /** The Server header line of local replies, CRLF included ('' for none: server_signature off). */
+  readonly serverHeader: string;
   // the modules' hooks (installHooks), in registry order
   private requestHooks: Hook[] = [];
   private replyHooks: Hook[] = [];
@@ -119,6 +119,7 @@ export class SipCore {
     /** Prefix of this server instance's To-tags (sl recognises the ACKs of its replies by it). */
     readonly instanceTag: string,
   ) {
+    this.serverHeader = settings.serverHeader ? `${settings.serverHeader}\r\n` : '';
     this.viaStart = sockets.map((s) => `Via: SIP/2.0/UDP ${s.viaHost}:${s.viaPort};branch=z9hG4bKvd`);
     this.scratch = transport.copiesOnSend ? Buffer.allocUnsafe(65536) : undefined;
     this.parseLimits = { maxHeaders: settings.sipMaxHeaders, maxHeaderSize: settings.sipMaxHeaderSize };
@@ -161,7 +162,7 @@ export class SipCore {
         return;
       }
       this.counters.inc(C.bad_msg_hdr);
-      this.log.dbg(`dropping unparsable message from ${srcIp}:${srcPort}: ${(e as Error).message}`);
+      this.log.limited(L_DBG, 'core:unparsable', `dropping unparsable message from ${srcIp}:${srcPort}: ${(e as Error).message}`);
       this.replyToBroken(buf, srcIp, srcPort, sock, e);
       return;
     }
@@ -174,11 +175,14 @@ export class SipCore {
       if (e instanceof SipParseError) {
         this.counters.inc(msg.isRequest ? C.err_requests : C.err_replies);
         this.counters.inc(C.bad_msg_hdr);
-        this.log.dbg(`bad header in message from ${srcIp}:${srcPort}: ${e.reason}`);
+        this.log.limited(L_DBG, 'core:bad-header', `bad header in message from ${srcIp}:${srcPort}: ${e.reason}`);
       } else {
         this.counters.inc(C['viaduct:script_errors']);
         if (this.rethrowScriptErrors) throw e;
-        this.log.err(`error processing message from ${srcIp}:${srcPort}: ${(e as Error)?.stack ?? e}`);
+        // one line with the script's place, limited per distinct error: a script that trusts
+        // its input throws on every malformed message of a flood
+        const line = errorLine(e);
+        this.log.limited(L_ERR, `script:${line}`, `error processing message from ${srcIp}:${srcPort}: ${line}`);
       }
     }
     if (this.histogram) recordProcessingTime(this.histogram, (performance.now() - t0) * 1e6);
@@ -241,7 +245,7 @@ export class SipCore {
     const bad = validateMessage(msg, this.validateOptions);
     if (bad !== null) {
       c.inc(C.err_requests);
-      this.log.dbg(`rejecting ${msg.method} from ${ctx.srcIp}:${ctx.srcPort}: ${bad.code} ${bad.reason}`);
+      this.log.limited(L_DBG, 'core:rejected', `rejecting ${msg.method} from ${ctx.srcIp}:${ctx.srcPort}: ${bad.code} ${bad.reason}`);
       if (msg.methodId !== METHOD_ACK) {
         // RFC 3261 16.3 step 5: a 420 lists the unsupported Proxy-Require tags
         if (bad.unsupported) ctx.replyHeaders.push(`Unsupported: ${bad.unsupported.join(', ')}\r\n`);
@@ -263,7 +267,7 @@ export class SipCore {
     const bad = validateMessage(msg);
     if (bad !== null) {
       c.inc(C.err_replies);
-      this.log.dbg(`dropping bad reply from ${ctx.srcIp}:${ctx.srcPort}: ${bad.reason}`);
+      this.log.limited(L_DBG, 'core:bad-reply', `dropping bad reply from ${ctx.srcIp}:${ctx.srcPort}: ${bad.reason}`);
       return;
     }
     const vias = msg.vias();
@@ -400,13 +404,14 @@ export class SipCore {
       dst = this.destinationOf(uri ?? ctx.du ?? this.looseRouteTarget(msg) ?? ctx.currentRuri());
     } catch (e) {
       c.inc(C.err_requests);
-      this.log.err(`forward: ${(e as Error).message}`);
+      // a target the script gave is its error; one from the request (R-URI, Route) is bad input
+      this.log.limited(uri ?? ctx.du ? L_ERR : L_DBG, 'core:forward', `forward: ${(e as Error).message}`);
       return -1;
     }
     const sock = this.socketFor(dst.family);
     if (!sock) {
       c.inc(C.err_requests);
-      this.log.err(`forward: no IPv${dst.family} socket to send to ${dst.host}`);
+      this.log.limited(L_ERR, 'core:forward-socket', `forward: no IPv${dst.family} socket to send to ${dst.host}`);
       return -1;
     }
     const hooks = this.forwardHooks;

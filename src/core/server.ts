@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { resolveSettings, type CliOverrides, type Settings } from './config.js';
 import { SipCore, type Transport } from './core.js';
 import { apiList, buildKSR, modules, resolveModparams } from './ksr.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, errorLine, L_DBG, type Logger } from './log.js';
 import { Doorbells, Ring, ringUsedBytes } from './runtime/ring.js';
 import { createInHandBuffer, FROM_RING, IDLE, InHandTable } from './runtime/in-hand.js';
 import { createRings, ringsInto, topologyFor } from './runtime/topology.js';
@@ -69,10 +69,9 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const script = loadScript(scriptFile, buildKSR(probeCore, resolveModparams({})));
   const settings = resolveSettings(script.settings, cli, availableParallelism());
   const modparams = resolveModparams(settings.modparams);
-  const log: Logger = createLogger(settings.logLevel, '[main]');
-
   const statsSab = createStatsBuffer(2 + settings.workers);
   const mainCounters = new ThreadCounters(statsSab, MAIN_ROW);
+  const log: Logger = createLogger(settings.logLevel, '[main]', { counters: mainCounters });
   const instanceTag = `vd${randomBytes(3).toString('hex')}-`;
   const n = settings.workers;
   // Native UDP: this thread opens the sockets (a bind error, such as a port in use, stops
@@ -113,7 +112,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
     send: (sock, data, port, host) => {
       if (!threadsStarted) {
         mainCounters.inc(C['viaduct:send_errors']);
-        log.dbg(`cannot send to ${host}:${port} before the SIP threads run`);
+        log.limited(L_DBG, 'core:send-early', `cannot send to ${host}:${port} before the SIP threads run`);
         return;
       }
       sipThreads()[0]!.postMessage({ type: 'send', sock, bytes: data, port, host });
@@ -224,7 +223,7 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const watch = (slot: ThreadSlot): void => {
     const w = slot.worker;
     let err = '';
-    w.on('error', (e) => { err = e.stack ?? String(e); });
+    w.on('error', (e) => { err = errorLine(e); });
     w.on('exit', (code) => { if (slot.worker === w) restart(slot, slot.stoppedBecause ?? `died (${err || `exit code ${code}`})`); });
   };
   slots.forEach(watch);

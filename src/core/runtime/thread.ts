@@ -6,7 +6,7 @@ import type { Settings } from '../config.js';
 import type { SocketInfo } from '../context.js';
 import { SipCore, type Transport } from '../core.js';
 import { buildKSR, type KSRApi } from '../ksr.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, L_DBG, type Logger } from '../log.js';
 import { loadScript } from '../script.js';
 import { formatHostPort } from '../sip/uri.js';
 import { fastSender } from './udp-send.js';
@@ -133,7 +133,7 @@ async function bindSockets(infos: SocketInfo[], bufferBytes: number): Promise<dg
 function udpTransport(sockets: dgram.Socket[], log: Logger, counters: ThreadCounters): Transport {
   const onError = (err: number | Error): void => {
     counters.inc(C['viaduct:send_errors']);
-    log.dbg(`send failed: ${typeof err === 'number' ? `libuv error ${err}` : err.message}`);
+    log.limited(L_DBG, 'core:send', `send failed: ${typeof err === 'number' ? `libuv error ${err}` : err.message}`);
   };
   for (const s of sockets) s.on('error', onError);
   const senders = sockets.map((s) => fastSender(s, onError));
@@ -153,8 +153,8 @@ export interface SipThread {
 
 /** Builds the core and loads the script into this thread. Sockets are attached by the caller. */
 export function createSipThread(data: ThreadData, makeTransport: (log: Logger, counters: ThreadCounters) => Transport): SipThread {
-  const log = createLogger(data.settings.logLevel, `[${data.name}]`);
   const counters = new ThreadCounters(data.statsSab, data.row);
+  const log = createLogger(data.settings.logLevel, `[${data.name}]`, { counters });
   const transport = makeTransport(log, counters);
   const sockets = socketInfos(data.settings);
   const core = new SipCore(data.settings, sockets, transport, counters, log, createProcessingHistogram(), data.instanceTag);

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { SocketInfo } from '../context.js';
 import type { Transport } from '../core.js';
-import type { Logger } from '../log.js';
+import { L_DBG, type Logger } from '../log.js';
 import { defineLayout } from '../shm/layout.js';
 import { C, type ThreadCounters } from '../stats/counters.js';
 
@@ -171,7 +171,7 @@ export function nativeTransport(udp: NativeUdp, fds: number[], infos: SocketInfo
   udp.countSendErrors(counters.row, C['viaduct:send_errors']);
   const failed = (why: string): void => {
     counters.inc(C['viaduct:send_errors']);
-    log.dbg(`send failed: ${why}`);
+    log.limited(L_DBG, 'core:send', `send failed: ${why}`);
   };
   return {
     copiesOnSend: true, // sent or queued, the bytes are copied when send returns (the name path copies first)

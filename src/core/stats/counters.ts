@@ -67,6 +67,8 @@ const VIADUCT = [
   'script_errors', // exceptions thrown by the routing script
   'loops_detected',
   'oversized_msgs', // messages over a sip_max_* limit: answered 513 when a request can be, else dropped
+  'log_dropped', // log lines dropped because stderr was blocked (nobody read the pipe)
+  'log_suppressed', // log lines of a repeated kind over the rate limit (log.ts limited())
 ] as const;
 
 type CoreName = (typeof CORE)[number];

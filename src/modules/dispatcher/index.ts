@@ -356,6 +356,7 @@ export default defineModule({
       inactiveThreshold: Number(p.ds_inactive_threshold),
       replyCodes: parseReplyCodes(String(p.ds_ping_reply_codes)),
       mode: Number(p.ds_probing_mode),
+      headers: env.settings.userAgentHeader ? `${env.settings.userAgentHeader}\r\n` : '',
     }, { wheel: threadWheel(), transport: env.transport, sockets: env.sockets }, () => current, (t, i, up) => fireEvent(t, i, up), env.log);
     // the replies to the probes reach the SIP threads, whose reply hook hands them here
     env.onThreadMessage((m) => prober.receiveReply(m as ProbeReplyMessage));

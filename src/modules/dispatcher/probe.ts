@@ -10,7 +10,7 @@ import type { MsgContext, SocketInfo } from '../../core/context.js';
 import type { Transport } from '../../core/core.js';
 import { ClientTransactions, type ClientTransaction, type TransactionUser } from '../../core/client-transaction.js';
 import { parseMessage } from '../../core/sip/parser.js';
-import type { Logger } from '../../core/log.js';
+import { L_DBG, type Logger } from '../../core/log.js';
 import type { TimerHandle, TimerWheel } from '../../core/timer/wheel.js';
 import { DS_DISABLED, DS_INACTIVE, DS_NODNSARES, DS_NOPING, DS_PROBING, DS_TRYING } from './list.js';
 import { F_LAT_AVG, F_LAT_COUNT, F_LAT_EST, F_LAT_M2, F_LAT_MAX, F_LAT_STD, F_PROBE_FAILS, F_TIMEOUTS, type DsTable } from './table.js';
@@ -30,6 +30,8 @@ export interface ProbeOptions {
   /** accepted besides 2xx: exact codes and classes (ds_ping_reply_codes) */
   replyCodes: { codes: Set<number>; classes: Set<number> };
   mode: number;
+  /** The User-Agent line of the probes (settings' user_agent_header), CRLF included; '' for none. */
+  headers?: string;
 }
 
 /** How the prober reaches the network: the main thread's wheel, and a transport over the listening sockets. */
@@ -126,7 +128,7 @@ export class Prober implements TransactionUser<ProbeTarget> {
       const msg = parseMessage(Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength));
       if (!msg.isRequest && !this.txs.receiveReply(msg)) this.log.dbg('dispatcher: a reply to a probe no longer pending');
     } catch (e) {
-      this.log.dbg(`dispatcher: unreadable probe reply: ${(e as Error).message}`);
+      this.log.limited(L_DBG, 'dispatcher:bad-reply', `dispatcher: unreadable probe reply: ${(e as Error).message}`);
     }
   }
 
@@ -159,7 +161,7 @@ export class Prober implements TransactionUser<ProbeTarget> {
       ruri: d.uri,
       from: d.attrs.ping_from || this.opts.from,
       cseq: 10,
-      headers: 'User-Agent: viaduct dispatcher\r\n',
+      headers: this.opts.headers,
       host: d.host,
       port: d.port,
       // a destination's socket attribute picks the socket its probes leave from, as in Kamailio

@@ -1,5 +1,6 @@
 // pv: KSR.pv.* over the pseudo-variable table in core/pv.ts (and the ones modules add).
 import type { MsgContext } from '../../core/context.js';
+import { L_DBG } from '../../core/log.js';
 import { pvSpec, type PvValue } from '../../core/pv.js';
 import { SipParseError } from '../../core/sip/errors.js';
 import { defineModule, kemi } from '../module.js';
@@ -8,7 +9,9 @@ function get(ctx: MsgContext, name: string): PvValue {
   try {
     return pvSpec(name).get(ctx.core);
   } catch (e) {
-    ctx.core.log.err(`KSR.pv.get("${name}"): ${(e as Error).message}`);
+    // a header of the message that does not parse is bad input; anything else the script's error
+    if (e instanceof SipParseError) ctx.core.log.limited(L_DBG, 'pv:bad-input', `KSR.pv.get("${name}"): ${e.reason}`);
+    else ctx.core.log.err(`KSR.pv.get("${name}"): ${(e as Error).message}`);
     return null;
   }
 }
@@ -21,7 +24,7 @@ function set(ctx: MsgContext, name: string, v: PvValue): number {
   } catch (e) {
     // the header the variable edits does not parse (e.g. a forwarded From URI): -1, as Kamailio
     if (!(e instanceof SipParseError)) throw e;
-    ctx.core.log.err(`KSR.pv.set("${name}"): ${e.reason}`);
+    ctx.core.log.limited(L_DBG, 'pv:bad-input', `KSR.pv.set("${name}"): ${e.reason}`);
     return -1;
   }
   return 1;

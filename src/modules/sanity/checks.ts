@@ -2,6 +2,7 @@
 // script asks for with sanity_check(msg_checks, uri_checks). The core only makes the checks
 // RFC 3261 16.3 requires of a proxy (src/core/sip/validate.ts); these are the rest: the same
 // bit values, the same order, the same replies (code and reason text) as Kamailio.
+import { L_DBG, type Logger } from '../../core/log.js';
 import { SipParseError } from '../../core/sip/errors.js';
 import { HDR } from '../../core/sip/headers.js';
 import type { HeaderField, NameAddr, SipMessage } from '../../core/sip/message.js';
@@ -378,7 +379,7 @@ export function answerable(msg: SipMessage): boolean {
 /** What the module needs of the SIP core: the current message, its R-URI and the reply function. */
 export interface SanityCore {
   readonly ctx: { readonly msg: SipMessage; currentRuri(): string; replyHeaders: string[] };
-  readonly log: { err(msg: string): void; dbg(msg: string): void };
+  readonly log: Pick<Logger, 'err' | 'limited'>;
   sendReply(code: number, reason: string): number;
 }
 
@@ -413,7 +414,7 @@ export class Sanity {
     if (this.params.noReply) this.kept = null;
     const f = runChecks({ msg, ruri: msg.isRequest ? ctx.currentRuri() : '' }, msgChecks, uriChecks, this.params);
     if (f === null) return 1;
-    this.core.log.dbg(`sanity_check: check ${f.check} failed: ${f.code === 0 ? '' : `${f.code} `}${f.reason}`);
+    this.core.log.limited(L_DBG, 'sanity:failed', `sanity_check: check ${f.check} failed: ${f.code === 0 ? '' : `${f.code} `}${f.reason}`);
     // Kamailio adds the Unsupported header to the reply either way (a reply lump)
     if (f.unsupported !== undefined) ctx.replyHeaders.push(`Unsupported: ${f.unsupported}\r\n`);
     if (this.params.noReply) {

@@ -55,4 +55,21 @@ describe('config', () => {
     expect(() => resolveSettings({ sip_max_header_size: 100.5 }, cli, 2)).toThrow(/sip_max_header_size must be an integer/);
     expect(() => resolveSettings({ sip_max_msg_size: 'big' as unknown as number }, cli, 2)).toThrow(/sip_max_msg_size/);
   });
+
+  it('server_header, user_agent_header and server_signature as in Kamailio', () => {
+    const dflt = resolveSettings(undefined, cli, 2);
+    expect([dflt.serverHeader, dflt.userAgentHeader]).toEqual(['Server: viaduct', 'User-Agent: viaduct']);
+    const own = resolveSettings({ server_header: 'Server: Acme SBC', user_agent_header: 'User-Agent: Acme\r\n' }, cli, 2);
+    expect([own.serverHeader, own.userAgentHeader]).toEqual(['Server: Acme SBC', 'User-Agent: Acme']);
+    expect(resolveSettings({ server_header: '' }, cli, 2).serverHeader).toBe('');
+    for (const off of ['no', 'off', 0, false] as const) {
+      const s = resolveSettings({ server_signature: off, server_header: 'Server: Acme' }, cli, 2);
+      expect([s.serverHeader, s.userAgentHeader]).toEqual(['', '']);
+    }
+    expect(resolveSettings({ server_signature: 'yes' }, cli, 2).serverHeader).toBe('Server: viaduct');
+    expect(() => resolveSettings({ server_signature: 'maybe' as never }, cli, 2)).toThrow(/server_signature must be yes or no/);
+    expect(() => resolveSettings({ server_header: 'Acme SBC' }, cli, 2)).toThrow(/server_header must be one header line/);
+    expect(() => resolveSettings({ server_header: 'Server: a\r\nX-Injected: 1' }, cli, 2)).toThrow(/server_header must be one header line/);
+    expect(() => resolveSettings({ user_agent_header: 7 as never }, cli, 2)).toThrow(/user_agent_header must be a string/);
+  });
 });

@@ -29,10 +29,10 @@ describe('defineLayout', () => {
   it('keeps the ring, counter and UDP metadata slots where they were', () => {
     expect([RING_CONTROL.head, RING_CONTROL.tail, RING_CONTROL.drops, RING_CONTROL.BYTES]).toEqual([0, 1, 3, 64]);
     // the static counters in order from 0, then 64 cells for the modules' statistics
-    const staticCount = COUNTERS.indexOf('viaduct:oversized_msgs') + 1;
+    const staticCount = COUNTERS.indexOf('viaduct:log_suppressed') + 1;
     expect(ROW_CELLS).toBe(Math.ceil((staticCount + 64) / 8) * 8);
     expect(C.rcv_requests).toBe(0);
-    expect(C['viaduct:oversized_msgs']).toBe(staticCount - 1);
+    expect(C['viaduct:log_suppressed']).toBe(staticCount - 1);
     expect([UDP_META.length, UDP_META.port, UDP_META.family, UDP_META.address, UDP_META.textLength, UDP_META.text, UDP_META.BYTES])
       .toEqual([0, 1, 2, 3, 7, 32, 96]);
     const { udp } = nativeUdp();
