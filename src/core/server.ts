@@ -19,7 +19,8 @@ import { loadScript } from './script.js';
 import { C, createStatsBuffer, sumStats, ThreadCounters } from './stats/counters.js';
 import { RpcRegistry } from '../rpc/registry.js';
 import { registerBuiltins } from '../rpc/builtins.js';
-import { createMetricsRegistry } from '../rpc/metrics.js';
+import { createMetricsRegistry, type ThreadSample } from '../rpc/metrics.js';
+import { udpKernelDrops } from '../rpc/udp-drops.js';
 import { startHttpServer, type HttpServerHandle } from '../rpc/server.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
@@ -228,19 +229,26 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   });
   watchdog.start();
 
-  // Histograms: ask every SIP thread for its encoding; a thread too busy to answer within a
-  // second is represented by its last answer, so the summary's _count never steps back.
+  // At each scrape every thread is asked for its histogram; the time its answer takes, less
+  // the time it spent encoding, is how long a message waits for its event loop (measured only
+  // when scraped: nothing runs in the threads for it). A thread too busy to answer within a
+  // second is represented by its last histogram, so the summary's _count never steps back.
   let histSeq = 0;
   const lastHistogram = new Map<Worker, string>();
-  const askHistogram = (w: Worker): Promise<string | null> => new Promise((resolve) => {
+  const askThread = (slot: ThreadSlot): Promise<ThreadSample> => new Promise((resolve) => {
+    const w = slot.worker;
     const id = ++histSeq;
-    const t = setTimeout(() => { w.off('message', on); resolve(lastHistogram.get(w) ?? null); }, 1000);
-    const on = (m: { type: string; id?: number; data?: string | null }): void => {
+    const asked = performance.now();
+    const t = setTimeout(() => {
+      w.off('message', on);
+      resolve({ name: slot.name, histogram: lastHistogram.get(w) ?? null, delayMs: performance.now() - asked });
+    }, 1000);
+    const on = (m: { type: string; id?: number; data?: string | null; busyMs?: number }): void => {
       if (m.type === 'histogram' && m.id === id) {
         clearTimeout(t);
         w.off('message', on);
         if (m.data) lastHistogram.set(w, m.data);
-        resolve(m.data ?? null);
+        resolve({ name: slot.name, histogram: m.data ?? null, delayMs: Math.max(0, performance.now() - asked - (m.busyMs ?? 0)) });
       }
     };
     w.on('message', on);
@@ -266,7 +274,10 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   if (settings.http) {
     const registry = createMetricsRegistry({
       stats,
-      histograms: async () => (await Promise.all(sipThreads().map(askHistogram))).filter((x): x is string => x !== null),
+      // every thread: in sharded mode the receiving thread's delay delays every message too
+      threads: () => Promise.all([...(receiver ? [receiver] : []), ...slots].map(askThread)),
+      buildInfo: { version: VERSION, node: process.version, udp: fds ? 'native' : 'dgram', mode: topology.mode },
+      udpDrops: () => udpKernelDrops(socketInfos(settings)),
       extra: (registry) => moduleSetups.forEach((m) => m.metrics?.(registry)),
     });
     http = await startHttpServer({ host: settings.http.host, port: settings.http.port, registry: rpc, metrics: () => registry.metrics() });

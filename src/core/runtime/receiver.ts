@@ -5,7 +5,7 @@ import { ThreadCounters } from '../stats/counters.js';
 import { encodeHistogram } from '../stats/histogram.js';
 import { FROM_SOCKET, InHand } from './in-hand.js';
 import { CallRouter } from './router.js';
-import { listenSockets, createSipThread, type ThreadData } from './thread.js';
+import { answerHistogram, listenSockets, createSipThread, type ThreadData } from './thread.js';
 
 const data = workerData as ThreadData;
 const sockets = await listenSockets(data);
@@ -26,6 +26,6 @@ if (data.mode === 'inline') {
 }
 
 parentPort!.on('message', (m: { type: string; id?: number }) => {
-  if (m.type === 'histogram') parentPort!.postMessage({ type: 'histogram', id: m.id, data: histogram ? histogram() : null });
+  if (m.type === 'histogram') answerHistogram(m.id!, histogram);
 });
 parentPort!.postMessage({ type: 'ready' });

@@ -181,3 +181,14 @@ export function createSipThread(data: ThreadData, makeTransport: (log: Logger, c
   };
   return { core, ksr, log, counters };
 }
+
+/**
+ * Answers the main thread's scrape-time question: the histogram's encoding (null without one),
+ * and how long building it took, which the main thread subtracts from the round trip to get the
+ * time the question waited for this thread's event loop.
+ */
+export function answerHistogram(id: number, encode: (() => string) | null): void {
+  const t0 = performance.now();
+  const data = encode ? encode() : null;
+  parentPort!.postMessage({ type: 'histogram', id, data, busyMs: performance.now() - t0 });
+}
