@@ -134,7 +134,7 @@ describe('/metrics', () => {
     expect(samples.get('viaduct_core_bad_uris_rcvd_total')).toBe(1);
     expect(samples.get('viaduct_core_fwd_requests_total')).toBe(0);
     expect(samples.get('viaduct_worker_restarts_total')).toBe(1);
-    expect([...samples.keys()].some((k) => k.startsWith('viaduct_'))).toBe(false);
+    expect([...samples.keys()].some((k) => k.startsWith('viaduct_viaduct_'))).toBe(false);
 
     const before = statsCalls;
     rows[2].add(RCV_REQUESTS, 1000);
