@@ -229,30 +229,30 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   });
   watchdog.start();
 
-  // At each scrape every thread is asked for its histogram; the time its answer takes, less
-  // the time it spent encoding, is how long a message waits for its event loop (measured only
-  // when scraped: nothing runs in the threads for it). A thread too busy to answer within a
-  // second is represented by its last histogram, so the summary's _count never steps back.
+  // At each scrape every thread is asked for its histogram, and says how long the question
+  // waited for its event loop (measured only when scraped: nothing runs in the threads for it).
+  // A thread too busy to answer within a second is represented by its last histogram, so the
+  // summary's _count never steps back, and by the second it let pass.
   let histSeq = 0;
   const lastHistogram = new Map<Worker, string>();
   const askThread = (slot: ThreadSlot): Promise<ThreadSample> => new Promise((resolve) => {
     const w = slot.worker;
     const id = ++histSeq;
-    const asked = performance.now();
+    const sent = process.hrtime.bigint();
     const t = setTimeout(() => {
       w.off('message', on);
-      resolve({ name: slot.name, histogram: lastHistogram.get(w) ?? null, delayMs: performance.now() - asked });
+      resolve({ name: slot.name, histogram: lastHistogram.get(w) ?? null, delayMs: Number(process.hrtime.bigint() - sent) / 1e6 });
     }, 1000);
-    const on = (m: { type: string; id?: number; data?: string | null; busyMs?: number }): void => {
+    const on = (m: { type: string; id?: number; data?: string | null; delayMs?: number | null }): void => {
       if (m.type === 'histogram' && m.id === id) {
         clearTimeout(t);
         w.off('message', on);
         if (m.data) lastHistogram.set(w, m.data);
-        resolve({ name: slot.name, histogram: m.data ?? null, delayMs: Math.max(0, performance.now() - asked - (m.busyMs ?? 0)) });
+        resolve({ name: slot.name, histogram: m.data ?? null, delayMs: m.delayMs ?? 0 });
       }
     };
     w.on('message', on);
-    w.postMessage({ type: 'histogram', id });
+    w.postMessage({ type: 'histogram', id, sent });
   });
   const sipThreads = (): Worker[] => sipSlots.map((s) => s.worker);
   threadsStarted = true;

@@ -49,7 +49,8 @@ export interface ThreadSample {
   name: string;
   /** Its encodeHistogram() string (processing times in ns); null if it has none or did not answer. */
   histogram: string | null;
-  /** How long the question waited for the thread's event loop, in ms (or how long it was given). */
+  /** How long the scrape's message to the thread waited for its event loop, in ms (from the
+   *  main thread's post to the thread's handler; a thread that did not answer: how long it had). */
   delayMs: number;
 }
 
@@ -126,13 +127,15 @@ function oncePerScrape<T>(fn: () => T): () => T {
 /** One counter family over the statistics matrix. */
 function registerFamily(registry: Registry, name: string, members: { stat: string; series: PromSeries }[], snapshot: () => Map<string, number>): void {
   const labelNames = [...new Set(members.flatMap((m) => Object.keys(m.series.labels)))];
-  const stats = members.map((m) => m.stat).join(', ');
   const parts = members.filter((m) => !m.series.rest);
   const rest = members.find((m) => m.series.rest);
   let restSeen = 0;
   new Counter({
     name,
-    help: labelNames.length ? `Statistics ${stats} (stats.get_statistics), by ${labelNames.join(' and ')}` : `Statistic ${stats} (stats.get_statistics ${stats})`,
+    help: labelNames.length
+      ? `Statistics ${parts[0]!.stat} ... ${parts[parts.length - 1]!.stat} (stats.get_statistics), by ${labelNames.join(' and ')}` +
+        (rest ? `; the series sum to ${rest.stat} (${Object.values(rest.series.labels)[0]}: the rest)` : '')
+      : `Statistic ${members[0]!.stat} (stats.get_statistics ${members[0]!.stat})`,
     labelNames,
     registers: [registry],
     collect() {
@@ -224,7 +227,7 @@ export function createMetricsRegistry(opts: MetricsOptions): Registry {
   new HdrSummary(registry, threads);
   new Gauge({
     name: 'viaduct_event_loop_delay_seconds',
-    help: 'How long a message from the main thread waited for the SIP thread\'s event loop, measured at this scrape',
+    help: 'How long a message waited for the thread\'s event loop, measured at this scrape (the scrape\'s own message to it)',
     labelNames: ['thread'],
     registers: [registry],
     async collect() {

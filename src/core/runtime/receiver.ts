@@ -25,7 +25,7 @@ if (data.mode === 'inline') {
   sockets.read((buf, ip, port, i) => router.handOff(router.owner(buf), buf, ip, port, i));
 }
 
-parentPort!.on('message', (m: { type: string; id?: number }) => {
-  if (m.type === 'histogram') answerHistogram(m.id!, histogram);
+parentPort!.on('message', (m: { type: string; id?: number; sent?: bigint }) => {
+  if (m.type === 'histogram') answerHistogram(m, histogram);
 });
 parentPort!.postMessage({ type: 'ready' });

@@ -184,11 +184,10 @@ export function createSipThread(data: ThreadData, makeTransport: (log: Logger, c
 
 /**
  * Answers the main thread's scrape-time question: the histogram's encoding (null without one),
- * and how long building it took, which the main thread subtracts from the round trip to get the
- * time the question waited for this thread's event loop.
+ * and how long the question waited for this thread's event loop, from the main thread's
+ * monotonic timestamp (process.hrtime is the same clock in every thread).
  */
-export function answerHistogram(id: number, encode: (() => string) | null): void {
-  const t0 = performance.now();
-  const data = encode ? encode() : null;
-  parentPort!.postMessage({ type: 'histogram', id, data, busyMs: performance.now() - t0 });
+export function answerHistogram(m: { id?: number; sent?: bigint }, encode: (() => string) | null): void {
+  const delayMs = m.sent === undefined ? null : Number(process.hrtime.bigint() - m.sent) / 1e6;
+  parentPort!.postMessage({ type: 'histogram', id: m.id, data: encode ? encode() : null, delayMs });
 }

@@ -87,8 +87,8 @@ function loop(): void {
   }
 }
 
-parentPort!.on('message', (m: { type: string; id?: number }) => {
-  if (m.type === 'histogram') answerHistogram(m.id!, () => encodeHistogram(core.histogram!));
+parentPort!.on('message', (m: { type: string; id?: number; sent?: bigint }) => {
+  if (m.type === 'histogram') answerHistogram(m, () => encodeHistogram(core.histogram!));
 });
 parentPort!.postMessage({ type: 'bound' });
 if (rings.length > 0) loop();
