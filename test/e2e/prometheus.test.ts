@@ -142,34 +142,39 @@ describe('Prometheus scraping viaduct under SIPp load', () => {
     let scrapes = 0;
     for (let i = 0; i < 200 && scrapes < 8; i++) {
       await sleep(100);
-      const r = await instant(promPort, `count_over_time(up{instance="${instance}"}[1m])`);
+      const r = await instant(promPort, `sum_over_time(up{instance="${instance}"}[1m])`); // successful ones
       scrapes = Number(r.result[0]?.value[1] ?? 0);
     }
-    const up = await instant(promPort, `up{instance="${instance}"}`);
-    expect(up.result[0]?.value[1], `scrapes: ${scrapes}\n${describeOutput(prometheus)}`).toBe('1');
+    expect(scrapes, describeOutput(prometheus)).toBeGreaterThanOrEqual(8);
 
-    const files = readdirSync(DASHBOARDS).filter((f) => f.endsWith('.json'));
-    expect(files.length).toBeGreaterThan(0);
-    const failures: string[] = [];
-    let evaluated = 0;
-    for (const file of files) {
-      for (const { where, query } of dashboardQueries(file)) {
-        const q = interpolate(query, instance);
-        evaluated++;
-        const labelValues = /^label_values\((.+),\s*(\w+)\)$/.exec(q);
-        if (labelValues) {
-          const r = await promApi(promPort, `/api/v1/label/${labelValues[2]}/values`, { 'match[]': labelValues[1]! });
-          if (r.status !== 'success' || !(r.data as string[]).length) failures.push(`${where}: ${q} -> ${r.error ?? 'no values'}`);
-          continue;
+    const queries = readdirSync(DASHBOARDS).filter((f) => f.endsWith('.json')).flatMap(dashboardQueries);
+    expect(queries.length).toBeGreaterThan(30);
+    // A query that is invalid fails at once; one without data is asked again a few scrapes later
+    // (a scrape that timed out on this busy machine leaves the gauges stale for a moment).
+    let pending = queries.map((x) => ({ ...x, q: interpolate(x.query, instance) }));
+    const invalid: string[] = [];
+    let empty: string[] = [];
+    for (let attempt = 0; attempt < 4 && pending.length; attempt++) {
+      if (attempt) await sleep(1000 * SCRAPE_S);
+      const again: typeof pending = [];
+      empty = [];
+      for (const x of pending) {
+        const labelValues = /^label_values\((.+),\s*(\w+)\)$/.exec(x.q);
+        const r = labelValues
+          ? await promApi(promPort, `/api/v1/label/${labelValues[2]}/values`, { 'match[]': labelValues[1]! })
+          : await promApi(promPort, '/api/v1/query', { query: x.q });
+        const data = r.status !== 'success' ? null : labelValues ? (r.data as string[]) : (r.data as { result: unknown[] }).result;
+        if (!data) invalid.push(`${x.where}: ${x.q} -> ${r.error}`);
+        else if (!data.length) {
+          again.push(x);
+          empty.push(`${x.where}: ${x.q} -> no data`);
         }
-        const r = await instant(promPort, q);
-        if (r.status !== 'success') failures.push(`${where}: ${q} -> ${r.error}`);
-        else if (r.result.length === 0) failures.push(`${where}: ${q} -> no data`);
       }
+      pending = again;
     }
-    console.log(`prometheus: ${scrapes} scrapes, ${evaluated} dashboard queries evaluated, ${failures.length} failed`);
+    const failures = [...invalid, ...empty];
+    console.log(`prometheus: ${scrapes} scrapes, ${queries.length} dashboard queries evaluated, ${failures.length} failed`);
     expect(failures, failures.join('\n')).toEqual([]);
-    expect(evaluated).toBeGreaterThan(30);
 
     // the labels carry what the dashboards show: INVITEs by method, 2xx by class, a delay per thread
     const invites = await instant(promPort, `sum(rate(viaduct_core_rcv_requests_total{instance="${instance}",method="INVITE"}[4s]))`);
@@ -191,7 +196,7 @@ describe('kernel UDP drops', () => {
     viaduct = await startViaduct({
       script: `var settings = { udp_buffer_bytes: 65536 }; // the smallest buffer we allow: it fills fast
 function ksr_request_route() {
-  if (KSR.pv.get("$ci") === "stall") { var end = Date.now() + 400; while (Date.now() < end) {} }
+  if (KSR.pv.get("$ci") === "stall") { var end = Date.now() + 800; while (Date.now() < end) {} }
 }`,
       listen: [`udp:${LOOPBACK}:${v4Port}`, `udp:[::1]:${v6Port}`],
       workers: 1, // the worker reads the sockets itself: while it is stalled nobody does
@@ -208,7 +213,7 @@ function ksr_request_route() {
       await new Promise<void>((resolve) => sock.bind(0, '::1', resolve));
       const send = (b: Buffer) => new Promise<void>((resolve, reject) => sock.send(b, v6Port, '::1', (e) => (e ? reject(e) : resolve())));
       await send(request('stall'));
-      await sleep(100); // the thread is in the stall now
+      await sleep(100); // the thread is in the stall now (until 800 ms; the watchdog allows 2000)
       await Promise.all(Array.from({ length: sent }, (_, i) => send(request(`burst-${i}`))));
     } finally {
       sock.close();
