@@ -5,7 +5,7 @@ NPM_STAMP := node_modules/.installed
 RUN_SCRIPT ?= examples/load-balancer.js
 RUN_ARGS ?=
 
-.PHONY: all build run demo test bench deps native sipp kamailio clean
+.PHONY: all build run demo test bench deps native sipp kamailio prometheus clean
 
 all: build
 
@@ -40,6 +40,12 @@ kamailio:
 	@# the Debian package starts a system service on 5060; the bench needs the port
 	@-systemctl stop kamailio >/dev/null 2>&1 || true
 
+# test/e2e/prometheus.test.ts runs a real Prometheus (on a port of its own) scraping viaduct.
+prometheus:
+	@command -v prometheus >/dev/null || { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq --no-install-recommends prometheus; }
+	@# the Debian package starts a system service on 9090; the test does not need it
+	@-systemctl stop prometheus >/dev/null 2>&1 || true
+
 run: build
 	node dist/src/cli/main.js run $(RUN_SCRIPT) $(RUN_ARGS)
 
@@ -51,7 +57,7 @@ demo: build sipp
 	node dist/bench/demo.js --seconds $(DEMO_SECONDS) --rate $(DEMO_RATE)
 
 # The tests are type-checked (tsconfig.test.json, no output) before vitest runs them.
-test: build sipp
+test: build sipp prometheus
 	npx tsc -p tsconfig.test.json
 	npx vitest run
 

@@ -20,7 +20,8 @@ import { ShmRegions, wholeRegion } from './shm/regions.js';
 import { C, createStatsBuffer, sumStats, ThreadCounters } from './stats/counters.js';
 import { RpcRegistry } from '../rpc/registry.js';
 import { compiledTime, registerBuiltins } from '../rpc/builtins.js';
-import { createMetricsRegistry } from '../rpc/metrics.js';
+import { createMetricsRegistry, type ThreadSample } from '../rpc/metrics.js';
+import { udpKernelDrops } from '../rpc/udp-drops.js';
 import { startHttpServer, type HttpServerHandle } from '../rpc/server.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version;
@@ -238,23 +239,30 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   });
   watchdog.start();
 
-  // Histograms: ask every SIP thread for its encoding; a thread too busy to answer within a
-  // second is represented by its last answer, so the summary's _count never steps back.
+  // At each scrape every thread is asked for its histogram, and says how long the question
+  // waited for its event loop (measured only when scraped: nothing runs in the threads for it).
+  // A thread too busy to answer within a second is represented by its last histogram, so the
+  // summary's _count never steps back, and by the second it let pass.
   let histSeq = 0;
   const lastHistogram = new Map<Worker, string>();
-  const askHistogram = (w: Worker): Promise<string | null> => new Promise((resolve) => {
+  const askThread = (slot: ThreadSlot): Promise<ThreadSample> => new Promise((resolve) => {
+    const w = slot.worker;
     const id = ++histSeq;
-    const t = setTimeout(() => { w.off('message', on); resolve(lastHistogram.get(w) ?? null); }, 1000);
-    const on = (m: { type: string; id?: number; data?: string | null }): void => {
+    const sent = process.hrtime.bigint();
+    const t = setTimeout(() => {
+      w.off('message', on);
+      resolve({ name: slot.name, histogram: lastHistogram.get(w) ?? null, delayMs: Number(process.hrtime.bigint() - sent) / 1e6 });
+    }, 1000);
+    const on = (m: { type: string; id?: number; data?: string | null; delayMs?: number | null }): void => {
       if (m.type === 'histogram' && m.id === id) {
         clearTimeout(t);
         w.off('message', on);
         if (m.data) lastHistogram.set(w, m.data);
-        resolve(m.data ?? null);
+        resolve({ name: slot.name, histogram: m.data ?? null, delayMs: m.delayMs ?? 0 });
       }
     };
     w.on('message', on);
-    w.postMessage({ type: 'histogram', id });
+    w.postMessage({ type: 'histogram', id, sent });
   });
   const sipThreads = (): Worker[] => sipSlots.map((s) => s.worker);
   threadsStarted = true;
@@ -283,7 +291,10 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   if (settings.http) {
     const registry = createMetricsRegistry({
       stats,
-      histograms: async () => (await Promise.all(sipThreads().map(askHistogram))).filter((x): x is string => x !== null),
+      // every thread: in sharded mode the receiving thread's delay delays every message too
+      threads: () => Promise.all([...(receiver ? [receiver] : []), ...slots].map(askThread)),
+      buildInfo: { version: VERSION, node: process.version, udp: fds ? 'native' : 'dgram', mode: topology.mode },
+      udpDrops: () => udpKernelDrops(socketInfos(settings)),
       extra: (registry) => moduleSetups.forEach((m) => m.metrics?.(registry)),
     });
     http = await startHttpServer({ host: settings.http.host, port: settings.http.port, registry: rpc, metrics: () => registry.metrics() });

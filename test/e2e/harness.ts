@@ -130,12 +130,19 @@ export async function startViaduct(opts: StartViaductOptions): Promise<ViaductPr
   }
 }
 
-/** `name value` lines of a Prometheus text page (metrics without labels) -> map. */
+/**
+ * A Prometheus text page -> map: each sample by `name{labels}` as written, and a labelled family
+ * also summed under its bare name (viaduct_core_rcv_requests_total{method=...} -> Kamailio's
+ * core:rcv_requests).
+ */
 export function parseMetrics(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)\s+(\S+)$/.exec(line);
-    if (m) out.set(m[1]!, Number(m[2]));
+    const m = /^([a-zA-Z_:][\w:]*)(\{.*\})?\s+(\S+)$/.exec(line);
+    if (!m) continue;
+    const value = Number(m[3]);
+    if (m[2]) out.set(m[1]! + m[2], value);
+    out.set(m[1]!, (m[2] ? out.get(m[1]!) ?? 0 : 0) + value);
   }
   return out;
 }

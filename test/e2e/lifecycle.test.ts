@@ -83,9 +83,9 @@ describe('--watchdog-ms', () => {
   });
 });
 
-const RESTARTS = 'viaduct_viaduct_worker_restarts_total';
-const WATCHDOG = 'viaduct_viaduct_watchdog_restarts_total';
-const LOST = 'viaduct_viaduct_worker_lost_messages_total';
+const RESTARTS = 'viaduct_worker_restarts_total';
+const WATCHDOG = 'viaduct_watchdog_restarts_total';
+const LOST = 'viaduct_worker_lost_messages_total';
 const FWD_REPLIES = 'viaduct_core_fwd_replies_total';
 const WATCHDOG_MS = 1000;
 

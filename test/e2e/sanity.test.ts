@@ -131,7 +131,7 @@ describe('sanity checks on demand, and requests missing the headers a reply need
     const delta = (k: string) => (after.get(`viaduct_core_${k}_total`) ?? 0) - (before.get(`viaduct_core_${k}_total`) ?? 0);
     expect(delta('err_requests')).toBe(subsets.length);
     expect(delta('bad_msg_hdr')).toBe(subsets.length);
-    expect((after.get('viaduct_viaduct_script_errors_total') ?? 0) - (before.get('viaduct_viaduct_script_errors_total') ?? 0)).toBe(0);
+    expect((after.get('viaduct_script_errors_total') ?? 0) - (before.get('viaduct_script_errors_total') ?? 0)).toBe(0);
   });
 
   it.each([
@@ -155,7 +155,7 @@ describe('sanity checks on demand, and requests missing the headers a reply need
     expect(replies).toEqual(status === null ? [] : [status]);
     expect(delta('viaduct_core_err_requests_total')).toBe(1);
     expect(delta('viaduct_core_bad_msg_hdr_total')).toBe(status === null ? 1 : 0);
-    expect(delta('viaduct_viaduct_script_errors_total')).toBe(0);
+    expect(delta('viaduct_script_errors_total')).toBe(0);
   });
 
   it('runs the reply route on a reply with a broken From and To: the KSR functions that read them return, the reply goes on', async () => {
@@ -176,7 +176,7 @@ describe('sanity checks on demand, and requests missing the headers a reply need
     const mine = (d: Datagram) => callIdOf(text(d)) === id;
     expect(await client.waitFor(mine, QUIET_MS * 3)).toBe(true);
     const after = await metrics();
-    expect((after.get('viaduct_viaduct_script_errors_total') ?? 0) - (before.get('viaduct_viaduct_script_errors_total') ?? 0)).toBe(0);
+    expect((after.get('viaduct_script_errors_total') ?? 0) - (before.get('viaduct_script_errors_total') ?? 0)).toBe(0);
   });
 
   it('wrote no stack trace and no TypeError to stderr', () => {

@@ -100,7 +100,7 @@ describe('started under a running 2000 calls/s SIPp load', () => {
       const v = viaduct;
       return async () => {
         const m = parseMetrics(await v.metrics());
-        return `ring_full_drops=${m.get('viaduct_viaduct_ring_full_drops_total')} rcv_requests=${m.get('viaduct_core_rcv_requests_total')}\n${v.stderr().slice(-2000)}`;
+        return `ring_full_drops=${m.get('viaduct_ring_full_drops_total')} rcv_requests=${m.get('viaduct_core_rcv_requests_total')}\n${v.stderr().slice(-2000)}`;
       };
     });
     const report = `workers=${workers}: ${text}`;

@@ -223,7 +223,7 @@ describe.each([0, 1])('RFC 4475 torture messages, --workers %i', (workers) => {
     expect(dropReplies, table).toBeGreaterThanOrEqual(validResponses.length);
 
     // Nothing crashed: no thread restarted, and the server still answers RPC.
-    expect(afterValid.get('viaduct_viaduct_worker_restarts_total') ?? 0, viaduct.stderr().slice(-3000)).toBe(0);
+    expect(afterValid.get('viaduct_worker_restarts_total') ?? 0, viaduct.stderr().slice(-3000)).toBe(0);
     expect(await viaduct.rpc('core.version')).toBeTruthy();
 
     // ------------------------------------------------------------ still carries calls

@@ -20,8 +20,8 @@ function owner(callId: string, workers: number): number {
   return (h >>> 0) % workers;
 }
 
-const RESTARTS = 'viaduct_viaduct_worker_restarts_total';
-const LOST = 'viaduct_viaduct_worker_lost_messages_total';
+const RESTARTS = 'viaduct_worker_restarts_total';
+const LOST = 'viaduct_worker_lost_messages_total';
 
 describe('worker restart', () => {
   let ports: number[] = [];
@@ -131,7 +131,7 @@ describe('worker restart', () => {
     const final = await metrics();
     console.log(
       `worker restart: ${RESTARTS}=${final.get(RESTARTS)} ${LOST}=${final.get(LOST)} ` +
-        `worker_socket_rcv=${final.get('viaduct_viaduct_worker_socket_rcv_total')} rcv_requests=${final.get('viaduct_core_rcv_requests_total')}`,
+        `worker_socket_rcv=${final.get('viaduct_worker_socket_rcv_total')} rcv_requests=${final.get('viaduct_core_rcv_requests_total')}`,
     );
     const status = await v.stop();
     viaduct = undefined;
@@ -151,7 +151,7 @@ describe('worker restart', () => {
     expect(after.uac, after.text).toMatchObject({ created: 100, successful: 100, failed: 0 });
     // the worker read every datagram itself: nothing went through a ring
     const end = await metrics();
-    expect(end.get('viaduct_viaduct_ring_handoffs_total')).toBe(0);
-    expect(end.get('viaduct_viaduct_worker_socket_rcv_total')).toBe(end.get('viaduct_core_rcv_requests_total')! + end.get('viaduct_core_rcv_replies_total')!);
+    expect(end.get('viaduct_ring_handoffs_total')).toBe(0);
+    expect(end.get('viaduct_worker_socket_rcv_total')).toBe(end.get('viaduct_core_rcv_requests_total')! + end.get('viaduct_core_rcv_replies_total')!);
   }, 60_000);
 });

@@ -16,7 +16,9 @@ describe('grafana dashboards', () => {
     const table = new DsTable(buildTable(parseListText('1 sip:127.0.0.1:5071\n', 'test.list'), 1, 1));
     const registry = createMetricsRegistry({
       stats: () => sumStats(sab),
-      histograms: async () => [],
+      threads: async () => [{ name: 'worker 1', histogram: null, delayMs: 0 }],
+      buildInfo: { version: '0.0.0' },
+      udpDrops: () => new Map([['udp:127.0.0.1:5060', 0]]),
       extra: (r) => dispatcherMetrics(r, () => table), // what a server with the dispatcher module exports
     });
     const text = await registry.metrics();

@@ -5,7 +5,7 @@ import { ThreadCounters } from '../stats/counters.js';
 import { encodeHistogram } from '../stats/histogram.js';
 import { FROM_SOCKET, InHand } from './in-hand.js';
 import { CallRouter } from './router.js';
-import { listenSockets, createSipThread, type ThreadData } from './thread.js';
+import { answerHistogram, listenSockets, createSipThread, type ThreadData } from './thread.js';
 
 const data = workerData as ThreadData;
 const sockets = await listenSockets(data);
@@ -25,7 +25,7 @@ if (data.mode === 'inline') {
   sockets.read((buf, ip, port, i) => router.handOff(router.owner(buf), buf, ip, port, i));
 }
 
-parentPort!.on('message', (m: { type: string; id?: number }) => {
-  if (m.type === 'histogram') parentPort!.postMessage({ type: 'histogram', id: m.id, data: histogram ? histogram() : null });
+parentPort!.on('message', (m: { type: string; id?: number; sent?: bigint }) => {
+  if (m.type === 'histogram') answerHistogram(m, histogram);
 });
 parentPort!.postMessage({ type: 'ready' });

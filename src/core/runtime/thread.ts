@@ -181,3 +181,13 @@ export function createSipThread(data: ThreadData, makeTransport: (log: Logger, c
   };
   return { core, ksr, log, counters };
 }
+
+/**
+ * Answers the main thread's scrape-time question: the histogram's encoding (null without one),
+ * and how long the question waited for this thread's event loop, from the main thread's
+ * monotonic timestamp (process.hrtime is the same clock in every thread).
+ */
+export function answerHistogram(m: { id?: number; sent?: bigint }, encode: (() => string) | null): void {
+  const delayMs = m.sent === undefined ? null : Number(process.hrtime.bigint() - m.sent) / 1e6;
+  parentPort!.postMessage({ type: 'histogram', id: m.id, data: encode ? encode() : null, delayMs });
+}

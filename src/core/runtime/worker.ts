@@ -9,7 +9,7 @@ import { C } from '../stats/counters.js';
 import { FROM_RING, FROM_SOCKET, InHand } from './in-hand.js';
 import { Ring, type RingRecord } from './ring.js';
 import { CallRouter } from './router.js';
-import { listenSockets, createSipThread, type ThreadData } from './thread.js';
+import { answerHistogram, listenSockets, createSipThread, type ThreadData } from './thread.js';
 import type { OnDatagram } from './udp-native.js';
 
 const data = workerData as ThreadData;
@@ -87,8 +87,8 @@ function loop(): void {
   }
 }
 
-parentPort!.on('message', (m: { type: string; id?: number }) => {
-  if (m.type === 'histogram') parentPort!.postMessage({ type: 'histogram', id: m.id, data: encodeHistogram(core.histogram!) });
+parentPort!.on('message', (m: { type: string; id?: number; sent?: bigint }) => {
+  if (m.type === 'histogram') answerHistogram(m, () => encodeHistogram(core.histogram!));
 });
 parentPort!.postMessage({ type: 'bound' });
 if (rings.length > 0) loop();
