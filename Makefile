@@ -40,7 +40,7 @@ kamailio:
 	@-systemctl stop kamailio >/dev/null 2>&1 || true
 
 run: build
-	node dist/src/cli/main.js run $(RUN_SCRIPT) $(RUN_ARGS)
+	bin/viaduct run $(RUN_SCRIPT) $(RUN_ARGS)
 
 # The tests are type-checked (tsconfig.test.json, no output) before vitest runs them.
 test: build sipp
