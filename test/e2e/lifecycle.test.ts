@@ -172,6 +172,36 @@ describe('watchdog', () => {
       expect(around.successful, report).toBeGreaterThanOrEqual(0.4 * around.created);
     }
   }, 90_000);
+
+  it('finds a loop that begins while the server idles (the watchdog asleep)', async () => {
+    ports = await freePorts(1);
+    const [proxyPort] = ports as [number];
+    viaduct = await startViaduct({
+      script: 'function ksr_request_route() { if (KSR.pv.get("$ci").startsWith("loop")) { for (;;) {} } KSR.forward_uri("sip:127.0.0.1:9"); }',
+      listen: [`udp:${LOOPBACK}:${proxyPort}`],
+      workers: 1,
+      extraArgs: ['--watchdog-ms', String(WATCHDOG_MS)],
+    });
+    const v = viaduct;
+    await new Promise((r) => setTimeout(r, 2000)); // idle: the watchdog sleeps after two quiet ticks
+    await sendUdp(LOOPBACK, proxyPort, [
+      `INVITE sip:stuck@127.0.0.1:${proxyPort} SIP/2.0`,
+      'Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKloop2',
+      'From: <sip:looper@example.com>;tag=l2',
+      `To: <sip:stuck@127.0.0.1:${proxyPort}>`,
+      'Call-ID: loop-2',
+      'CSeq: 1 INVITE',
+      'Max-Forwards: 70',
+      'Content-Length: 0',
+      '', '',
+    ].join('\r\n'));
+    await expect.poll(() => /restarted/.test(v.stderr()), { timeout: 10_000 }).toBe(true);
+    // found as when awake: the message that woke the watchdog was seen as it began
+    const stuckMs = Number(/stuck in one message for (\d+) ms/.exec(v.stderr())?.[1]);
+    expect(stuckMs, v.stderr()).toBeGreaterThanOrEqual(WATCHDOG_MS);
+    expect(stuckMs, v.stderr()).toBeLessThanOrEqual(WATCHDOG_MS * 1.25 + 100);
+    expect(parseMetrics(await v.metrics()).get(WATCHDOG)).toBe(1);
+  }, 30_000);
 });
 
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
