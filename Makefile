@@ -47,7 +47,7 @@ prometheus:
 	@-systemctl stop prometheus >/dev/null 2>&1 || true
 
 run: build
-	node dist/src/cli/main.js run $(RUN_SCRIPT) $(RUN_ARGS)
+	bin/viaduct run $(RUN_SCRIPT) $(RUN_ARGS)
 
 # Three SIPp uas behind examples/load-balancer.js (examples/dispatcher.list), a SIPp caller at
 # DEMO_RATE calls/s for DEMO_SECONDS; prints the dispatcher's state and the calls per destination.

@@ -63,8 +63,12 @@ export function parseReadyLine(line: string): ViaductReady {
   };
 }
 
+/** node's own flags, as bin/viaduct passes them (src/core/server.ts says why). */
+export const VIADUCT_NODE_FLAGS: readonly string[] = ['--no-memory-reducer'];
+
+/** The arguments of `node` that run viaduct (node's flags, the CLI entry, then viaduct's). */
 export function viaductArgs(opts: ViaductOptions): string[] {
-  const args = [viaductCli, 'run', opts.script];
+  const args = [...VIADUCT_NODE_FLAGS, viaductCli, 'run', opts.script];
   for (const l of opts.listen) args.push('--listen', l);
   args.push('--workers', String(opts.workers));
   if (opts.http) args.push('--http', opts.http);

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { resolveSettings, type CliOverrides, type Settings } from './config.js';
 import { SipCore, type Transport } from './core.js';
@@ -174,6 +175,11 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
   const fromThread = (m: { type: string; module?: string; data?: unknown }): void => {
     if (m.type === 'module' && m.module) threadMessageHandlers.get(m.module)?.(m.data);
   };
+  // V8's memory reducer would give back idle heap with GCs up to 100 s after start-up or a burst
+  // of load, polling every 8 s per thread until then: an idle server would never be idle. SIP
+  // threads keep their heap, as Kamailio keeps its pools. Set before they start (a new thread's
+  // heap reads it); bin/viaduct passes it to node for this thread too.
+  setFlagsFromString('--no-memory-reducer');
   const spawn = (url: URL, data: ThreadData): Worker => {
     const w = new Worker(url, { workerData: data, stdout: false, stderr: false });
     w.on('message', fromThread);

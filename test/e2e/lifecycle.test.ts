@@ -89,6 +89,19 @@ const LOST = 'viaduct_worker_lost_messages_total';
 const FWD_REPLIES = 'viaduct_core_fwd_replies_total';
 const WATCHDOG_MS = 1000;
 
+/** An INVITE whose Call-ID (loop-N) sends the tests' scripts into their endless loop. */
+const loopInvite = (port: number, n: number): string => [
+  `INVITE sip:stuck@127.0.0.1:${port} SIP/2.0`,
+  `Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKloop${n}`,
+  `From: <sip:looper@example.com>;tag=l${n}`,
+  `To: <sip:stuck@127.0.0.1:${port}>`,
+  `Call-ID: loop-${n}`,
+  'CSeq: 1 INVITE',
+  'Max-Forwards: 70',
+  'Content-Length: 0',
+  '', '',
+].join('\r\n');
+
 describe('watchdog', () => {
   let ports: number[] = [];
   let viaduct: ViaductProcess | undefined;
@@ -125,17 +138,7 @@ describe('watchdog', () => {
     await new Promise((r) => setTimeout(r, 1000));
     const before = await metrics();
     const sentAt = Date.now();
-    await sendUdp(LOOPBACK, proxyPort, [
-      `INVITE sip:stuck@127.0.0.1:${proxyPort} SIP/2.0`,
-      'Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKloop1',
-      'From: <sip:looper@example.com>;tag=l1',
-      `To: <sip:stuck@127.0.0.1:${proxyPort}>`,
-      'Call-ID: loop-1',
-      'CSeq: 1 INVITE',
-      'Max-Forwards: 70',
-      'Content-Length: 0',
-      '', '',
-    ].join('\r\n'));
+    await sendUdp(LOOPBACK, proxyPort, loopInvite(proxyPort, 1));
     // Within the watchdog's limit the thread is still stuck; with two workers the other one forwards on.
     await new Promise((r) => setTimeout(r, WATCHDOG_MS / 2));
     const during = await metrics();
@@ -172,6 +175,26 @@ describe('watchdog', () => {
       expect(around.successful, report).toBeGreaterThanOrEqual(0.4 * around.created);
     }
   }, 90_000);
+
+  it('finds a loop that begins while the server idles (the watchdog asleep)', async () => {
+    ports = await freePorts(1);
+    const [proxyPort] = ports as [number];
+    viaduct = await startViaduct({
+      script: 'function ksr_request_route() { if (KSR.pv.get("$ci").startsWith("loop")) { for (;;) {} } KSR.forward_uri("sip:127.0.0.1:9"); }',
+      listen: [`udp:${LOOPBACK}:${proxyPort}`],
+      workers: 1,
+      extraArgs: ['--watchdog-ms', String(WATCHDOG_MS)],
+    });
+    const v = viaduct;
+    await new Promise((r) => setTimeout(r, 2000)); // idle: the watchdog sleeps after two quiet ticks
+    await sendUdp(LOOPBACK, proxyPort, loopInvite(proxyPort, 2));
+    await expect.poll(() => /restarted/.test(v.stderr()), { timeout: 10_000 }).toBe(true);
+    // found as when awake: the message that woke the watchdog was seen as it began
+    const stuckMs = Number(/stuck in one message for (\d+) ms/.exec(v.stderr())?.[1]);
+    expect(stuckMs, v.stderr()).toBeGreaterThanOrEqual(WATCHDOG_MS);
+    expect(stuckMs, v.stderr()).toBeLessThanOrEqual(WATCHDOG_MS * 1.25 + 100);
+    expect(parseMetrics(await v.metrics()).get(WATCHDOG)).toBe(1);
+  }, 30_000);
 });
 
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));

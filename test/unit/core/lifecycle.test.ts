@@ -73,6 +73,49 @@ describe('in-hand slots and the watchdog', () => {
     expect(dog.tickMs).toBe(250);
   });
 
+  it('sleeps after two quiet ticks; the next message begun wakes it, and it checks at once', async () => {
+    const { threads, table, dog, stuck } = setup(1000);
+    dog.start();
+    try {
+      expect([dog.awake, table.watched]).toEqual([true, 1]);
+      threads[0]!.begin(FROM_SOCKET);
+      threads[0]!.end();
+      dog.tick(0); // a message since the last look: stays awake
+      expect([dog.awake, table.watched]).toEqual([true, 1]);
+      dog.tick(250); // quiet: clears the flag, still ticking
+      expect([dog.awake, table.watched]).toEqual([true, 0]);
+      dog.tick(500); // quiet again: asleep
+      expect(dog.awake).toBe(false);
+      threads[1]!.begin(FROM_SOCKET); // sets the flag and wakes the watchdog
+      expect(table.watched).toBe(1);
+      await expect.poll(() => dog.awake).toBe(true);
+      // the wake-up's check saw thread 1 begin: stuck only a whole limit after that
+      dog.check(Date.now() + 900);
+      expect(stuck).toEqual([]);
+      dog.check(Date.now() + 1100);
+      expect(stuck.map(([k]) => k)).toEqual([1]);
+    } finally {
+      dog.stop();
+    }
+  });
+
+  it('stays awake when a message begun just as it cleared the flag shows up on the next tick', () => {
+    const { threads, table, dog } = setup(1000);
+    dog.start();
+    try {
+      dog.tick(0); // quiet: clears the flag
+      expect([dog.awake, table.watched]).toEqual([true, 0]);
+      // a thread whose read of the flag came before the clear: it began without waking anyone
+      table.watched = 1;
+      threads[0]!.begin(FROM_SOCKET);
+      table.watched = 0;
+      dog.tick(250); // sees the message: watches again instead of sleeping
+      expect([dog.awake, table.watched]).toEqual([true, 1]);
+    } finally {
+      dog.stop();
+    }
+  });
+
   it('is off with a limit of 0', () => {
     const { dog } = setup(0);
     dog.start();
