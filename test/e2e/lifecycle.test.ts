@@ -78,8 +78,8 @@ describe('a UDP port in use', () => {
 describe('--watchdog-ms', () => {
   it('must be a whole number of milliseconds', async () => {
     const p = spawnLogged(process.execPath, viaductArgs({ script: SCRIPT, listen: [`udp:${LOOPBACK}:9`], workers: 0, http: 'off', extraArgs: ['--watchdog-ms', '2s'] }));
-    expect(await p.exited).toEqual({ code: 1, signal: null });
-    expect(p.stderr()).toBe('viaduct: --watchdog-ms "2s" is not a whole number of milliseconds\n');
+    expect(await p.exited).toEqual({ code: 2, signal: null }); // a usage error
+    expect(p.stderr()).toBe('viaduct run: --watchdog-ms "2s" is not a whole number of milliseconds\n(viaduct run --help for usage)\n');
   });
 });
 
