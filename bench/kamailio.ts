@@ -1,7 +1,7 @@
 // Starting Kamailio 5.6 (Debian package) in the foreground as the benchmark anchor.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { describeOutput, ownsPort, processTree, sleep, spawnLogged, stopProcess, type ExitStatus } from './proc.js';
 
 /** 'tlsf': the fast allocator (-x tlsf -X tlsf). 'default': the package's default (qm, with memory debugging). */
@@ -50,6 +50,9 @@ export function kamailioArgs(opts: KamailioOptions, runDir: string): string[] {
  * probe (see probe.ts): Kamailio prints no ready line.
  */
 export async function startKamailio(opts: KamailioOptions): Promise<KamailioProcess> {
+  // Without this the spawn fails quietly and the error below would blame the port.
+  const onPath = (process.env.PATH ?? '').split(delimiter).some((d) => d && existsSync(join(d, 'kamailio')));
+  if (!onPath) throw new Error('kamailio is not installed (`make kamailio` installs Debian\'s package)');
   const runDir = mkdtempSync(join(tmpdir(), 'kamailio-run-'));
   const p = spawnLogged('kamailio', kamailioArgs(opts, runDir), { cwd: dirname(opts.cfg) });
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
