@@ -57,4 +57,15 @@ export const scenarios: Record<string, Scenario> = {
     kamailioCfg: 'bench/kamailio/dispatcher.cfg',
     viaductScript: 'bench/scripts/dispatcher.js',
   },
+  relay: {
+    name: 'relay',
+    description: 'transaction-stateful relay: t_relay() of every new INVITE to one SIPp uas, record-routed (100 Trying from the proxy); ' +
+      'in-dialog requests loose-routed and t_relay\'d (uac-rr.xml / uas-rr.xml follow Record-Route and Contact)',
+    proxy: { host: LOOPBACK, port: 5060 },
+    uas: [{ host: LOOPBACK, port: 5070 }],
+    uac: { host: LOOPBACK, port: 5080, scenario: repoPath('bench/sipp/uac-rr.xml'), bufferBytes: SIPP_BUFFER },
+    uasOptions: { scenario: repoPath('bench/sipp/uas-rr.xml'), bufferBytes: SIPP_BUFFER },
+    kamailioCfg: 'bench/kamailio/relay.cfg',
+    viaductScript: 'bench/scripts/relay.js',
+  },
 };
