@@ -223,9 +223,9 @@ export class TmStore {
    * holding, takes its records over (owner := this row) and returns them, so that the timers can
    * be re-armed from their deadlines. Damaged records are deleted and their keys returned.
    */
-  adopt(fromRow: number): { records: TmRecord[]; damaged: string[] } {
-    this.table.releaseLocksOf(fromRow);
-    const got = this.listByOwner(fromRow);
+  adopt(fromRow: number): { records: TmRecord[]; damaged: string[]; locksReleased: number } {
+    const locksReleased = this.table.releaseLocksOf(fromRow);
+    const got = { ...this.listByOwner(fromRow), locksReleased };
     for (const r of got.records) {
       r.owner = this.row;
       this.update(r);
