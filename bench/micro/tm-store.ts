@@ -59,7 +59,7 @@ const store = new TmStore(TmStore.create(CALLS * 2, 4096), 2);
 const calls = Array.from({ length: CALLS }, (_, i) => inviteRecord(i));
 console.log(`owner-thread writes (${CALLS} calls, table of ${CALLS * 2})`);
 best('  put (INVITE)', CALLS, (i) => { store.put(calls[i]!); store.delete(calls[i]!.key); }); // warm with deletes
-best('  put + 3 updates + delete, per call', CALLS, (i) => {
+best('  put + 3 full updates + delete, per call', CALLS, (i) => {
   const r = calls[i]!;
   r.state = TM_STATE.TRYING; r.replyCode = 100;
   store.put(r);
@@ -71,6 +71,20 @@ best('  put + 3 updates + delete, per call', CALLS, (i) => {
   store.update(r);
   store.delete(r.key);
 }, 'µs');
+// as the tm logic would: bytes rewritten only when they change (the reply kept upstream)
+best('  put + updateState + update (reply) + updateState + delete', CALLS, (i) => {
+  const r = calls[i]!;
+  r.state = TM_STATE.TRYING; r.replyCode = 100;
+  store.put(r);
+  r.state = TM_STATE.PROCEEDING; r.replyCode = 100;
+  store.updateState(r);
+  r.replyCode = 180;
+  store.update(r);
+  r.state = TM_STATE.TERMINATED; r.replyCode = 200;
+  store.updateState(r);
+  store.delete(r.key);
+}, 'µs');
+best('  updateState alone', CALLS, (i) => { const r = calls[i]!; store.put(r); store.updateState(r); store.delete(r.key); });
 for (const r of calls) store.put(r);
 best('  get (copy out + decode)', CALLS, (i) => { sink += store.get(calls[i]!.key)!.replyCode; });
 best('  field (state, no decode)', CALLS, (i) => { sink += store.field(calls[i]!.key, 1); });

@@ -74,7 +74,7 @@ describe('tm store across a worker restart', () => {
     expect(got.left).toBe(0);
     const store = new TmStore(shm, 0);
     expect(store.counts()).toMatchObject({ current: got.adopted, created: COUNT });
-    const versions = store.list().records.map((r) => r.avps!.get('version')?.[0] ?? 0);
+    const versions = store.list().records.map((r) => Number(r.avps!.get('version')?.[0] ?? 0));
     expect(Math.max(...versions)).toBeGreaterThan(COUNT); // A did rewrite records before it died
   }, 30_000);
 });

@@ -87,6 +87,20 @@ describe('TmStore', () => {
     expect(s.counts()).toEqual({ current: 0, waiting: 0, byState: [0, 0, 0, 0, 0], created: 1, freed: 1, full: 0 });
   });
 
+  it('updateState changes state and reply code in place, the rest of the record as it was', () => {
+    const s = store();
+    const r = inviteRecord(1);
+    s.put(r);
+    r.state = TM_STATE.TERMINATED;
+    r.replyCode = 603;
+    expect(s.updateState(r)).toBe(true);
+    expect(s.get(r.key)).toEqual(decodeTmRecord(r.key, Buffer.from(new TmEncoder().encode(r))));
+    expect([s.field(r.key, F.STATE), s.field(r.key, F.REPLY_CODE)]).toEqual([TM_STATE.TERMINATED, 603]);
+    expect(s.counts().byState).toEqual([0, 0, 0, 0, 1]);
+    expect(s.updateState(inviteRecord(2))).toBe(false);
+    expect(s.put(inviteRecord(2))).toBe(true); // the entry lock was released
+  });
+
   it('sums the counts of every thread row, also for records another row deletes', () => {
     const shm = TmStore.create(16, 4096);
     const a = new TmStore(shm, 2);

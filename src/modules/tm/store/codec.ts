@@ -16,6 +16,9 @@ import { decodeBytes, writeUtf8 } from '../../../core/sip/bytes.js';
 import type { TmBranch, TmRecord, TmState } from './record.js';
 
 const VERSION = 1;
+/** Offsets in the value of the numbers TmStore.updateState changes in place (u8 state, u16 LE code). */
+export const OFF_STATE = 1;
+export const OFF_REPLY_CODE = 2;
 const STR = 0;
 const NUM = 1;
 
@@ -39,8 +42,8 @@ export class TmEncoder {
     this.room(40);
     const v = this.view;
     v.setUint8(0, VERSION);
-    v.setUint8(1, r.state);
-    v.setUint16(2, r.replyCode, true);
+    v.setUint8(OFF_STATE, r.state);
+    v.setUint16(OFF_REPLY_CODE, r.replyCode, true);
     v.setUint16(4, r.owner, true);
     v.setUint16(6, 0, true);
     v.setFloat64(8, r.created, true);
@@ -144,8 +147,8 @@ export function decodeTmRecord(key: string, buf: Buffer, length = buf.length): T
   const d = new Decoder(buf, length);
   if (length < 32 || buf[0] !== VERSION) throw new TmRecordDecodeError(`${length} bytes, version ${buf[0]}`);
   const v = d.view;
-  const state = v.getUint8(1) as TmState;
-  const replyCode = v.getUint16(2, true);
+  const state = v.getUint8(OFF_STATE) as TmState;
+  const replyCode = v.getUint16(OFF_REPLY_CODE, true);
   const owner = v.getUint16(4, true);
   const created = v.getFloat64(8, true);
   const lifetimeDeadline = v.getFloat64(16, true);

@@ -12,7 +12,7 @@
 import { fnv1aBytes } from '../../../core/hash.js';
 import { MAX_HOLDERS, overheadBytesPerRecord, ShmTable, ShmTableFullError } from '../../../core/shm/hashtable.js';
 import { tableRegion, wholeRegion, type ShmUse } from '../../../core/shm/regions.js';
-import { decodeTmRecord, TmEncoder, TmRecordDecodeError } from './codec.js';
+import { decodeTmRecord, OFF_REPLY_CODE, OFF_STATE, TmEncoder, TmRecordDecodeError } from './codec.js';
 import { nextDeadline, TM_STATE, TM_STATE_NAMES, type TmRecord } from './record.js';
 
 /** The Float64 fields of a record (ShmTable fields), readable with getField / fields(). */
@@ -136,6 +136,33 @@ export class TmStore {
   update(r: TmRecord): boolean {
     const before = this.table.getField(r.key, F.STATE);
     if (Number.isNaN(before) || !this.write(r, false)) return false;
+    if (before !== r.state) {
+      this.counters[this.rowAt + C_STATES + before]!--;
+      this.counters[this.rowAt + C_STATES + r.state]!++;
+    }
+    return true;
+  }
+
+  /**
+   * Changes only the state and reply code, in place (no encode, no copy): for transitions that
+   * store no new bytes (a 100 or 180 relayed while the reply kept is unchanged, a final state).
+   * The record must have been put; false if absent. Keep `r` in step: this writes what r says.
+   */
+  updateState(r: TmRecord): boolean {
+    const t = this.table;
+    const e = t.lockEntry(r.key);
+    if (e < 0) {
+      t.unlockEntry();
+      return false;
+    }
+    const before = t.field(e, F.STATE);
+    const at = t.valueOffset(e);
+    t.arena[at + OFF_STATE] = r.state;
+    t.arena[at + OFF_REPLY_CODE] = r.replyCode & 0xff;
+    t.arena[at + OFF_REPLY_CODE + 1] = r.replyCode >>> 8;
+    t.setField(e, F.STATE, r.state);
+    t.setField(e, F.REPLY_CODE, r.replyCode);
+    t.unlockEntry();
     if (before !== r.state) {
       this.counters[this.rowAt + C_STATES + before]!--;
       this.counters[this.rowAt + C_STATES + r.state]!++;
