@@ -37,13 +37,14 @@ const ROW_CELLS = 8;
 /**
  * Module parameters (tm's, see docs in tm/README when wired): capacity of the store.
  * Defaults fit 2000 calls/s with every INVITE and BYE transaction kept 32 s after it completes
- * (timers D and J): 2000 x 2 x 32 = 128 000 records; bytes per record from
- * bench/micro/tm-store.ts (a 1 KB INVITE with its branch and reply: about 2.9 KB; a BYE:
- * about 1.1 KB; mean rounded up to 2 KiB).
+ * (timers D and J): 2000 x 2 x 32 = 128 000 records. Arena bytes per record, measured by
+ * bench/micro/tm-store.ts: a ~1 KB INVITE with its branch and its 180 takes a 3072-byte block,
+ * a BYE with its 200 a 1280-byte one: mean 2176, default 2304 (about 300 MB of arena for
+ * 131072 records; a SharedArrayBuffer's pages are only backed once written).
  */
 export const TM_STORE_PARAMS = {
   shm_transactions: { default: 131072, type: 'int' as const, check: (v: string | number) => positive(v, 1 << 24) },
-  shm_transaction_bytes: { default: 2048, type: 'int' as const, check: (v: string | number) => positive(v, 1 << 20) },
+  shm_transaction_bytes: { default: 2304, type: 'int' as const, check: (v: string | number) => positive(v, 1 << 20) },
 };
 
 function positive(v: string | number, max: number): string | undefined {
