@@ -3,6 +3,7 @@
 // absorbed, branch timeouts, failure routes, CANCEL.
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Ua, request } from './tm-uas.js';
 import { freePorts, runSipp, startSipp, startViaduct, stopAll, type SippProcess, type SippResult, type ViaductProcess } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
@@ -89,4 +90,94 @@ describe('tm: stateful relay', () => {
     expect(stats, report).toMatchObject({ current: 0, waiting: 0, total: 2 * calls, created: 2 * calls, freed: 2 * calls });
     expect(stats['2xx'], report).toBe(2 * calls);
   }, 60_000);
+});
+
+describe('tm: retransmissions, serial forking, CANCEL (a scriptable UA)', () => {
+  let ports: number[] = [];
+  let viaduct: ViaductProcess | undefined;
+  let uas: Ua[] = [];
+
+  afterEach(async () => {
+    for (const u of uas) u.close();
+    uas = [];
+    await stopAll([], viaduct, ports);
+    viaduct = undefined;
+    ports = [];
+  });
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('failover: 486, then a branch timeout, then an answer; the proxy ACKs the 486; a retransmitted INVITE reaches each callee once', async () => {
+    ports = await freePorts(5);
+    const [proxy, busy, silent, good, caller] = ports as [number, number, number, number, number];
+    const script = `
+function ksr_request_route() {
+  if (KSR.is_ACK()) { KSR.tm.t_relay(); return; }
+  KSR.pv.sets("$avp(leg)", "1");
+  KSR.tm.t_on_failure("NEXT");
+  KSR.tm.t_relay_to_proxy("udp:127.0.0.1:${busy}");
+}
+function NEXT() {
+  const leg = KSR.pv.get("$avp(leg)");
+  KSR.xlog.xerr("failure leg=" + leg + " code=$T_reply_code timeout=" + KSR.tm.t_branch_timeout() + " replied=" + KSR.tm.t_branch_replied() + "\\n");
+  if (leg === "1") { KSR.pv.sets("$avp(leg)", "2"); KSR.tm.t_on_failure("NEXT"); KSR.tm.t_relay_to_proxy("udp:127.0.0.1:${silent}"); }
+  else if (leg === "2") { KSR.pv.sets("$avp(leg)", "3"); KSR.tm.t_relay_to_proxy("udp:127.0.0.1:${good}"); }
+}
+`;
+    viaduct = await startViaduct({ script, listen: [`udp:${LOOPBACK}:${proxy}`], workers: 1, modparams: ['tm:fr_timer=700', 'tm:fr_inv_timer=700', 'tm:wt_timer=500'] });
+    const [b, s, g, c] = await Promise.all([Ua.open(busy, 'reject486'), Ua.open(silent, 'silent'), Ua.open(good, 'answer'), Ua.open(caller, null)]);
+    uas = [b, s, g, c];
+    const inv = request('INVITE', `sip:callee@127.0.0.1:${good}`, caller, 'z9hG4bKcall1', 'failover-1', 1);
+    c.send(inv, proxy);
+    await sleep(30);
+    c.send(inv, proxy); // a retransmission: absorbed
+    expect(await c.waitFor('SIP/2.0 200', 1, 5000), viaduct.stderr()).toBe(true);
+    const report = `caller got: ${c.received.map((m) => m.first).join(' | ')}\n${viaduct.stderr().slice(-2000)}`;
+    // the busy trunk: one INVITE (the retransmission absorbed), the proxy's ACK for its 486 with the proxy's Via only
+    expect(b.got('INVITE').length, report).toBe(1);
+    expect(await b.waitFor('ACK', 1, 1000), report).toBe(true);
+    const ack = b.got('ACK')[0]!.text;
+    expect(ack.match(/^Via:/gm)?.length, ack).toBe(1);
+    expect(ack, ack).toMatch(/^To: .*;tag=b\d+/m);
+    // the silent trunk: INVITE retransmitted by timer A (500 ms) before fr_inv_timer (700 ms) ends it
+    expect(s.got('INVITE').length, report).toBe(2);
+    expect(g.got('INVITE').length, report).toBe(1);
+    expect(c.got('SIP/2.0 100').length, report).toBeGreaterThanOrEqual(1);
+    expect(c.got('SIP/2.0 4').length, report).toBe(0); // no negative reply went upstream
+    const lines = viaduct.stderr().split('\n').filter((l) => l.includes('failure leg=')).map((l) => l.slice(l.indexOf('failure leg=')));
+    expect(lines, report).toEqual(['failure leg=1 code=486 timeout=-1 replied=1', 'failure leg=2 code=408 timeout=1 replied=-1']);
+    // the ACK of the 2xx goes end to end, statelessly, to the callee
+    c.send(request('ACK', `sip:callee@127.0.0.1:${good}`, caller, 'z9hG4bKack1', 'failover-1', 1, `r${good}`), proxy);
+    expect(await g.waitFor('ACK', 1, 2000), report).toBe(true);
+  }, 30_000);
+
+  it('CANCEL: the caller gets 200 for the CANCEL and the 487, the ringing callee gets the proxy\'s CANCEL and ACK', async () => {
+    ports = await freePorts(3);
+    const [proxy, callee, caller] = ports as [number, number, number];
+    const script = `function ksr_request_route() { KSR.tm.t_relay_to_proxy("udp:127.0.0.1:${callee}"); }\n`;
+    viaduct = await startViaduct({ script, listen: [`udp:${LOOPBACK}:${proxy}`], workers: 1, modparams: ['tm:wt_timer=500'] });
+    const [r, c] = await Promise.all([Ua.open(callee, 'ring'), Ua.open(caller, null)]);
+    uas = [r, c];
+    const ruri = `sip:callee@127.0.0.1:${callee}`;
+    c.send(request('INVITE', ruri, caller, 'z9hG4bKinv2', 'cancel-1', 1), proxy);
+    expect(await c.waitFor('SIP/2.0 180', 1, 3000)).toBe(true);
+    c.send(request('CANCEL', ruri, caller, 'z9hG4bKinv2', 'cancel-1', 1), proxy);
+    expect(await c.waitFor('SIP/2.0 487', 1, 3000), viaduct.stderr()).toBe(true);
+    const report = `caller got: ${c.received.map((m) => m.first).join(' | ')}\ncallee got: ${r.received.map((m) => m.first).join(' | ')}`;
+    expect(c.received.map((m) => `${m.first} ${/^CSeq: (.*)$/m.exec(m.text)?.[1]}`), report).toEqual([
+      'SIP/2.0 100 Trying 1 INVITE', 'SIP/2.0 180 Ringing 1 INVITE', 'SIP/2.0 200 canceling 1 CANCEL', 'SIP/2.0 487 Request Terminated 1 INVITE',
+    ]);
+    // the caller's ACK for the 487 is absorbed by the proxy (hop by hop)
+    c.send(request('ACK', ruri, caller, 'z9hG4bKinv2', 'cancel-1', 1, `r${callee}`), proxy);
+    expect(await r.waitFor('ACK', 1, 2000), report).toBe(true);
+    await sleep(200);
+    const cancel = r.got('CANCEL');
+    const acks = r.got('ACK');
+    expect([r.got('INVITE').length, cancel.length, acks.length], report).toEqual([1, 1, 1]);
+    const inviteBranch = /branch=([^;\r\n]+)/.exec(r.got('INVITE')[0]!.text)![1];
+    for (const m of [...cancel, ...acks]) {
+      expect(m.text.match(/^Via:/gm)?.length, m.text).toBe(1);
+      expect(/branch=([^;\r\n]+)/.exec(m.text)![1], m.text).toBe(inviteBranch);
+    }
+  }, 30_000);
 });
