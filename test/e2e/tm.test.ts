@@ -50,10 +50,11 @@ describe('tm: stateful relay', () => {
     ports = [];
   });
 
-  it('seed 002: the INVITE\'s AVP is seen in the onreply route for 100/180/200, <null> for ACK, BYE and the BYE\'s 200', async () => {
+  // workers 2: requests and replies of a call reach the Call-ID's worker, which owns its transactions
+  it.each([1, 2])('seed 002, --workers %i: the INVITE\'s AVP is seen in the onreply route for 100/180/200, <null> for ACK, BYE and the BYE\'s 200', async (workers) => {
     ports = await freePorts(3);
     const [proxyPort, uasPort, uacPort] = ports as [number, number, number];
-    viaduct = await startViaduct({ script: seed002(uasPort), listen: [`udp:${LOOPBACK}:${proxyPort}`], workers: 1, modparams: ['tm:wt_timer=300'] });
+    viaduct = await startViaduct({ script: seed002(uasPort), listen: [`udp:${LOOPBACK}:${proxyPort}`], workers, modparams: ['tm:wt_timer=300'] });
     uas = startSipp({ scenario: UAS, localIp: LOOPBACK, localPort: uasPort });
     await uas.ready;
     const calls = 5;
