@@ -395,9 +395,30 @@ export class SipCore {
    * Route, else the R-URI. Returns 1 on success, -1 on failure (a reply may have been sent).
    */
   forwardRequest(uri?: string): number {
+    const out = this.buildForward(uri, null);
+    if (out === null) return -1;
+    this.transport.send(this.fwdSock, out, this.fwdPort, this.fwdHost);
+    this.counters.inc(C.fwd_requests);
+    return 1;
+  }
+
+  // Where the last buildForward() goes: fields, not an object, on the stateless hot path.
+  fwdSock = 0;
+  fwdPort = 0;
+  fwdHost = '';
+  /** The branch of our Via in the last buildForward() with a branch mark (tm). */
+  fwdBranch = '';
+
+  /**
+   * The forward of forwardRequest() up to the send: destination (fwdSock/fwdPort/fwdHost), the
+   * forward hooks, the loop check, the request with our Via, the onsend route. `branchMark`
+   * (tm: a branch index) goes into our Via's branch, and the result is a buffer of its own that
+   * the caller may keep; null when nothing is to be sent (a reply may have been sent).
+   */
+  buildForward(uri: string | undefined, branchMark: string | null): Buffer | null {
     const ctx = this.ctx;
     const msg = ctx.msg;
-    if (!msg.isRequest) return -1;
+    if (!msg.isRequest) return null;
     const c = this.counters;
     let dst: Destination;
     try {
@@ -406,35 +427,36 @@ export class SipCore {
       c.inc(C.err_requests);
       // a target the script gave is its error; one from the request (R-URI, Route) is bad input
       this.log.limited(uri ?? ctx.du ? L_ERR : L_DBG, 'core:forward', `forward: ${(e as Error).message}`);
-      return -1;
+      return null;
     }
     const sock = this.socketFor(dst.family);
     if (!sock) {
       c.inc(C.err_requests);
       this.log.limited(L_ERR, 'core:forward-socket', `forward: no IPv${dst.family} socket to send to ${dst.host}`);
-      return -1;
+      return null;
     }
     const hooks = this.forwardHooks;
-    for (let i = 0; i < hooks.length; i++) if (!hooks[i]!(ctx)) return -1;
+    for (let i = 0; i < hooks.length; i++) if (!hooks[i]!(ctx)) return null;
     // our branches end in "." + this hex: a Via of ours with it means the request came back
     const loopSuffix = `.${hex32(this.loopHash(msg))}`;
     if (this.hasLooped(msg, loopSuffix)) {
       c.inc(C['viaduct:loops_detected']);
       sendStatelessReply(ctx, 482, 'Loop Detected');
-      return -1;
+      return null;
     }
-    const out = this.buildForwardedRequest(sock, loopSuffix);
+    const out = this.buildForwardedRequest(sock, loopSuffix, branchMark);
     if (this.routes.onsend) {
       this.runRoute(this.routes.onsend, ROUTE.ONSEND);
       if (ctx.dropped) {
         ctx.dropped = false;
         c.inc(C.drop_requests);
-        return -1;
+        return null;
       }
     }
-    this.transport.send(sock.index, out, dst.port, dst.host);
-    c.inc(C.fwd_requests);
-    return 1;
+    this.fwdSock = sock.index;
+    this.fwdPort = dst.port;
+    this.fwdHost = dst.host;
+    return out;
   }
 
   /** Hash of what identifies this request apart from its Via stack: equal on a true loop. */
@@ -471,7 +493,7 @@ export class SipCore {
     return h;
   }
 
-  private buildForwardedRequest(sock: SocketInfo, loopSuffix: string): Buffer {
+  private buildForwardedRequest(sock: SocketInfo, loopSuffix: string, branchMark: string | null): Buffer {
     const ctx = this.ctx;
     const msg = ctx.msg;
     // Lumps that belong to this one forward only (a script may forward twice).
@@ -480,12 +502,18 @@ export class SipCore {
     const adds = topViaAdditions(ctx);
     for (let i = 0; i < adds.length; i++) once.push(lump(adds[i]!.at, adds[i]!.end, adds[i]!.text));
     if (ctx.ruri !== null) once.push(lump(msg.ruriStart, msg.ruriEnd, ctx.ruri));
-    let prefix = this.viaStart[sock.index] + hex32(this.branchHash(msg)) + loopSuffix + (ctx.localRport ? ';rport\r\n' : '\r\n');
+    let branch = hex32(this.branchHash(msg));
+    if (branchMark !== null) {
+      branch += branchMark;
+      this.fwdBranch = `z9hG4bKvd${branch}${loopSuffix}`;
+    }
+    let prefix = this.viaStart[sock.index] + branch + loopSuffix + (ctx.localRport ? ';rport\r\n' : '\r\n');
     const headerHooks = this.forwardHeaderHooks;
     for (let i = 0; i < headerHooks.length; i++) prefix += headerHooks[i]!(ctx, sock);
     const all = once.length ? ctx.lumps.list.concat(once) : ctx.lumps.list;
-    // not into the scratch buffer when an onsend route runs before the send (it may serialize too)
-    return applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, all, msg.firstLineEnd, prefix, this.routes.onsend ? undefined : this.scratch);
+    // not into the scratch buffer when an onsend route runs before the send (it may serialize
+    // too), nor when tm keeps the request to retransmit it
+    return applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, all, msg.firstLineEnd, prefix, this.routes.onsend || branchMark !== null ? undefined : this.scratch);
   }
 
   /** A stateless reply to the current request (sl's builder): 1, or -1 when none can be sent. */

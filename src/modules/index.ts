@@ -10,12 +10,14 @@ import rr from './rr/index.js';
 import sanity from './sanity/index.js';
 import siputils from './siputils/index.js';
 import sl from './sl/index.js';
+import tm from './tm/index.js';
 import textops, { hdrModule as hdr } from './textops/index.js';
 import xlog from './xlog/index.js';
 
 export const MODULES = {
   '': coreKemi,
   x: xKemi,
+  tm,
   sl,
   maxfwd,
   rr,

@@ -125,12 +125,12 @@ describe('viaduct CLI', () => {
       line: 3,
     },
     {
-      // Kamailio's own KEMI example relays with tm: it must not start, then fail on every message
+      // Kamailio's own KEMI example saves registrations: it must not start, then fail on every message
       what: 'a KSR function viaduct lacks',
       name: 'kemi.js',
-      text: 'function ksr_request_route() {\n  // KSR.tm.t_relay() in a comment is no call\n  if (KSR.tm.t_relay() < 0) KSR.sl.sl_reply_error();\n}\n',
+      text: 'function ksr_request_route() {\n  // KSR.registrar.save() in a comment is no call\n  if (KSR.registrar.save("location", 0) < 0) KSR.sl.sl_reply_error();\n}\n',
       line: 3,
-      message: 'KSR.tm.t_relay is not available',
+      message: 'KSR.registrar.save is not available',
     },
     {
       what: 'a core KSR function viaduct lacks',

@@ -34,10 +34,23 @@ export function statelessToTag(ctx: MsgContext): string {
  * append_to_reply, Server and Content-Length. 1 on success, -1 when there is nothing to answer.
  */
 export function sendStatelessReply(ctx: MsgContext, code: number, reason: string): number {
+  const out = buildReply(ctx, code, reason, null);
+  if (out === null) return -1;
+  ctx.core.transport.send(ctx.sock.index, out, replyPort(ctx), ctx.srcIp);
+  ctx.replied = true;
+  ctx.core.counters.incAll(slReplyCounters(code));
+  return 1;
+}
+
+/**
+ * The reply sendStatelessReply() sends, built and not sent (tm keeps its local replies to
+ * resend them); `toTag` replaces the stateless To-tag. null when there is nothing to answer.
+ */
+export function buildReply(ctx: MsgContext, code: number, reason: string, toTag: string | null): Buffer | null {
   const msg = ctx.msg;
-  if (!msg.isRequest || !Number.isInteger(code) || code < 100 || code > 699) return -1;
-  if (msg.methodId === METHOD_ACK) return -1; // never reply to an ACK
-  if (!canReplyTo(msg)) return -1; // a header the reply copies is missing or broken
+  if (!msg.isRequest || !Number.isInteger(code) || code < 100 || code > 699) return null;
+  if (msg.methodId === METHOD_ACK) return null; // never reply to an ACK
+  if (!canReplyTo(msg)) return null; // a header the reply copies is missing or broken
   const from = msg.getHeader(HDR.FROM)!;
   const to = msg.getHeader(HDR.TO)!;
   const cid = msg.getHeader(HDR.CALL_ID)!;
@@ -54,14 +67,11 @@ export function sendStatelessReply(ctx: MsgContext, code: number, reason: string
   out += slice(b, at, vias[0].lineEnd);
   for (let i = 1; i < vias.length; i++) out += slice(b, vias[i].lineStart, vias[i].lineEnd);
   out += slice(b, from.lineStart, from.lineEnd);
-  if (code > 100 && msg.to().tag === undefined) out += `${slice(b, to.lineStart, to.valueEnd)};tag=${statelessToTag(ctx)}\r\n`;
+  if (code > 100 && msg.to().tag === undefined) out += `${slice(b, to.lineStart, to.valueEnd)};tag=${toTag ?? statelessToTag(ctx)}\r\n`;
   else out += slice(b, to.lineStart, to.lineEnd);
   out += slice(b, cid.lineStart, cid.lineEnd) + slice(b, cseq.lineStart, cseq.lineEnd);
   for (const h of ctx.replyHeaders) out += bytesOf(h);
   out += `${ctx.core.serverHeader}Content-Length: 0\r\n\r\n`;
-  ctx.core.transport.send(ctx.sock.index, Buffer.from(out, 'latin1'), replyPort(ctx), ctx.srcIp);
-  ctx.replied = true;
-  ctx.core.counters.incAll(slReplyCounters(code));
-  return 1;
+  return Buffer.from(out, 'latin1');
 }
 

@@ -142,8 +142,8 @@ describe('start-up check of the script', () => {
   };
 
   it('names the line of a KSR call viaduct lacks, module or core, and ignores comments', () => {
-    let e = failure('function ksr_request_route() {\n  /* KSR.nope.x() */\n  KSR.sl.sl_send_reply(200, "ok");\n  KSR.tm.t_relay();\n}\n');
-    expect([e.line, e.reason]).toEqual([4, 'KSR.tm.t_relay is not available']);
+    let e = failure('function ksr_request_route() {\n  /* KSR.nope.x() */\n  KSR.sl.sl_send_reply(200, "ok");\n  KSR.registrar.save("location", 0);\n}\n');
+    expect([e.line, e.reason]).toEqual([4, 'KSR.registrar.save is not available']);
     e = failure('function ksr_request_route() {\n  KSR.sl.no_such_reply(200, "ok");\n}\n');
     expect([e.line, e.reason]).toEqual([2, 'KSR.sl.no_such_reply is not available']);
     e = failure('function ksr_request_route() { KSR\n  .no_such_core(); }\n');
@@ -152,7 +152,7 @@ describe('start-up check of the script', () => {
 
   it('refuses a script without ksr_request_route, and loads one with it', () => {
     expect(failure('function ksr_reply_route() {}\n').reason).toMatch(/no ksr_request_route\(\) function/);
-    const s = load('// KSR.tm.t_relay() is mentioned in a comment only\nfunction ksr_request_route() { KSR.x.exit(); }\n');
+    const s = load('// KSR.registrar.save() is mentioned in a comment only\nfunction ksr_request_route() { KSR.x.exit(); }\n');
     expect(typeof s.fn('ksr_request_route')).toBe('function');
   });
 });

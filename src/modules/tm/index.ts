@@ -1,0 +1,179 @@
+// tm: Kamailio's transaction module (KSR.tm.*): stateful relaying with server and client
+// transactions per RFC 3261 16/17, armed onreply/failure routes, the transaction's AVPs and
+// flags. The engine is tm.ts, the record it keeps per transaction record.ts.
+import { performance } from 'node:perf_hooks';
+import type { MsgContext } from '../../core/context.js';
+import { counterId } from '../../core/stats/counters.js';
+import { threadWheel } from '../../core/timer/wheel.js';
+import { defineModule, kemi, ok, ROUTE, type ParamValue } from '../module.js';
+import {
+  armed, branchOf, current, initThread, newTransaction, reasonOf, relay, releaseTx, replyCurrent,
+  inviteOf, replyHook, requestHook, statusOf, txOf, type TmCounters, type TmParams,
+} from './tm.js';
+
+const int = (d: number) => ({ default: d, type: 'int' as const, check: (v: ParamValue) => (Number(v) >= 0 ? undefined : 'must be >= 0') });
+
+const STATS = ['current', 'waiting', 'total', 'rpl_received', 'rpl_generated', 'rpl_sent', '2xx', '3xx', '4xx', '5xx', '6xx', 'created', 'freed'] as const;
+
+const RELAYS = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH;
+const REQ_FAIL = ROUTE.REQUEST | ROUTE.FAILURE;
+const ARM = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH | ROUTE.ONREPLY;
+
+/** "proto:host:port" / "host:port" / "host" -> a SIP URI (t_relay_to_proxy). */
+function proxyUri(s: string): string | null {
+  const m = /^(?:(udp|tcp|tls|sctp|ws|wss):)?(\[[^\]]+\]|[^:;]+)(?::(\d+))?$/i.exec(s.trim());
+  if (!m) return null;
+  return `sip:${m[2]}${m[3] ? `:${m[3]}` : ''}`;
+}
+
+function statusMatches(ctx: MsgContext, re: string): boolean {
+  const code = statusOf(ctx);
+  try {
+    return new RegExp(re).test(String(code));
+  } catch {
+    return false;
+  }
+}
+
+/** t_set_fr(fr_inv, fr): 0 keeps the module's default, as Kamailio. */
+function setFr(ctx: MsgContext, inv: number, fr: number): number {
+  const a = armed(ctx);
+  a.frInvTimer = inv > 0 ? inv : Number(params.fr_inv_timer);
+  a.frTimer = fr > 0 ? fr : Number(params.fr_timer);
+  return 1;
+}
+
+let params: Record<string, ParamValue> = {};
+
+export default defineModule({
+  name: 'tm',
+  params: {
+    fr_timer: int(30000),
+    fr_inv_timer: int(120000),
+    max_inv_lifetime: int(180000),
+    max_noninv_lifetime: int(32000),
+    wt_timer: int(5000),
+    retr_timer1: int(500),
+    retr_timer2: int(4000),
+    restart_fr_on_each_reply: int(1),
+    auto_inv_100: int(1),
+    failure_reply_mode: int(3),
+    cancel_b_method: int(1),
+  },
+  stats: STATS,
+  hooks: { request: requestHook, reply: replyHook },
+  setup: (env) => ({ threadData: null, state: () => env.stats() }),
+  threadInit: (env) => {
+    params = env.params;
+    const p = Object.fromEntries(Object.entries(env.params).map(([k, v]) => [k, Number(v)])) as unknown as TmParams;
+    const id = (n: string) => counterId(`tm:${n}`);
+    const k: TmCounters = {
+      created: id('created'), freed: id('freed'), waiting: id('waiting'), rpl_received: id('rpl_received'),
+      rpl_generated: id('rpl_generated'), rpl_sent: id('rpl_sent'),
+      c2xx: id('2xx'), c3xx: id('3xx'), c4xx: id('4xx'), c5xx: id('5xx'), c6xx: id('6xx'),
+    };
+    initThread(env.core, threadWheel(), p, k);
+  },
+  rpc: {
+    'tm.stats': {
+      doc: 'Print transaction statistics.',
+      handler: (totals: () => Map<string, number>) => {
+        const t = totals();
+        const g = (n: string) => t.get(`tm:${n}`) ?? 0;
+        // waiting counts entries into the wait state; freed ends every transaction
+        return {
+          current: g('created') - g('freed'),
+          waiting: Math.max(0, g('waiting') - g('freed')),
+          total: g('created'),
+          total_local: g('rpl_generated'),
+          rpl_received: g('rpl_received'),
+          rpl_generated: g('rpl_generated'),
+          rpl_sent: g('rpl_sent'),
+          '6xx': g('6xx'), '5xx': g('5xx'), '4xx': g('4xx'), '3xx': g('3xx'), '2xx': g('2xx'),
+          created: g('created'),
+          freed: g('freed'),
+          delayed_free: 0,
+        };
+      },
+    },
+  },
+  pvs: {
+    T_reply_code: { get: (ctx) => statusOf(ctx) },
+    T_reply_reason: { get: (ctx) => reasonOf(ctx) },
+    T_branch_idx: { get: (ctx) => (txOf(ctx) && current.branch >= 0 ? current.branch : 0) },
+  },
+  functions: {
+    /** t_relay(): statefully to $du / the R-URI */
+    t_relay: kemi([], 'int', (ctx) => relay(ctx, undefined, 0), RELAYS),
+    /** t_relay_to_proxy("proto:host:port") */
+    t_relay_to_proxy: kemi(['str'], 'int', (ctx, s) => {
+      const uri = proxyUri(String(s));
+      return uri ? relay(ctx, uri, 0) : -1;
+    }, RELAYS),
+    /** t_relay_to_proto_addr(proto, host, port) */
+    t_relay_to_proto_addr: kemi(['str', 'str', 'int'], 'int', (ctx, _proto, host, port) => relay(ctx, `sip:${host}:${Number(port)}`, 0), RELAYS),
+    /** t_relay_to_flags(flags): 1 no 100 Trying, 2 no internal error reply */
+    t_relay_to_flags: kemi(['int'], 'int', (ctx, flags) => relay(ctx, undefined, Number(flags)), RELAYS),
+    t_relay_to_proxy_flags: kemi(['str', 'int'], 'int', (ctx, s, flags) => {
+      const uri = proxyUri(String(s));
+      return uri ? relay(ctx, uri, Number(flags)) : -1;
+    }, RELAYS),
+    t_on_reply: kemi(['str'], 'int', (ctx, name) => { armed(ctx).onReply = String(name); return 1; }, ARM),
+    t_on_failure: kemi(['str'], 'int', (ctx, name) => { armed(ctx).onFailure = String(name); return 1; }, ARM),
+    t_on_branch: kemi(['str'], 'int', (ctx, name) => { armed(ctx).onBranch = String(name); return 1; }, ARM),
+    /** t_is_set("onreply_route" | "failure_route" | "branch_route") */
+    t_is_set: kemi(['str'], 'int', (ctx, what) => {
+      const a = armed(ctx);
+      const w = String(what);
+      return ok(w === 'onreply_route' ? a.onReply !== '' : w === 'failure_route' ? a.onFailure !== '' : w === 'branch_route' ? a.onBranch !== '' : false);
+    }, ARM),
+    /** t_reply(code, reason): needs the transaction (t_newtran) */
+    t_reply: kemi(['int', 'str'], 'int', (ctx, code, reason) => {
+      const tx = txOf(ctx);
+      return tx ? replyCurrent(ctx, tx, Number(code), String(reason)) : -1;
+    }, REQ_FAIL),
+    /** t_send_reply(code, reason): the transaction is made if needed */
+    t_send_reply: kemi(['int', 'str'], 'int', (ctx, code, reason) => {
+      const tx = newTransaction(ctx);
+      return tx ? replyCurrent(ctx, tx, Number(code), String(reason)) : -1;
+    }, REQ_FAIL),
+    t_reply_error: kemi([], 'int', (ctx) => {
+      const tx = newTransaction(ctx);
+      return tx ? replyCurrent(ctx, tx, 500, 'Server Internal Error') : -1;
+    }, REQ_FAIL),
+    /** t_newtran(): 1 for a new transaction (retransmissions are absorbed before the script) */
+    t_newtran: kemi([], 'int', (ctx) => (newTransaction(ctx) ? 1 : -1), ROUTE.REQUEST),
+    /**
+     * t_check_trans(): a reply or a request of a known transaction -> 1; a CANCEL -> 1 when its
+     * INVITE is known. Retransmissions and ACKs of negative replies never reach the script.
+     */
+    t_check_trans: kemi([], 'int', (ctx) => {
+      if (!ctx.msg.isRequest) return ok(txOf(ctx) !== null);
+      return ok(txOf(ctx) !== null || (ctx.msg.method === 'CANCEL' && inviteOf(ctx) !== null));
+    }, ROUTE.REQUEST | ROUTE.ONREPLY),
+    t_is_canceled: kemi([], 'int', (ctx) => ok(txOf(ctx)?.rec.canceled ?? false), ROUTE.ANY),
+    t_is_expired: kemi([], 'int', (ctx) => {
+      const tx = txOf(ctx);
+      return tx ? ok(performance.now() > tx.rec.endAt) : -1;
+    }),
+    t_check_status: kemi(['str'], 'int', (ctx, re) => ok(statusMatches(ctx, String(re)))),
+    t_get_status_code: kemi([], 'int', (ctx) => txOf(ctx)?.rec.uasCode ?? -1),
+    t_set_fr: kemi(['int', 'int'], 'int', (ctx, inv, fr) => setFr(ctx, Number(inv), Number(fr))),
+    t_set_fr_inv: kemi(['int'], 'int', (ctx, inv) => setFr(ctx, Number(inv), armed(ctx).frTimer)),
+    t_reset_fr: kemi([], 'int', (ctx) => setFr(ctx, 0, 0)),
+    t_release: kemi([], 'int', (ctx) => {
+      const tx = txOf(ctx);
+      if (!tx) return -1;
+      releaseTx(tx);
+      return 1;
+    }, ROUTE.REQUEST),
+    t_get_branch_index: kemi([], 'int', (ctx) => (txOf(ctx) ? current.branch : -1)),
+    t_any_timeout: kemi([], 'int', (ctx) => ok(txOf(ctx)?.rec.branches.some((b) => b.timedOut) ?? false)),
+    t_any_replied: kemi([], 'int', (ctx) => ok(txOf(ctx)?.rec.branches.some((b) => !b.timedOut && b.lastCode > 0) ?? false)),
+    t_branch_timeout: kemi([], 'int', (ctx) => ok(branchOf(ctx)?.rec.timedOut ?? false), ROUTE.FAILURE | ROUTE.BRANCH_FAILURE),
+    t_branch_replied: kemi([], 'int', (ctx) => {
+      const b = branchOf(ctx);
+      return ok(b !== null && !b.rec.timedOut && b.rec.lastCode > 0);
+    }, ROUTE.FAILURE | ROUTE.BRANCH_FAILURE),
+  },
+});

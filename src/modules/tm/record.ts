@@ -1,0 +1,88 @@
+// The transaction record: everything tm knows about one transaction, in one plain shape that
+// can be serialised (structured clone: Buffers, Maps and numbers; no functions, no timer
+// handles, no parsed messages). The shared-memory store (DESIGN.md "Shared memory") writes
+// exactly this record; the SIP thread that owns the Call-ID keeps it in a plain Map today
+// (table.ts), and the timer handles and parsed copies it needs live beside it, rebuilt from
+// the deadlines here by whoever adopts the record.
+
+/** Server transaction states (RFC 3261 17.2.1, 17.2.2). */
+export const TX_TRYING = 0;      // no reply sent upstream yet
+export const TX_PROCEEDING = 1;  // a provisional sent upstream
+export const TX_COMPLETED = 2;   // a final sent upstream: waits wt_timer for retransmissions and the ACK
+export const TX_TERMINATED = 3;  // gone (freed)
+
+/** Client branch states (RFC 3261 17.1.1, 17.1.2). */
+export const BR_CALLING = 0;     // sent, no reply: retransmitted by timer A/E
+export const BR_PROCEEDING = 1;  // a provisional received
+export const BR_COMPLETED = 2;   // a final received, or the local 408 of a timeout
+
+/** Branch cancel states (cancel_b_method 1: a CANCEL waits for the branch's provisional). */
+export const CANCEL_NONE = 0;
+export const CANCEL_PENDING = 1;
+export const CANCEL_SENT = 2;
+
+export interface BranchRecord {
+  /** Our Via's branch on the request sent (replies, CANCEL and ACK are matched by it). */
+  branch: string;
+  /** Where the request went: socket index, host and port; `uri` as the script gave it ('' for the R-URI/$du). */
+  sock: number;
+  host: string;
+  port: number;
+  uri: string;
+  state: number;
+  /** The last reply code received, 408 for a timeout, 0 before any. */
+  lastCode: number;
+  lastReason: string;
+  /** The final reply as it goes upstream (our Via removed, the onreply route's changes applied). */
+  finalReply: Buffer | null;
+  /** The request as sent, retransmitted by timers A/E. */
+  request: Buffer;
+  /** Deadlines on the thread's monotonic clock (performance.now(), ms); 0: not armed. */
+  retrAt: number;
+  retrInterval: number;
+  frAt: number;
+  cancel: number;
+  timedOut: boolean;
+  /** failure_reply_mode: an earlier serial leg's branch does not take part in the best-reply choice. */
+  dropped: boolean;
+}
+
+export interface TxRecord {
+  /** RFC 3261 17.2.3: top Via branch + sent-by + method (ACK looks up its INVITE). */
+  key: string;
+  method: string;
+  methodId: number;
+  callId: string;
+  state: number;
+  /** The request as received (a copy): failure routes and local replies are built from it. */
+  request: Buffer;
+  srcIp: string;
+  srcPort: number;
+  sock: number;
+  /** Where replies go upstream (RFC 3261 18.2.2: received/rport of the top Via). */
+  replyHost: string;
+  replyPort: number;
+  /** What the request route changed, re-applied to the stored request in a failure route. */
+  ruri: string | null;
+  rr: string | null;
+  rrParams: string;
+  /** The status of the last reply sent upstream and its bytes (resent on a retransmitted request). */
+  uasCode: number;
+  lastReply: Buffer | null;
+  branches: BranchRecord[];
+  /** Armed routes: script function names ('' none). */
+  onReply: string;
+  onFailure: string;
+  onBranch: string;
+  flags: number;
+  /** $avp: the request route's AVPs; the onreply and failure routes see them. */
+  avps: Map<string, (string | number)[]>;
+  /** Timers for this transaction (t_set_fr), ms. */
+  frTimer: number;
+  frInvTimer: number;
+  /** Deadline of timer C (max_inv_lifetime) / max_noninv_lifetime; and of the wait timer once completed. */
+  endAt: number;
+  waitAt: number;
+  canceled: boolean;
+  createdAt: number;
+}

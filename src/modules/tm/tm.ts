@@ -1,0 +1,665 @@
+// tm's engine: the server transactions of this SIP thread and their client branches (RFC 3261
+// 16 and 17). The receiver shards by Call-ID, so every message of a transaction (requests,
+// replies, CANCEL, ACK) reaches the thread that owns it: plain Maps, no locks. The record of a
+// transaction is record.ts's TxRecord; what only this thread needs (timer handles, the parsed
+// stored request) sits beside it in Tx.
+import { performance } from 'node:perf_hooks';
+import { MsgContext } from '../../core/context.js';
+import type { SipCore } from '../../core/core.js';
+import { errorLine, L_ERR } from '../../core/log.js';
+import { applyLumps } from '../../core/lumps.js';
+import { HDR } from '../../core/sip/headers.js';
+import type { SipMessage } from '../../core/sip/message.js';
+import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from '../../core/sip/methods.js';
+import { parseMessage } from '../../core/sip/parser.js';
+import { C } from '../../core/stats/counters.js';
+import type { TimerHandle, TimerWheel } from '../../core/timer/wheel.js';
+import { replyPort } from '../../core/via.js';
+import { ROUTE } from '../module.js';
+import { buildReply } from '../sl/reply.js';
+import {
+  BR_CALLING, BR_COMPLETED, BR_PROCEEDING, CANCEL_NONE, CANCEL_PENDING, CANCEL_SENT,
+  TX_COMPLETED, TX_PROCEEDING, TX_TERMINATED, TX_TRYING, type BranchRecord, type TxRecord,
+} from './record.js';
+
+/** Module parameters, as numbers (ms for the timers). */
+export interface TmParams {
+  fr_timer: number;
+  fr_inv_timer: number;
+  max_inv_lifetime: number;
+  max_noninv_lifetime: number;
+  wt_timer: number;
+  retr_timer1: number;
+  retr_timer2: number;
+  restart_fr_on_each_reply: number;
+  auto_inv_100: number;
+  failure_reply_mode: number;
+  cancel_b_method: number;
+}
+
+/** t_relay_to_flags bits (Kamailio's). */
+export const F_NO_100 = 1;
+export const F_NO_ERROR_REPLY = 2;
+
+/** Counter ids of tm's statistics (index.ts registers them). */
+export interface TmCounters {
+  created: number; freed: number; waiting: number; rpl_received: number; rpl_generated: number; rpl_sent: number;
+  c2xx: number; c3xx: number; c4xx: number; c5xx: number; c6xx: number;
+}
+
+/** A client branch at run time: its record, its transaction and its timers (the timers' argument). */
+export interface Branch {
+  tx: Tx;
+  idx: number;
+  rec: BranchRecord;
+  retr: TimerHandle;
+  fr: TimerHandle;
+}
+
+export interface Tx {
+  rec: TxRecord;
+  branches: Branch[];
+  wait: TimerHandle;
+  /** The stored request as a message context (failure routes, local replies), made on first use. */
+  stored: MsgContext | null;
+}
+
+/** Armed routes and timers set before the transaction exists (t_on_reply before t_relay). */
+interface Pending { onReply: string; onFailure: string; onBranch: string; frTimer: number; frInvTimer: number }
+
+// ---------------------------------------------------------------- thread state
+
+let core: SipCore;
+let wheel: TimerWheel;
+let P: TmParams;
+let K: TmCounters;
+const byKey = new Map<string, Tx>();
+const byBranch = new Map<string, Branch>();
+
+/** The transaction of the message being routed (t_newtran/t_relay made it, or the route runs for it). */
+let curMsg: SipMessage | null = null;
+let curTx: Tx | null = null;
+let pending: Pending | null = null;
+/** What $T_reply_code, $T_branch_idx and friends read in the route running now. */
+export const current = { code: 0, reason: '', branch: -1 };
+
+export function initThread(c: SipCore, w: TimerWheel, params: TmParams, counters: TmCounters): void {
+  core = c;
+  wheel = w;
+  P = params;
+  K = counters;
+}
+
+export function txCount(): number {
+  return byKey.size;
+}
+
+// ---------------------------------------------------------------- keys
+
+const INVITE_KEY = 'INVITE';
+
+/** RFC 3261 17.2.3 (and the RFC 2543 fallback): the server transaction a request belongs to. */
+export function txKey(msg: SipMessage, method: string): string {
+  const v = msg.topVia();
+  const b = v.branch;
+  if (b !== undefined && b.startsWith('z9hG4bK')) return `${b}\n${v.host}:${v.port || 5060}\n${method}`;
+  return `2543\n${msg.callId()}\n${msg.from().tag ?? ''}\n${msg.cseq().num}\n${v.host}:${v.port || 5060}\n${b ?? ''}\n${method}`;
+}
+
+const keyMethod = (msg: SipMessage): string => (msg.methodId === METHOD_ACK ? INVITE_KEY : msg.method);
+
+/** The transaction of the current message, if t_newtran/t_relay made one or a route runs for it. */
+export function txOf(ctx: MsgContext): Tx | null {
+  if (curMsg === ctx.msg) return curTx;
+  if (!ctx.msg.isRequest || byKey.size === 0) return null;
+  const tx = byKey.get(txKey(ctx.msg, keyMethod(ctx.msg))) ?? null;
+  if (tx) setCurrent(ctx.msg, tx);
+  return tx;
+}
+
+function setCurrent(msg: SipMessage, tx: Tx | null): void {
+  if (curMsg !== msg) pending = null;
+  curMsg = msg;
+  curTx = tx;
+}
+
+/** The armed routes of the current message: its transaction's, else the ones waiting for it. */
+export function armed(ctx: MsgContext): Pending | TxRecord {
+  const tx = txOf(ctx);
+  if (tx) return tx.rec;
+  if (curMsg !== ctx.msg) setCurrent(ctx.msg, null);
+  return (pending ??= { onReply: '', onFailure: '', onBranch: '', frTimer: P.fr_timer, frInvTimer: P.fr_inv_timer });
+}
+
+// ---------------------------------------------------------------- core hooks
+
+/**
+ * Before the script: a retransmitted request gets the last reply again, an ACK for a negative
+ * final of ours ends here (RFC 3261 17.2.1), and neither reaches the script. Kamailio leaves
+ * this to t_check_trans()/t_relay() in the script; viaduct absorbs them before it (DESIGN.md).
+ */
+export function requestHook(ctx: MsgContext): boolean {
+  if (byKey.size === 0) return false;
+  const msg = ctx.msg;
+  const tx = byKey.get(txKey(msg, keyMethod(msg)));
+  if (tx === undefined) return false;
+  if (msg.methodId === METHOD_ACK) {
+    if (tx.rec.uasCode < 300) return false; // the ACK of a 2xx has a branch of its own: not seen here
+    return true;
+  }
+  if (tx.rec.lastReply !== null) sendUpstream(tx, tx.rec.lastReply);
+  return true;
+}
+
+/** A reply to one of our branches: run its routes, relay, ACK, pick the best final. */
+export function replyHook(ctx: MsgContext): boolean {
+  if (byBranch.size === 0) return false;
+  const msg = ctx.msg;
+  const br = byBranch.get(msg.topVia().branch ?? '');
+  if (br === undefined) return false;
+  const cseq = msg.cseq();
+  if (cseq.methodId === METHOD_CANCEL) return true; // the 200 for our CANCEL: hop by hop
+  if (cseq.method !== br.tx.rec.method) return false;
+  onBranchReply(ctx, br);
+  return true;
+}
+
+// ---------------------------------------------------------------- transactions
+
+/** t_newtran: the transaction of the current request, made if it is new. */
+export function newTransaction(ctx: MsgContext): Tx | null {
+  const msg = ctx.msg;
+  if (!msg.isRequest || msg.methodId === METHOD_ACK) return null;
+  const have = txOf(ctx);
+  if (have) return have;
+  const key = txKey(msg, msg.method);
+  const now = performance.now();
+  const pend = curMsg === msg ? pending : null;
+  const rec: TxRecord = {
+    key,
+    method: msg.method,
+    methodId: msg.methodId,
+    callId: msg.callId(),
+    state: TX_TRYING,
+    request: Buffer.from(msg.buf.subarray(0, msg.bodyStart + msg.bodyLength)),
+    srcIp: ctx.srcIp,
+    srcPort: ctx.srcPort,
+    sock: ctx.sock.index,
+    replyHost: ctx.srcIp,
+    replyPort: replyPort(ctx),
+    ruri: ctx.ruri,
+    rr: ctx.rr,
+    rrParams: ctx.rrParams,
+    uasCode: 0,
+    lastReply: null,
+    branches: [],
+    onReply: pend?.onReply ?? '',
+    onFailure: pend?.onFailure ?? '',
+    onBranch: pend?.onBranch ?? '',
+    flags: ctx.flags,
+    avps: (ctx.avps ??= new Map()),
+    frTimer: pend?.frTimer ?? P.fr_timer,
+    frInvTimer: pend?.frInvTimer ?? P.fr_inv_timer,
+    endAt: now + (msg.methodId === METHOD_INVITE ? P.max_inv_lifetime : P.max_noninv_lifetime),
+    waitAt: 0,
+    canceled: false,
+    createdAt: now,
+  };
+  const tx: Tx = { rec, branches: [], wait: 0, stored: null };
+  byKey.set(key, tx);
+  setCurrent(msg, tx);
+  core.counters.inc(K.created);
+  return tx;
+}
+
+/** The stored request as the current message of a route or a local reply. */
+function storedCtx(tx: Tx): MsgContext {
+  if (tx.stored) return tx.stored;
+  const r = tx.rec;
+  const ctx = new MsgContext(core);
+  ctx.reset(parseMessage(r.request), r.srcIp, r.srcPort, core.sockets[r.sock]!);
+  ctx.ruri = r.ruri;
+  ctx.rr = r.rr;
+  ctx.rrParams = r.rrParams;
+  ctx.avps = r.avps;
+  ctx.flags = r.flags;
+  tx.stored = ctx;
+  return ctx;
+}
+
+/** Sends bytes upstream (to the request's sender, RFC 3261 18.2.2). */
+function sendUpstream(tx: Tx, bytes: Buffer): void {
+  core.transport.send(tx.rec.sock, bytes, tx.rec.replyPort, tx.rec.replyHost);
+  core.counters.inc(K.rpl_sent);
+}
+
+function countFinal(code: number): void {
+  const k = K;
+  const id = code < 300 ? k.c2xx : code < 400 ? k.c3xx : code < 500 ? k.c4xx : code < 600 ? k.c5xx : k.c6xx;
+  core.counters.inc(id);
+}
+
+/** A reply we make ourselves (100 Trying, t_reply, the 408 of a timeout), sent upstream and kept. */
+export function localReply(tx: Tx, code: number, reason: string, ctx?: MsgContext): number {
+  const r = tx.rec;
+  if (r.uasCode >= 200) return -1; // a final went upstream already
+  const out = buildReply(ctx ?? storedCtx(tx), code, reason, null);
+  if (out === null) return -1;
+  core.counters.inc(K.rpl_generated);
+  uasSent(tx, code, out);
+  return 1;
+}
+
+/** A reply went (or goes) upstream: the transaction's state follows. */
+function uasSent(tx: Tx, code: number, out: Buffer): void {
+  const r = tx.rec;
+  r.uasCode = code;
+  r.lastReply = out;
+  sendUpstream(tx, out);
+  if (code < 200) {
+    r.state = TX_PROCEEDING;
+    return;
+  }
+  countFinal(code);
+  completeTx(tx);
+}
+
+/** A final went upstream: pending branches are cancelled, the record waits wt_timer, then goes. */
+function completeTx(tx: Tx): void {
+  const r = tx.rec;
+  if (r.state >= TX_COMPLETED) return;
+  r.state = TX_COMPLETED;
+  for (const b of tx.branches) if (b.rec.state !== BR_COMPLETED) cancelBranch(b);
+  r.waitAt = performance.now() + P.wt_timer;
+  tx.wait = wheel.schedule(onWaitTimer, tx, P.wt_timer);
+  core.counters.inc(K.waiting);
+}
+
+function onWaitTimer(tx: Tx): void {
+  freeTx(tx);
+}
+
+function freeTx(tx: Tx): void {
+  const r = tx.rec;
+  if (r.state === TX_TERMINATED) return;
+  if (r.state !== TX_COMPLETED) core.counters.inc(K.waiting); // freed without waiting (t_release)
+  r.state = TX_TERMINATED;
+  wheel.cancel(tx.wait);
+  for (const b of tx.branches) {
+    wheel.cancel(b.retr);
+    wheel.cancel(b.fr);
+    byBranch.delete(b.rec.branch);
+  }
+  byKey.delete(r.key);
+  if (curTx === tx) curTx = null;
+  core.counters.inc(K.freed);
+}
+
+/** t_release: the transaction goes to the wait timer now (no more replies from the script). */
+export function releaseTx(tx: Tx): void {
+  if (tx.rec.state < TX_COMPLETED) completeTx(tx);
+}
+
+// ---------------------------------------------------------------- relaying
+
+/**
+ * t_relay and friends: the current request statefully to `uri` (else $du, a loose Route, the
+ * R-URI). 1 when sent (or absorbed), negative on failure after an error reply (unless flag 2).
+ */
+export function relay(ctx: MsgContext, uri: string | undefined, flags: number): number {
+  const msg = ctx.msg;
+  if (!msg.isRequest) return -1;
+  // the ACK of a 2xx is a transaction of its own, forwarded statelessly (Kamailio does the same)
+  if (msg.methodId === METHOD_ACK) return core.withContext(ctx, () => core.forwardRequest(uri));
+  const inFailure = (core.routeKind & ROUTE.FAILURE) !== 0;
+  if (msg.methodId === METHOD_CANCEL && !inFailure && byKey.size > 0) {
+    const inv = inviteOf(ctx);
+    if (inv) return cancelTx(ctx, inv);
+  }
+  const tx = newTransaction(ctx);
+  if (!tx) return -1;
+  const r = tx.rec;
+  if (r.state >= TX_COMPLETED) return inFailure ? -1 : 1; // replied already: a retransmission
+  if (!inFailure) {
+    // the request route's changes belong to the stored request (a failure route starts from them)
+    r.ruri = ctx.ruri;
+    r.rr = ctx.rr;
+    r.rrParams = ctx.rrParams;
+    r.flags = ctx.flags;
+    if (r.methodId === METHOD_INVITE && P.auto_inv_100 && !(flags & F_NO_100) && r.uasCode === 0) {
+      localReply(tx, 100, 'Trying', ctx);
+    }
+  } else if (P.failure_reply_mode === 3) {
+    // a new serial leg: the earlier branches' replies do not compete any more
+    for (const b of tx.branches) b.rec.dropped = true;
+  }
+  const sent = addBranch(ctx, tx, uri);
+  if (sent > 0) return 1;
+  if (inFailure) return sent;
+  if (ctx.replied) {
+    // a forward hook answered (maxfwd's 483) statelessly: nothing to keep
+    freeTx(tx);
+    return -1;
+  }
+  if (!(flags & F_NO_ERROR_REPLY) && tx.branches.length === 0) {
+    localReply(tx, 500, 'Server Internal Error', ctx);
+    return -1;
+  }
+  return -4;
+}
+
+/** Sends the current request as a new branch of tx; 1 or -1. */
+function addBranch(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
+  const r = tx.rec;
+  const idx = tx.branches.length;
+  const out = core.withContext(ctx, () => core.buildForward(uri, `t${idx}`));
+  if (out === null) return -1;
+  const now = performance.now();
+  const invite = r.methodId === METHOD_INVITE;
+  const rec: BranchRecord = {
+    branch: core.fwdBranch,
+    sock: core.fwdSock,
+    host: core.fwdHost,
+    port: core.fwdPort,
+    uri: uri ?? '',
+    state: BR_CALLING,
+    lastCode: 0,
+    lastReason: '',
+    finalReply: null,
+    request: out,
+    retrAt: now + P.retr_timer1,
+    retrInterval: P.retr_timer1,
+    frAt: now + Math.min(r.frTimer, r.endAt - now),
+    cancel: CANCEL_NONE,
+    timedOut: false,
+    dropped: false,
+  };
+  const b: Branch = { tx, idx, rec, retr: 0, fr: 0 };
+  r.branches.push(rec);
+  tx.branches.push(b);
+  byBranch.set(rec.branch, b);
+  core.transport.send(rec.sock, out, rec.port, rec.host);
+  core.counters.inc(C.fwd_requests);
+  // UDP: timer A (INVITE) / E (non-INVITE) from T1; fr_timer until a reply (timer B / F)
+  b.retr = wheel.schedule(onRetrTimer, b, rec.retrInterval);
+  b.fr = wheel.schedule(onFrTimer, b, rec.frAt - now);
+  if (invite && r.canceled) cancelBranch(b);
+  return 1;
+}
+
+function onRetrTimer(b: Branch): void {
+  const rec = b.rec;
+  if (rec.state === BR_COMPLETED) return;
+  if (rec.state === BR_PROCEEDING && b.tx.rec.methodId === METHOD_INVITE) return; // a 1xx ends timer A
+  core.transport.send(rec.sock, rec.request, rec.port, rec.host);
+  // INVITE: doubling (timer A); non-INVITE: doubling up to T2, T2 once proceeding (timer E)
+  const next = b.tx.rec.methodId === METHOD_INVITE ? rec.retrInterval * 2
+    : rec.state === BR_PROCEEDING ? P.retr_timer2 : Math.min(rec.retrInterval * 2, P.retr_timer2);
+  rec.retrInterval = next;
+  rec.retrAt = performance.now() + next;
+  b.retr = wheel.schedule(onRetrTimer, b, next);
+}
+
+/** fr_timer / fr_inv_timer: the branch ends with a local 408 (a ringing INVITE branch is cancelled). */
+function onFrTimer(b: Branch): void {
+  const rec = b.rec;
+  if (rec.state === BR_COMPLETED) return;
+  wheel.cancel(b.retr);
+  if (rec.state === BR_PROCEEDING) cancelBranch(b);
+  rec.state = BR_COMPLETED;
+  rec.lastCode = 408;
+  rec.lastReason = 'Request Timeout';
+  rec.timedOut = true;
+  guarded(() => branchCompleted(b.tx));
+}
+
+/** Runs `fn` from a timer: what a script route throws there is counted and logged as in core.receive. */
+function guarded(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    core.counters.inc(C['viaduct:script_errors']);
+    if (core.rethrowScriptErrors) throw e;
+    const line = errorLine(e);
+    core.log.limited(L_ERR, `script:${line}`, `error processing message from tm timer: ${line}`);
+  }
+}
+
+function onBranchReply(ctx: MsgContext, b: Branch): void {
+  const tx = b.tx;
+  const r = tx.rec;
+  const rec = b.rec;
+  const msg = ctx.msg;
+  const code = msg.status;
+  core.counters.inc(K.rpl_received);
+  if (rec.state === BR_COMPLETED) {
+    // a retransmitted final: the ACK again for a negative one, a 2xx goes on end to end
+    if (code >= 300 && r.methodId === METHOD_INVITE && rec.lastCode === code) sendAck(b, msg);
+    else if (code >= 200 && code < 300) relayReply(ctx, tx, null);
+    return;
+  }
+  if (code < 200) {
+    if (rec.state === BR_CALLING || (P.restart_fr_on_each_reply && r.methodId === METHOD_INVITE)) {
+      // after a 1xx an INVITE branch waits fr_inv_timer (capped by max_inv_lifetime)
+      const now = performance.now();
+      const ms = r.methodId === METHOD_INVITE ? Math.min(r.frInvTimer, r.endAt - now) : rec.frAt - now;
+      wheel.cancel(b.fr);
+      rec.frAt = now + ms;
+      b.fr = wheel.schedule(onFrTimer, b, ms);
+    }
+    rec.state = BR_PROCEEDING;
+    rec.lastCode = code;
+    rec.lastReason = msg.reason;
+    if (rec.cancel === CANCEL_PENDING) sendCancel(b);
+  } else {
+    wheel.cancel(b.retr);
+    wheel.cancel(b.fr);
+    rec.state = BR_COMPLETED;
+    rec.lastCode = code;
+    rec.lastReason = msg.reason;
+    if (code >= 300 && r.methodId === METHOD_INVITE) sendAck(b, msg);
+  }
+  // the onreply route sees the transaction's AVPs and flags
+  ctx.avps = r.avps;
+  ctx.flags = r.flags;
+  const top = msg.topVia();
+  ctx.lumps.remove(top.removeStart, top.removeEnd);
+  const prev = { ...current };
+  const prevMsg = curMsg, prevTx = curTx;
+  setCurrent(msg, tx);
+  current.code = code;
+  current.reason = msg.reason;
+  current.branch = b.idx;
+  try {
+    if (core.routes.reply) core.runRoute(core.routes.reply, ROUTE.CORE_ONREPLY);
+    const fn = r.onReply ? core.routes.named(r.onReply) : undefined;
+    if (fn && !ctx.dropped) core.runRoute(fn, ROUTE.TM_ONREPLY);
+  } finally {
+    Object.assign(current, prev);
+    curMsg = prevMsg;
+    curTx = prevTx;
+  }
+  r.flags = ctx.flags;
+  if (code < 200) {
+    // 100 is hop by hop; a dropped provisional is not relayed
+    if (code > 100 && !ctx.dropped && r.uasCode < 200) relayReply(ctx, tx, null);
+    return;
+  }
+  rec.finalReply = replyBytes(ctx);
+  if (code < 300) {
+    // 2xx: first one wins, relayed at once; the other branches are cancelled
+    relayReply(ctx, tx, rec.finalReply);
+    return;
+  }
+  if (code >= 600) for (const o of tx.branches) if (o !== b && o.rec.state !== BR_COMPLETED) cancelBranch(o);
+  branchCompleted(tx);
+}
+
+function replyBytes(ctx: MsgContext): Buffer {
+  const msg = ctx.msg;
+  return applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, ctx.lumps.list, 0, '');
+}
+
+/** Sends the current reply upstream (bytes: already built) and updates the transaction. */
+function relayReply(ctx: MsgContext, tx: Tx, bytes: Buffer | null): void {
+  const code = ctx.msg.status;
+  const out = bytes ?? replyBytes(ctx);
+  if (tx.rec.uasCode >= 200) {
+    // a 2xx after the final (another branch's, or a retransmission): end to end all the same
+    if (code < 300) sendUpstream(tx, out);
+    return;
+  }
+  uasSent(tx, code, out);
+}
+
+/** A branch completed: when none is pending, the failure route or the best reply upstream. */
+function branchCompleted(tx: Tx): void {
+  const r = tx.rec;
+  if (r.uasCode >= 200) return;
+  for (const b of tx.branches) if (b.rec.state !== BR_COMPLETED) return;
+  const best = pickBest(tx);
+  if (best < 0) return;
+  const b = tx.branches[best]!;
+  if (r.onFailure && b.rec.lastCode >= 300) {
+    const name = r.onFailure;
+    r.onFailure = ''; // armed once: the failure route re-arms it for the next leg
+    const fn = core.routes.named(name);
+    if (fn) {
+      runFailureRoute(tx, b, fn);
+      if (r.uasCode >= 200) return; // replied from the failure route
+      for (const o of tx.branches) if (o.rec.state !== BR_COMPLETED) return; // a new leg is under way
+    }
+  }
+  sendBest(tx, b);
+}
+
+function runFailureRoute(tx: Tx, b: Branch, fn: () => unknown): void {
+  const ctx = storedCtx(tx);
+  ctx.dropped = false;
+  ctx.replied = false;
+  const prev = { ...current };
+  const prevMsg = curMsg, prevTx = curTx;
+  setCurrent(ctx.msg, tx);
+  current.code = b.rec.lastCode;
+  current.reason = b.rec.lastReason;
+  current.branch = b.idx;
+  try {
+    core.withContext(ctx, () => core.runRoute(fn, ROUTE.FAILURE));
+  } finally {
+    Object.assign(current, prev);
+    curMsg = prevMsg;
+    curTx = prevTx;
+    tx.rec.flags = ctx.flags;
+  }
+}
+
+/**
+ * RFC 3261 16.7 step 6: a 6xx, else the lowest class (a 2xx never waits here), among the branches
+ * of the current leg; -1 when there is none.
+ */
+function pickBest(tx: Tx): number {
+  let best = -1;
+  let bestPrio = Infinity;
+  for (const b of tx.branches) {
+    const rec = b.rec;
+    if (rec.dropped || rec.state !== BR_COMPLETED) continue;
+    const c = rec.lastCode;
+    const prio = c >= 600 ? 0 : c < 300 ? 1 : Math.floor(c / 100) * 1000 + (c === 408 && rec.timedOut ? 999 : 0);
+    if (prio < bestPrio) {
+      bestPrio = prio;
+      best = b.idx;
+    }
+  }
+  return best;
+}
+
+/** The chosen final upstream: the branch's reply, or a local one (timeout; 503 becomes 500, RFC 3261 16.7 step 6). */
+function sendBest(tx: Tx, b: Branch): void {
+  const rec = b.rec;
+  if (rec.finalReply !== null && rec.lastCode !== 503) {
+    uasSent(tx, rec.lastCode, rec.finalReply);
+    return;
+  }
+  localReply(tx, rec.lastCode === 503 ? 500 : rec.lastCode, rec.lastCode === 503 ? 'Server Internal Error' : rec.lastReason);
+}
+
+// ---------------------------------------------------------------- CANCEL and ACK
+
+/** A CANCEL for tx: answered 200 at once, every pending branch cancelled (RFC 3261 16.10). */
+function cancelTx(ctx: MsgContext, inv: Tx): number {
+  const ctx2 = newTransaction(ctx);
+  if (ctx2) localReply(ctx2, 200, 'canceling', ctx);
+  inv.rec.canceled = true;
+  for (const b of inv.branches) if (b.rec.state !== BR_COMPLETED) cancelBranch(b);
+  return 1;
+}
+
+/** cancel_b_method 1: a branch without a provisional gets its CANCEL when the provisional comes. */
+function cancelBranch(b: Branch): void {
+  const rec = b.rec;
+  if (rec.cancel !== CANCEL_NONE || b.tx.rec.methodId !== METHOD_INVITE) return;
+  if (rec.state === BR_PROCEEDING) sendCancel(b);
+  else rec.cancel = CANCEL_PENDING;
+}
+
+/** The lines of the branch's request a CANCEL or ACK copies (RFC 3261 9.1, 17.1.1.3). */
+function hopRequest(b: Branch, method: string, to: string | null): Buffer {
+  const req = parseMessage(b.rec.request);
+  const buf = req.buf;
+  const line = (id: number) => {
+    const h = req.getHeader(id);
+    return h ? buf.toString('latin1', h.lineStart, h.lineEnd) : '';
+  };
+  const via = req.getHeaders(HDR.VIA)[0]!;
+  let out = `${method} ${buf.toString('latin1', req.ruriStart, req.ruriEnd)} SIP/2.0\r\n${buf.toString('latin1', via.lineStart, via.lineEnd)}`;
+  out += line(HDR.FROM) + (to ?? line(HDR.TO)) + line(HDR.CALL_ID) + `CSeq: ${req.cseq().num} ${method}\r\n`;
+  for (const h of req.getHeaders(HDR.ROUTE)) out += buf.toString('latin1', h.lineStart, h.lineEnd);
+  out += `Max-Forwards: 70\r\n${core.serverHeader.replace(/^Server:/, 'User-Agent:')}Content-Length: 0\r\n\r\n`;
+  return Buffer.from(out, 'latin1');
+}
+
+function sendCancel(b: Branch): void {
+  b.rec.cancel = CANCEL_SENT;
+  const out = hopRequest(b, 'CANCEL', null);
+  core.transport.send(b.rec.sock, out, b.rec.port, b.rec.host);
+}
+
+/** The ACK of a negative final, hop by hop to the branch (To with the reply's tag). */
+function sendAck(b: Branch, reply: SipMessage): void {
+  const to = reply.getHeader(HDR.TO)!;
+  const out = hopRequest(b, 'ACK', reply.buf.toString('latin1', to.lineStart, to.lineEnd));
+  core.transport.send(b.rec.sock, out, b.rec.port, b.rec.host);
+}
+
+// ---------------------------------------------------------------- script queries
+
+/** The INVITE transaction a CANCEL cancels. */
+export function inviteOf(ctx: MsgContext): Tx | null {
+  return byKey.size === 0 ? null : byKey.get(txKey(ctx.msg, INVITE_KEY)) ?? null;
+}
+
+export function branchOf(ctx: MsgContext): Branch | null {
+  const tx = txOf(ctx);
+  return tx && current.branch >= 0 ? tx.branches[current.branch] ?? null : null;
+}
+
+/** The reply code the route running now sees ($T_reply_code, t_check_status). */
+export function statusOf(ctx: MsgContext): number {
+  if (!ctx.msg.isRequest) return ctx.msg.status;
+  if ((core.routeKind & ROUTE.FAILURE) !== 0) return current.code;
+  return txOf(ctx)?.rec.uasCode ?? 0;
+}
+
+export function reasonOf(ctx: MsgContext): string {
+  if (!ctx.msg.isRequest) return ctx.msg.reason;
+  if ((core.routeKind & ROUTE.FAILURE) !== 0) return current.reason;
+  return '';
+}
+
+/** A local reply to the current request, statefully (t_reply, t_send_reply). */
+export function replyCurrent(ctx: MsgContext, tx: Tx, code: number, reason: string): number {
+  const inFailure = (core.routeKind & ROUTE.FAILURE) !== 0;
+  const r = localReply(tx, code, reason, inFailure ? storedCtx(tx) : ctx);
+  if (r > 0) ctx.replied = true;
+  return r;
+}
