@@ -15,18 +15,18 @@ interface Dest { DEST: { URI: string; FLAGS: string; RUNTIME: { DLGLOAD: number 
 interface DsList { RECORDS: { SET: { ID: number; TARGETS: Dest[] } }[] }
 
 /** What bench/conformance/viaduct/failover.js does, plus ds_mark_dst on a timeout when `mark`. */
-const script = (alg: number, mark: boolean) => `
+const script = (alg: number, mark: boolean, mode: 'dst' | 'domain' = 'dst') => `
 function ksr_request_route() {
   if (KSR.is_ACK()) { KSR.tm.t_relay(); return; }
   if (KSR.is_method("BYE")) { KSR.tm.t_relay(); return; }
-  if (KSR.dispatcher.ds_select_dst(1, ${alg}) < 0) { KSR.sl.sl_send_reply(503, "Service Unavailable"); return; }
+  if (KSR.dispatcher.ds_select_${mode}(1, ${alg}) < 0) { KSR.sl.sl_send_reply(503, "Service Unavailable"); return; }
   KSR.tm.t_on_failure("TRUNK_FAILOVER");
   KSR.tm.t_relay();
 }
 function TRUNK_FAILOVER() {
   if (KSR.tm.t_is_canceled() > 0) return;
   ${mark ? 'if (KSR.tm.t_branch_timeout() > 0) KSR.dispatcher.ds_mark_dst();' : ''}
-  if (KSR.tm.t_check_status("486|408|5[0-9][0-9]") > 0 && KSR.dispatcher.ds_next_dst() > 0) {
+  if (KSR.tm.t_check_status("486|408|5[0-9][0-9]") > 0 && KSR.dispatcher.ds_next_${mode}() > 0) {
     KSR.tm.t_on_failure("TRUNK_FAILOVER");
     KSR.tm.t_relay();
   }
@@ -73,13 +73,13 @@ describe('tm + dispatcher: carrier failover', () => {
 
   const firstLines = (u: Ua) => u.received.map((m) => `${m.first.split(' ').slice(0, 2).join(' ')} ${/^Call-ID: (.*)$/m.exec(m.text)?.[1]}`);
 
-  it.each([1, 2])('--workers %i: a trunk answering 486, one that never answers, one that answers: every call completes on the third; the first gets the proxy\'s ACK', async (workers) => {
+  it.each([[1, 'dst'], [2, 'dst'], [1, 'domain']] as const)('--workers %i, ds_select_%s: a trunk answering 486, one that never answers, one that answers: every call completes on the third; the first gets the proxy\'s ACK', async (workers, mode) => {
     // algorithm 8: the highest priority first
     const { c, trunks, call } = await setup(['reject486', 'silent', 'answer'],
-      ([busy, silent, good]) => `1 sip:127.0.0.1:${busy} 0 30\n1 sip:127.0.0.1:${silent} 0 20\n1 sip:127.0.0.1:${good} 0 10\n`, script(8, false), workers);
+      ([busy, silent, good]) => `1 sip:127.0.0.1:${busy} 0 30\n1 sip:127.0.0.1:${silent} 0 20\n1 sip:127.0.0.1:${good} 0 10\n`, script(8, false, mode), workers);
     const [busy, silent, good] = trunks as [Ua, Ua, Ua];
     const N = 8;
-    for (let i = 0; i < N; i++) call(`fo-${workers}-${i}`);
+    for (let i = 0; i < N; i++) call(`fo-${workers}-${mode}-${i}`);
     const done = await c.waitFor('SIP/2.0 200', N, 8000);
     const report = `caller: ${firstLines(c).join(' | ')}\nbusy: ${firstLines(busy).join(' | ')}\nsilent: ${firstLines(silent).join(' | ')}\ngood: ${firstLines(good).join(' | ')}\n${viaduct!.stderr().slice(-2000)}`;
     expect(done, report).toBe(true);
@@ -90,6 +90,8 @@ describe('tm + dispatcher: carrier failover', () => {
     // every 200 on the third trunk, none of the negative replies upstream
     expect(c.got('SIP/2.0 200').every((m) => /^To: .*;tag=r\d+/m.test(m.text) && m.text.includes(`tag=r${good.port}`)), report).toBe(true);
     expect(c.got('SIP/2.0 4').length + c.got('SIP/2.0 5').length, report).toBe(0);
+    // ds_select_domain/ds_next_domain rewrite the R-URI's host and port instead of $du
+    if (mode === 'domain') expect(good.got('INVITE')[0]!.first, report).toBe(`INVITE sip:+15551234@127.0.0.1:${good.port} SIP/2.0`);
     // the proxy's ACK for the 486: its own Via only, the 486's To tag
     for (const m of busy.got('ACK')) {
       expect(m.text.match(/^Via:/gm)?.length, m.text).toBe(1);
