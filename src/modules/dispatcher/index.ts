@@ -17,6 +17,8 @@ import { parseReplyCodes, probeReplyClaimer, Prober, type ProbeReplyMessage } fr
 import { dispatcherRpc, type DispatcherControl } from './rpc.js';
 import { dispatcherMetrics } from './metrics.js';
 import { ALG, dsHash, selectOrder } from './select.js';
+import { onTxEnd } from '../tm/tm.js';
+import type { TxRecord } from '../tm/record.js';
 import { buildTable, DsTable, type DsTableData } from './table.js';
 
 const DST_XAVP = '_dsdst_';
@@ -78,7 +80,8 @@ function authUsername(ctx: MsgContext): string | null {
   return user.split('@')[0]!;
 }
 
-interface LoadCell { setid: number; uri: string; dest: number; table: DsTable; at: number }
+/** A call's slot (algorithm 10); `answered` once its INVITE got a 2xx (then only BYE/CANCEL end it). */
+interface LoadCell { setid: number; uri: string; dest: number; table: DsTable; at: number; answered: boolean }
 
 // ---------------------------------------------------------------- per thread
 
@@ -87,6 +90,8 @@ let table = new DsTable(buildTable([], 1, 0));
 let row = 0;
 let forceDst = true;
 let userOnly = false;
+/** flags bit 2: keep the other candidates in $xavp(_dsdst_) for ds_next_dst/ds_mark_dst (Kamailio's failover support). */
+let failover = false;
 let hashPvar = '';
 let probingMode = 0;
 let expireMs = 7200_000;
@@ -102,10 +107,12 @@ function threadInit(env: ThreadEnv): void {
   row = env.row;
   forceDst = Number(env.params.force_dst) === 1;
   userOnly = (Number(env.params.flags) & 1) !== 0;
+  failover = (Number(env.params.flags) & 2) !== 0;
   hashPvar = String(env.params.hash_pvar);
   probingMode = Number(env.params.ds_probing_mode);
   expireMs = Number(env.params.ds_hash_expire) * 1000;
   loads.clear();
+  onTxEnd(txEnded);
   claimProbeReply = env.toMain && Number(env.params.ds_ping_interval) > 0 ? probeReplyClaimer(env.toMain) : null;
 }
 
@@ -115,13 +122,34 @@ function onReply(ctx: MsgContext): boolean {
   return releaseOnEnd(ctx);
 }
 
+/** The current table's index of a cell's destination (the table may have been reloaded). */
+function cellDest(cell: LoadCell): number | undefined {
+  return cell.table === table ? cell.dest : table.findUri(cell.setid, cell.uri);
+}
+
 function release(callId: string): void {
   const cell = loads.get(callId);
   if (!cell) return;
   loads.delete(callId);
-  const t = table;
-  const i = cell.table === t ? cell.dest : t.findUri(cell.setid, cell.uri);
-  if (i !== undefined && t.load(i) > 0) t.addLoad(i, -1);
+  const i = cellDest(cell);
+  if (i !== undefined && table.load(i) > 0) table.addLoad(i, -1);
+}
+
+/** An INVITE's outcome: a 2xx keeps the slot until BYE, anything else releases it. */
+function inviteEnded(callId: string, code: number): void {
+  const cell = loads.get(callId);
+  if (!cell || cell.answered) return; // an answered call's re-INVITE does not end it
+  if (code >= 200 && code < 300) cell.answered = true;
+  else release(callId);
+}
+
+/**
+ * tm's end of a transaction: the stateful relay keeps the branches' replies to itself, so the
+ * slot is released here when the INVITE ends unanswered (its final upstream, after any failover;
+ * Kamailio releases it on the dialog's DLGCB_FAILED).
+ */
+function txEnded(rec: TxRecord): void {
+  if (loads.size > 0 && rec.methodId === METHOD_INVITE) inviteEnded(rec.callId, rec.uasCode);
 }
 
 function sweep(): void {
@@ -129,14 +157,17 @@ function sweep(): void {
   for (const [id, c] of loads) if (c.at < old) release(id);
 }
 
-/** The core hook: a slot is held until BYE/CANCEL or a failed final reply to the INVITE. */
+/**
+ * The core hook: a slot is held until BYE/CANCEL or a failed final reply to the INVITE. Replies
+ * seen here are relayed statelessly (tm takes its branches' replies before this hook).
+ */
 function releaseOnEnd(ctx: MsgContext): boolean {
   if (loads.size === 0) return false;
   const msg = ctx.msg;
   if (msg.isRequest) {
     if (msg.methodId === METHOD_BYE || msg.methodId === METHOD_CANCEL) release(msg.callId());
-  } else if (msg.status >= 300 && msg.cseq().methodId === METHOD_INVITE) {
-    release(msg.callId());
+  } else if (msg.status >= 200 && msg.cseq().methodId === METHOD_INVITE) {
+    inviteEnded(msg.callId(), msg.status);
   }
   return false;
 }
@@ -195,7 +226,7 @@ function select(ctx: MsgContext, set: number, algIn: number, limitIn: number | u
     if (!loads.has(callId)) {
       if (loads.size > 0 && loads.size % 1024 === 0) sweep();
       t.addLoad(first, 1);
-      loads.set(callId, { setid, uri: t.dests[first]!.uri, dest: first, table: t, at: Date.now() });
+      loads.set(callId, { setid, uri: t.dests[first]!.uri, dest: first, table: t, at: Date.now(), answered: false });
     }
   }
   const records = order.slice(0, limit).map((i) => {
@@ -206,15 +237,19 @@ function select(ctx: MsgContext, set: number, algIn: number, limitIn: number | u
     if (d.attrs.socket) r.socket = d.attrs.socket;
     return r;
   });
-  ctx.xavps ??= new Map();
-  ctx.xavps.set(DST_XAVP, records);
-  ctx.xavps.set(CTX_XAVP, [{ cnt: records.length }]);
+  if (failover) {
+    // the candidates live with the transaction (tm keeps the request's XAVPs for its routes)
+    ctx.xavps ??= new Map();
+    ctx.xavps.set(DST_XAVP, records);
+    ctx.xavps.set(CTX_XAVP, [{ cnt: records.length }]);
+  }
   t.countSelection(row, first);
   return apply(ctx, mode, t.dests[first]!);
 }
 
-/** ds_next_dst/ds_next_domain: drop the current candidate, use the next. */
+/** ds_next_dst/ds_next_domain: drop the current candidate, use the next; -1 when none is left. */
 function next(ctx: MsgContext, mode: Mode): number {
+  if (!failover) return -1; // Kamailio: "failover support disabled"
   const list = ctx.xavps?.get(DST_XAVP);
   if (!list || list.length < 2) {
     if (list) list.length = 0;
@@ -227,10 +262,25 @@ function next(ctx: MsgContext, mode: Mode): number {
   if (i === undefined) return -1;
   ctx.xavps!.get(CTX_XAVP)![0]!.cnt = list.length;
   t.countSelection(row, i);
+  moveLoad(ctx.msg.callId(), i);
   return apply(ctx, mode, t.dests[i]!);
 }
 
+/** Algorithm 10: the call's slot follows it to the next destination (Kamailio's ds_load_replace). */
+function moveLoad(callId: string, to: number): void {
+  const cell = loads.size > 0 ? loads.get(callId) : undefined;
+  if (!cell) return;
+  const t = table;
+  const from = cellDest(cell);
+  if (from === to) return;
+  if (from !== undefined && t.load(from) > 0) t.addLoad(from, -1);
+  t.addLoad(to, 1);
+  const d = t.dests[to]!;
+  Object.assign(cell, { setid: d.setid, uri: d.uri, dest: to, table: t });
+}
+
 function markCurrent(ctx: MsgContext, letters: string): number {
+  if (!failover) return -1;
   const parsed = parseStateLetters(letters);
   const rec = ctx.xavps?.get(DST_XAVP)?.[0];
   if (!parsed || !rec) return -1;

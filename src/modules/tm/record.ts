@@ -77,6 +77,8 @@ export interface TxRecord {
   flags: number;
   /** $avp: the request route's AVPs; the onreply and failure routes see them. */
   avps: Map<string, (string | number)[]>;
+  /** $xavp: likewise (the dispatcher's failover list _dsdst_ lives here). */
+  xavps: Map<string, Record<string, string | number>[]>;
   /** Timers for this transaction (t_set_fr), ms. */
   frTimer: number;
   frInvTimer: number;

@@ -198,6 +198,7 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     onBranch: pend?.onBranch ?? '',
     flags: ctx.flags,
     avps: (ctx.avps ??= new Map()),
+    xavps: (ctx.xavps ??= new Map()),
     frTimer: pend?.frTimer ?? P.fr_timer,
     frInvTimer: pend?.frInvTimer ?? P.fr_inv_timer,
     endAt: now + (msg.methodId === METHOD_INVITE ? P.max_inv_lifetime : P.max_noninv_lifetime),
@@ -222,6 +223,7 @@ function storedCtx(tx: Tx): MsgContext {
   ctx.rr = r.rr;
   ctx.rrParams = r.rrParams;
   ctx.avps = r.avps;
+  ctx.xavps = r.xavps;
   ctx.flags = r.flags;
   tx.stored = ctx;
   return ctx;
@@ -264,11 +266,29 @@ function uasSent(tx: Tx, code: number, out: Buffer): void {
   completeTx(tx);
 }
 
+/**
+ * Told once when a transaction ends: its final went upstream (rec.uasCode), or it was freed
+ * without one (uasCode < 200). For modules that hold something per call until the INVITE's
+ * outcome is known (dispatcher's call load, as Kamailio's dialog DLGCB_FAILED); a listener
+ * must not throw nor touch the transaction.
+ */
+export type TxEndListener = (rec: TxRecord) => void;
+const txEndListeners: TxEndListener[] = [];
+
+export function onTxEnd(fn: TxEndListener): void {
+  if (!txEndListeners.includes(fn)) txEndListeners.push(fn);
+}
+
+function txEnded(r: TxRecord): void {
+  for (let i = 0; i < txEndListeners.length; i++) txEndListeners[i]!(r);
+}
+
 /** A final went upstream: pending branches are cancelled, the record waits wt_timer, then goes. */
 function completeTx(tx: Tx): void {
   const r = tx.rec;
   if (r.state >= TX_COMPLETED) return;
   r.state = TX_COMPLETED;
+  txEnded(r);
   for (const b of tx.branches) if (b.rec.state !== BR_COMPLETED) cancelBranch(b);
   r.waitAt = performance.now() + P.wt_timer;
   tx.wait = wheel.schedule(onWaitTimer, tx, P.wt_timer);
@@ -282,7 +302,10 @@ function onWaitTimer(tx: Tx): void {
 function freeTx(tx: Tx): void {
   const r = tx.rec;
   if (r.state === TX_TERMINATED) return;
-  if (r.state !== TX_COMPLETED) core.counters.inc(K.waiting); // freed without waiting (t_release)
+  if (r.state !== TX_COMPLETED) {
+    core.counters.inc(K.waiting); // freed without waiting (t_release)
+    txEnded(r);
+  }
   r.state = TX_TERMINATED;
   wheel.cancel(tx.wait);
   for (const b of tx.branches) {
@@ -459,8 +482,9 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
     rec.lastReason = msg.reason;
     if (code >= 300 && r.methodId === METHOD_INVITE) sendAck(b, msg);
   }
-  // the onreply route sees the transaction's AVPs and flags
+  // the onreply route sees the transaction's AVPs, XAVPs and flags
   ctx.avps = r.avps;
+  ctx.xavps = r.xavps;
   ctx.flags = r.flags;
   const top = msg.topVia();
   ctx.lumps.remove(top.removeStart, top.removeEnd);

@@ -18,9 +18,10 @@ const LIST = `1 sip:10.0.0.1:5060 0 0 duid=a;maxload=1
 1 sip:10.0.0.3 0 0 duid=c
 `;
 
-function withDispatcher() {
+/** flags 2 (failover support) unless told: the candidates are kept for ds_next_dst/ds_mark_dst. */
+function withDispatcher(flags = 2) {
   const data = buildTable(parseListText(LIST, 'test.list'), 1, 1);
-  const h = setup(undefined, {}, { dispatcher: data });
+  const h = setup(undefined, { dispatcher: { flags } }, { dispatcher: data });
   return { ...h, table: new DsTable(data) };
 }
 
@@ -54,6 +55,19 @@ describe('KSR.dispatcher', () => {
     // equal priorities: reverse list order (Kamailio's)
     expect(seen).toEqual(['sip:10.0.0.3', 'sip:10.0.0.3', 'sip:10.0.0.2:5070', 3, 'duid=c', 'sip:10.0.0.2:5070', 2, 2]);
     expect([out[0]!.host, out[0]!.port]).toEqual(['10.0.0.2', 5070]);
+  });
+
+  it('without flags 2 no candidates are kept: ds_next_dst and ds_mark_dst give -1 (Kamailio)', () => {
+    const { KSR, run } = withDispatcher(0);
+    run(() => {
+      expect(KSR.dispatcher.ds_select_dst(1, 8)).toBe(1);
+      expect(KSR.pv.get('$du')).toBe('sip:10.0.0.3');
+      expect(KSR.pv.get('$xavp(_dsdst_=>uri)')).toBe(null);
+      expect(KSR.dispatcher.ds_next_dst()).toBe(-1);
+      expect(KSR.dispatcher.ds_mark_dst()).toBe(-1);
+      expect(KSR.dispatcher.ds_is_active_uri(1, 'sip:10.0.0.3')).toBe(1);
+      expect(KSR.pv.get('$du')).toBe('sip:10.0.0.3');
+    }, request('INVITE'));
   });
 
   it('ds_select_domain rewrites the R-URI host and port; unknown sets and inactive ones give -1', () => {
@@ -113,6 +127,24 @@ describe('KSR.dispatcher', () => {
     table.addLoad(b, 4); // b full too
     table.addLoad(a, 1);
     run(() => { expect(KSR.dispatcher.ds_select_dst(1, 10)).toBe(-1); }, request('INVITE', 'four'));
+  });
+
+  it('call load (10): ds_next_dst moves the call\'s slot to the next destination', () => {
+    const { KSR, run, table } = withDispatcher();
+    const a = table.findUri(1, 'sip:10.0.0.1:5060')!;
+    const b = table.findUri(1, 'sip:10.0.0.2:5070')!;
+    const c = table.findUri(1, 'sip:10.0.0.3')!;
+    table.setState(c, 1);
+    run(() => {
+      expect(KSR.dispatcher.ds_select_dst(1, 10)).toBe(1);
+      expect([table.load(a), table.load(b)]).toEqual([0, 1]);
+      expect(KSR.dispatcher.ds_next_dst()).toBe(1);
+      expect(KSR.pv.get('$du')).toBe('sip:10.0.0.1:5060');
+      expect([table.load(a), table.load(b)]).toEqual([1, 0]);
+      expect(KSR.dispatcher.ds_next_dst()).toBe(-1);
+    }, request('INVITE', 'moving'));
+    run(() => {}, request('BYE', 'moving'));
+    expect([table.load(a), table.load(b)]).toEqual([0, 0]);
   });
 
   it('dispatcher.hash names the destination ds_select_dst picks for a key, an inactive one skipped', async () => {
