@@ -136,4 +136,37 @@ function BR() {
       `branch 2 ru=sip:drop@127.0.0.1:${unused} is_branch=1 is_request=-1`,
     ]);
   }, 30_000);
+
+  it('tmx t_cancel_branches("others") from an onreply route: the other ringer gets CANCEL and the ACK for its 487; a CANCEL from the caller ends the rest', async () => {
+    ports = await freePorts(4);
+    const [proxy, first, second, caller] = ports as [number, number, number, number];
+    await start(`
+function ksr_request_route() {
+  if (KSR.is_CANCEL()) { KSR.tm.t_relay(); return; }
+  KSR.rewriteuri("sip:first@127.0.0.1:${first}");
+  KSR.corex.append_branch_uri("sip:second@127.0.0.1:${second}");
+  KSR.tm.t_on_reply("RPL");
+  KSR.tm.t_relay();
+}
+function RPL() {
+  if (KSR.pv.get("$rs") != 180 || KSR.pv.get("$T_branch_idx") != 0) return;
+  KSR.xlog.xerr("reply is_reply=" + KSR.tmx.t_is_reply_route() + " cancel=" + KSR.tmx.t_cancel_branches("others") + " again=" + KSR.tmx.t_cancel_branches("others") + "\\n");
+}
+`);
+    const [f, s, c] = await Promise.all([Ua.open(first, 'ring'), Ua.open(second, 'ring'), Ua.open(caller, null)]);
+    uas = [f, s, c];
+    const ruri = 'sip:callee@example.com';
+    c.send(request('INVITE', ruri, caller, 'z9hG4bKforkcb', 'fork-cb', 1), proxy);
+    expect(await s.waitFor('ACK', 1, 3000), `second: ${seen(s)}\n${viaduct!.stderr()}`).toBe(true);
+    await sleep(100);
+    let report = `caller: ${seen(c)}\nfirst: ${seen(f)}\nsecond: ${seen(s)}\n${viaduct!.stderr().slice(-2000)}`;
+    expect([s.got('CANCEL').length, f.got('CANCEL').length, c.got('SIP/2.0 487').length], report).toEqual([1, 0, 0]);
+    const lines = viaduct!.stderr().split('\n').filter((l) => l.includes('reply is_reply=')).map((l) => l.slice(l.indexOf('reply is_reply=')));
+    expect(lines, report).toEqual(['reply is_reply=1 cancel=1 again=-1']);
+    c.send(request('CANCEL', ruri, caller, 'z9hG4bKforkcb', 'fork-cb', 1), proxy);
+    expect(await c.waitFor('SIP/2.0 487', 1, 3000), report).toBe(true);
+    expect(await f.waitFor('ACK', 1, 2000), report).toBe(true);
+    report = `caller: ${seen(c)}\nfirst: ${seen(f)}\nsecond: ${seen(s)}`;
+    expect([f.got('CANCEL').length, s.got('CANCEL').length, c.got('SIP/2.0 487').length], report).toEqual([1, 1, 1]);
+  }, 30_000);
 });
