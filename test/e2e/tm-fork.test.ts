@@ -169,4 +169,27 @@ function RPL() {
     report = `caller: ${seen(c)}\nfirst: ${seen(f)}\nsecond: ${seen(s)}`;
     expect([f.got('CANCEL').length, s.got('CANCEL').length, c.got('SIP/2.0 487').length], report).toEqual([1, 1, 1]);
   }, 30_000);
+
+  it('branch route: sees t_relay_to_proxy\'s next hop as $du; it belongs to one t_relay (a failure route\'s new leg runs without it unless re-armed)', async () => {
+    ports = await freePorts(4);
+    const [proxy, busy, good, caller] = ports as [number, number, number, number];
+    await start(`
+function ksr_request_route() {
+  if (KSR.is_ACK()) { KSR.tm.t_relay(); return; }
+  KSR.tm.t_on_branch("BR");
+  KSR.tm.t_on_failure("F");
+  KSR.tm.t_relay_to_proxy("udp:127.0.0.1:${busy}");
+}
+function BR() { KSR.xlog.xerr("branch $T_branch_idx du=$du\\n"); }
+function F() { KSR.xlog.xerr("failure set=" + KSR.tm.t_is_set("branch_route") + "\\n"); KSR.tm.t_relay_to_proxy("udp:127.0.0.1:${good}"); }
+`);
+    const [b, g, c] = await Promise.all([Ua.open(busy, 'reject486'), Ua.open(good, 'answer'), Ua.open(caller, null)]);
+    uas = [b, g, c];
+    c.send(request('INVITE', 'sip:callee@example.com', caller, 'z9hG4bKforkfr', 'fork-fr', 1), proxy);
+    expect(await c.waitFor('SIP/2.0 200', 1, 3000), viaduct!.stderr()).toBe(true);
+    const report = `caller: ${seen(c)}\nbusy: ${seen(b)}\ngood: ${seen(g)}\n${viaduct!.stderr().slice(-2000)}`;
+    expect([b.got('INVITE').length, g.got('INVITE').length], report).toEqual([1, 1]);
+    const lines = viaduct!.stderr().split('\n').filter((l) => /(branch|failure) /.test(l)).map((l) => l.slice(l.search(/(branch|failure) /)));
+    expect(lines, report).toEqual([`branch 0 du=sip:127.0.0.1:${busy}`, 'failure set=-1']);
+  }, 30_000);
 });

@@ -355,7 +355,11 @@ export function relay(ctx: MsgContext, uri: string | undefined, flags: number): 
 function forkBranches(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
   const appended = ctx.branches;
   ctx.branches = null;
-  let ret = sendBranch(ctx, tx, uri);
+  // Kamailio: the branch route belongs to this t_relay (re-armed for a later leg, or from the branch route)
+  const name = tx.rec.onBranch;
+  tx.rec.onBranch = '';
+  const fn = name ? core.routes.named(name) : undefined;
+  let ret = sendBranch(ctx, tx, uri, fn);
   if (appended === null) return ret;
   const ruri = ctx.ruri, du = ctx.du;
   try {
@@ -363,7 +367,7 @@ function forkBranches(ctx: MsgContext, tx: Tx, uri: string | undefined): number 
       ctx.ruri = d.uri;
       ctx.ruriParsed = null;
       ctx.du = d.du;
-      if (sendBranch(ctx, tx, uri) > 0) ret = 1;
+      if (sendBranch(ctx, tx, uri, fn) > 0) ret = 1;
     }
   } finally {
     ctx.ruri = ruri;
@@ -377,17 +381,17 @@ function forkBranches(ctx: MsgContext, tx: Tx, uri: string | undefined): number 
  * One branch: the armed branch route first (the branch's R-URI as $ru; what it changes is this
  * branch's only; KSR.x.drop() there drops the branch), then the send. 1, or -1 when not sent.
  */
-function sendBranch(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
-  const name = tx.rec.onBranch;
-  const fn = name ? core.routes.named(name) : undefined;
+function sendBranch(ctx: MsgContext, tx: Tx, uri: string | undefined, fn: (() => unknown) | undefined): number {
   if (fn === undefined) return addBranch(ctx, tx, uri);
   const ruri = ctx.ruri, du = ctx.du, lumps = ctx.lumps.list.slice();
   const prevBranch = current.branch;
   current.branch = tx.branches.length;
+  // the route sees the next hop as $du (t_relay_to_proxy's too) and may change it
+  if (uri !== undefined) ctx.du = uri;
   try {
     core.withContext(ctx, () => core.runRoute(fn, ROUTE.BRANCH));
     if (ctx.dropped) return -1;
-    return addBranch(ctx, tx, uri);
+    return addBranch(ctx, tx, undefined);
   } finally {
     ctx.dropped = false;
     ctx.ruri = ruri;
