@@ -27,6 +27,13 @@ export interface NameAddrEdit {
   closeLump: Lump | null; // '>' added when an addr-spec gets a display name
 }
 
+/** A branch of the destination set (corex append_branch): R-URI, $du and q (-1: none) of its own. */
+export interface DsetBranch {
+  uri: string;
+  du: string | null;
+  q: number;
+}
+
 export class MsgContext {
   msg!: SipMessage;
   /** The thread's core: sockets, sending, logging, counters. */
@@ -55,6 +62,8 @@ export class MsgContext {
   avps: Map<string, (string | number)[]> | null = null;
   /** Extended AVPs: name -> list of records, newest first ($xavp(name[0]=>field)), e.g. dispatcher's _dsdst_ */
   xavps: Map<string, Record<string, string | number>[]> | null = null;
+  /** Branches appended to the destination set; t_relay takes them (and clears the list). */
+  branches: DsetBranch[] | null = null;
 
   constructor(core: SipCore) {
     this.core = core;
@@ -85,6 +94,7 @@ export class MsgContext {
     this.to = null;
     this.avps = null;
     this.xavps = null;
+    this.branches = null;
   }
 
   /** The Request-URI as it stands now (changed by the script or as received). */

@@ -3,6 +3,7 @@
 // parameters, RPC methods and core hooks are all built from this list; nothing else lists
 // modules. The key is the module's name ('' holds the core functions: KSR.forward ...).
 import { coreKemi, xKemi } from '../core/kemi.js';
+import corex from './corex/index.js';
 import dispatcher from './dispatcher/index.js';
 import maxfwd from './maxfwd/index.js';
 import pv from './pv/index.js';
@@ -11,6 +12,7 @@ import sanity from './sanity/index.js';
 import siputils from './siputils/index.js';
 import sl from './sl/index.js';
 import tm from './tm/index.js';
+import tmx from './tmx/index.js';
 import textops, { hdrModule as hdr } from './textops/index.js';
 import xlog from './xlog/index.js';
 
@@ -18,6 +20,8 @@ export const MODULES = {
   '': coreKemi,
   x: xKemi,
   tm,
+  tmx,
+  corex,
   sl,
   maxfwd,
   rr,

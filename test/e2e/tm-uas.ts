@@ -15,7 +15,7 @@ export function replyTo(req: string, code: number, reason: string, tag: string):
     /;tag=/.test(to) ? to : `${to};tag=${tag}`, ...header(req, 'Call-ID'), ...header(req, 'CSeq'), 'Content-Length: 0', '', ''].join('\r\n');
 }
 
-export type Behaviour = 'reject486' | 'silent' | 'ring' | 'answer';
+export type Behaviour = 'reject486' | 'reject603' | 'silent' | 'ring' | 'answer';
 
 export class Ua {
   readonly received: Msg[] = [];
@@ -44,6 +44,7 @@ export class Ua {
     if (text.startsWith('INVITE ')) {
       this.invite = text;
       if (this.behaviour === 'reject486') this.send(replyTo(text, 486, 'Busy Here', `b${this.port}`), port);
+      if (this.behaviour === 'reject603') this.send(replyTo(text, 603, 'Decline', `d${this.port}`), port);
       if (this.behaviour === 'ring' || this.behaviour === 'answer') this.send(replyTo(text, 180, 'Ringing', `r${this.port}`), port);
       if (this.behaviour === 'answer') this.send(replyTo(text, 200, 'OK', `r${this.port}`), port);
     } else if (text.startsWith('CANCEL ')) {

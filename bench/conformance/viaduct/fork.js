@@ -5,7 +5,7 @@
 function ksr_request_route() {
   if (ksr_route_withindlg() || ksr_route_cancel()) return;
   KSR.rr.record_route();
-  KSR.setruri(CONF.ringer);
-  KSR.corex.append_branch(CONF.answerer);
+  KSR.rewriteuri(CONF.ringer);
+  KSR.corex.append_branch_uri(CONF.answerer);
   KSR.tm.t_relay();
 }

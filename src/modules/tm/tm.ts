@@ -356,7 +356,7 @@ export function relay(ctx: MsgContext, uri: string | undefined, flags: number): 
     // a new serial leg: the earlier branches' replies do not compete any more
     for (const b of tx.branches) b.rec.dropped = true;
   }
-  const sent = addBranch(ctx, tx, uri);
+  const sent = forkBranches(ctx, tx, uri);
   if (sent > 0) return 1;
   if (inFailure) return sent;
   if (ctx.replied) {
@@ -369,6 +369,60 @@ export function relay(ctx: MsgContext, uri: string | undefined, flags: number): 
     return -1;
   }
   return -4;
+}
+
+/**
+ * Parallel forking: the R-URI's branch, then every branch appended to the destination set
+ * (corex append_branch), which t_relay consumes. 1 when any branch went out, else -1.
+ */
+function forkBranches(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
+  const appended = ctx.branches;
+  ctx.branches = null;
+  // Kamailio: the branch route belongs to this t_relay (re-armed for a later leg, or from the branch route)
+  const name = tx.rec.onBranch;
+  tx.rec.onBranch = '';
+  const fn = name ? core.routes.named(name) : undefined;
+  let ret = sendBranch(ctx, tx, uri, fn);
+  if (appended === null) return ret;
+  const ruri = ctx.ruri, du = ctx.du;
+  try {
+    for (const d of appended) {
+      ctx.ruri = d.uri;
+      ctx.ruriParsed = null;
+      ctx.du = d.du;
+      if (sendBranch(ctx, tx, uri, fn) > 0) ret = 1;
+    }
+  } finally {
+    ctx.ruri = ruri;
+    ctx.ruriParsed = null;
+    ctx.du = du;
+  }
+  return ret;
+}
+
+/**
+ * One branch: the armed branch route first (the branch's R-URI as $ru; what it changes is this
+ * branch's only; KSR.x.drop() there drops the branch), then the send. 1, or -1 when not sent.
+ */
+function sendBranch(ctx: MsgContext, tx: Tx, uri: string | undefined, fn: (() => unknown) | undefined): number {
+  if (fn === undefined) return addBranch(ctx, tx, uri);
+  const ruri = ctx.ruri, du = ctx.du, lumps = ctx.lumps.list.slice();
+  const prevBranch = current.branch;
+  current.branch = tx.branches.length;
+  // the route sees the next hop as $du (t_relay_to_proxy's too) and may change it
+  if (uri !== undefined) ctx.du = uri;
+  try {
+    core.withContext(ctx, () => core.runRoute(fn, ROUTE.BRANCH));
+    if (ctx.dropped) return -1;
+    return addBranch(ctx, tx, undefined);
+  } finally {
+    ctx.dropped = false;
+    ctx.ruri = ruri;
+    ctx.ruriParsed = null;
+    ctx.du = du;
+    ctx.lumps.list = lumps;
+    current.branch = prevBranch;
+  }
 }
 
 /** Sends the current request as a new branch of tx; 1 or -1. */
@@ -561,6 +615,7 @@ function runFailureRoute(tx: Tx, b: Branch, fn: () => unknown): void {
   const ctx = storedCtx(tx);
   ctx.dropped = false;
   ctx.replied = false;
+  ctx.branches = null;
   const prev = { ...current };
   const prevMsg = curMsg, prevTx = curTx;
   setCurrent(ctx.msg, tx);
@@ -686,4 +741,33 @@ export function replyCurrent(ctx: MsgContext, tx: Tx, code: number, reason: stri
   const r = localReply(tx, code, reason, inFailure ? storedCtx(tx) : ctx);
   if (r > 0) ctx.replied = true;
   return r;
+}
+
+/**
+ * tmx t_cancel_branches from an onreply route: mode 0 "all" (all but this branch on a final),
+ * 1 "others", 2 "this" (not on a final). 1 when a branch was (or will be) cancelled, else -1.
+ */
+export function cancelBranches(ctx: MsgContext, mode: number): number {
+  const tx = txOf(ctx);
+  if (tx === null || tx.rec.methodId !== METHOD_INVITE) return -1;
+  const idx = current.branch < 0 ? 0 : current.branch;
+  const final = !ctx.msg.isRequest && ctx.msg.status >= 200;
+  if (mode === 2 && final) return -1;
+  const skip = mode === 1 || (mode === 0 && final) ? idx : -1;
+  let n = 0;
+  for (const b of tx.branches) {
+    if (b.idx === skip || (mode === 2 && b.idx !== idx)) continue;
+    if (b.rec.state === BR_COMPLETED || b.rec.cancel !== CANCEL_NONE) continue;
+    cancelBranch(b);
+    n++;
+  }
+  return n > 0 ? 1 : -1;
+}
+
+/** tmx t_precheck_trans: 1 when a transaction another message made already holds this request. */
+export function precheckTrans(ctx: MsgContext): number {
+  const msg = ctx.msg;
+  if (!msg.isRequest || msg.methodId === METHOD_ACK || msg.methodId === METHOD_CANCEL || byKey.size === 0) return -1;
+  if (curMsg === msg && curTx !== null) return -1; // this message's own transaction
+  return byKey.has(txKey(msg, msg.method)) ? 1 : -1;
 }
