@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, releasePorts } from '../../bench/ports.js';
 import { spawnViaduct, type ViaductOptions, type ViaductProcess as Spawned } from '../../bench/viaduct.js';
-import type { SippProcess } from '../../bench/sipp.js';
+import type { SippProcess, SippResult } from '../../bench/sipp.js';
 
 export { freePort, freePorts, releasePorts } from '../../bench/ports.js';
 export { sendUdp, UdpListener, type Datagram } from '../../bench/udp.js';
@@ -146,3 +146,13 @@ export function parseMetrics(text: string): Map<string, number> {
   }
   return out;
 }
+
+/** A SIPp run's messages as [kind, name, count], pauses left out: what a test compares. */
+export const sippCounts = (r: SippResult): [string, string, number][] =>
+  r.messages.filter((m) => m.kind !== 'pause').map((m) => [m.kind, m.name, m.count]);
+
+/** A SIPp run in a few lines, for an assertion's message. */
+export const describeSippRun = (label: string, r: SippResult): string =>
+  `${label}: created=${r.created} successful=${r.successful} failed=${r.failed} failures=${JSON.stringify(r.failures)}\n` +
+  r.messages.map((m) => `  ${m.kind} ${m.name} count=${m.count} retrans=${m.retrans} timeout=${m.timeout} unexp=${m.unexpected}`).join('\n') +
+  (r.errors.length ? `\n  errors: ${r.errors.slice(0, 3).map((e) => e.split('\n')[0]).join(' | ')}` : '');

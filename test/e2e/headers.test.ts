@@ -12,7 +12,8 @@ import {
   startViaduct,
   stopAll,
   type SippProcess,
-  type SippResult,
+  describeSippRun,
+  sippCounts,
   type ViaductProcess,
 } from './harness.js';
 
@@ -47,11 +48,6 @@ function script(uasPort: number, p: ScriptParts): string {
   ].join('\n');
 }
 
-const counts = (r: SippResult) => r.messages.filter((m) => m.kind !== 'pause').map((m) => [m.kind, m.name, m.count]);
-const describeRun = (label: string, r: SippResult) =>
-  `${label}: created=${r.created} successful=${r.successful} failed=${r.failed} failures=${JSON.stringify(r.failures)}\n` +
-  r.messages.map((m) => `  ${m.kind} ${m.name} count=${m.count} retrans=${m.retrans} timeout=${m.timeout} unexp=${m.unexpected}`).join('\n') +
-  (r.errors.length ? `\n  errors: ${r.errors.slice(0, 3).map((e) => e.split('\n')[0]).join(' | ')}` : '');
 
 describe('header manipulation and record-routing through uac-dialog.xml / uas-dialog.xml', () => {
   let ports: number[] = [];
@@ -84,7 +80,7 @@ describe('header manipulation and record-routing through uac-dialog.xml / uas-di
     // Let the last calls through the uas's 500 ms timewait, then stop it.
     const server = await uas.stop({ graceful: true, graceMs: 3000 });
     uas = undefined;
-    const report = `${describeRun('uac', uac)}\n${describeRun('uas', server)}\nviaduct stderr:\n${viaduct.stderr().slice(-2000)}`;
+    const report = `${describeSippRun('uac', uac)}\n${describeSippRun('uas', server)}\nviaduct stderr:\n${viaduct.stderr().slice(-2000)}`;
     return { uac, server, report };
   }
 
@@ -92,7 +88,7 @@ describe('header manipulation and record-routing through uac-dialog.xml / uas-di
     const { uac, server, report } = await dialogs({ workers, parts: FULL, calls: 50, rate: 10 });
     console.log(`headers, workers=${workers}\n${report}`);
     expect(uac, report).toMatchObject({ created: 50, successful: 50, failed: 0, timedOut: false });
-    expect(counts(uac), report).toEqual([
+    expect(sippCounts(uac), report).toEqual([
       ['send', 'INVITE', 50],
       ['recv', '100', 0],
       ['recv', '180', 50],
@@ -103,7 +99,7 @@ describe('header manipulation and record-routing through uac-dialog.xml / uas-di
     ]);
     expect(uac.messages.every((m) => m.timeout === 0 && m.unexpected === 0), report).toBe(true);
     expect(server, report).toMatchObject({ created: 50, successful: 50, failed: 0 });
-    expect(counts(server), report).toEqual([
+    expect(sippCounts(server), report).toEqual([
       ['recv', 'INVITE', 50],
       ['send', '180', 50],
       ['send', '200', 50],

@@ -4,17 +4,12 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Ua, request } from './tm-uas.js';
-import { freePorts, runSipp, startSipp, startViaduct, stopAll, type SippProcess, type SippResult, type ViaductProcess } from './harness.js';
+import { describeSippRun, freePorts, runSipp, sippCounts, startSipp, startViaduct, stopAll, type SippProcess, type ViaductProcess } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
 const UAC = fileURLToPath(new URL('./scenarios/tm-uac.xml', import.meta.url));
 const UAS = fileURLToPath(new URL('./scenarios/tm-uas.xml', import.meta.url));
 
-const counts = (r: SippResult) => r.messages.filter((m) => m.kind !== 'pause').map((m) => [m.kind, m.name, m.count]);
-const describeRun = (label: string, r: SippResult) =>
-  `${label}: created=${r.created} successful=${r.successful} failed=${r.failed} failures=${JSON.stringify(r.failures)}\n` +
-  r.messages.map((m) => `  ${m.kind} ${m.name} count=${m.count} retrans=${m.retrans} timeout=${m.timeout} unexp=${m.unexpected}`).join('\n') +
-  (r.errors.length ? `\n  errors: ${r.errors.slice(0, 3).map((e) => e.split('\n')[0]).join(' | ')}` : '');
 
 /** Seed 002's transaction-stateful proxy (kamailio.cfg there), in KEMI JavaScript. */
 const seed002 = (uasPort: number) => `
@@ -61,10 +56,10 @@ describe('tm: stateful relay', () => {
     const uac = await runSipp({ scenario: UAC, remote: `${LOOPBACK}:${proxyPort}`, localIp: LOOPBACK, localPort: uacPort, rate: 5, calls, timeoutMs: 30_000 });
     const server = await uas.stop({ graceful: true, graceMs: 3000 });
     uas = undefined;
-    const report = `${describeRun('uac', uac)}\n${describeRun('uas', server)}\nviaduct stderr:\n${viaduct.stderr().slice(-3000)}`;
+    const report = `${describeSippRun('uac', uac)}\n${describeSippRun('uas', server)}\nviaduct stderr:\n${viaduct.stderr().slice(-3000)}`;
     expect(uac, report).toMatchObject({ created: calls, successful: calls, failed: 0 });
     // the proxy's own 100 once per call (the uas's 100 is hop by hop), every INVITE reaches the uas once
-    expect(counts(uac), report).toEqual([
+    expect(sippCounts(uac), report).toEqual([
       ['send', 'INVITE', calls], ['recv', '100', calls], ['recv', '180', calls], ['recv', '200', calls],
       ['send', 'ACK', calls], ['send', 'BYE', calls], ['recv', '200', calls],
     ]);
