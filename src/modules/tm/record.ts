@@ -21,6 +21,12 @@ export const CANCEL_NONE = 0;
 export const CANCEL_PENDING = 1;
 export const CANCEL_SENT = 2;
 
+/** TxRecord.tFlags bits. */
+export const T_NO_AUTO_100 = 1;          // t_set_auto_inv_100(0)
+export const T_AUTO_100 = 2;             // t_set_auto_inv_100(1) (overrides the module parameter)
+export const T_DISABLE_INTERNAL_REPLY = 4;
+export const T_DROP_REPLIES = 8;         // t_drop_replies(): the failure route's earlier replies do not compete
+
 export interface BranchRecord {
   /** Our Via's branch on the request sent (replies, CANCEL and ACK are matched by it). */
   branch: string;
@@ -74,7 +80,11 @@ export interface TxRecord {
   onReply: string;
   onFailure: string;
   onBranch: string;
+  /** event_route[tm:branch-failure:NAME] armed by t_on_branch_failure ('' none). */
+  onBranchFailure: string;
   flags: number;
+  /** Per-transaction switches (T_* bits below: t_set_auto_inv_100, t_set_disable_internal_reply ...). */
+  tFlags: number;
   /** $avp: the request route's AVPs; the onreply and failure routes see them. */
   avps: Map<string, (string | number)[]>;
   /** $xavp: likewise (the dispatcher's failover list _dsdst_ lives here). */
@@ -82,6 +92,12 @@ export interface TxRecord {
   /** Timers for this transaction (t_set_fr), ms. */
   frTimer: number;
   frInvTimer: number;
+  /** t_set_retr: T1 and T2 of this transaction's branches, ms. */
+  retr1: number;
+  retr2: number;
+  /** Timer G (RFC 3261 17.2.1): a negative final of ours retransmitted upstream until the ACK; 0: not armed. */
+  uasRetrAt: number;
+  uasRetrInterval: number;
   /** Deadline of timer C (max_inv_lifetime) / max_noninv_lifetime; and of the wait timer once completed. */
   endAt: number;
   waitAt: number;
