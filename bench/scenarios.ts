@@ -26,6 +26,8 @@ export interface Scenario {
   kamailioCfg: string;
   /** Kamailio -A defines for that cfg. */
   kamailioDefines?: Record<string, string | true>;
+  /** Kamailio's shared memory (-m, MB) when the default 256 is too small for the scenario. */
+  kamailioShmMb?: number;
   /** Repository-relative viaduct routing script. */
   viaductScript: string;
 }
@@ -66,6 +68,11 @@ export const scenarios: Record<string, Scenario> = {
     uac: { host: LOOPBACK, port: 5080, scenario: repoPath('bench/sipp/uac-rr.xml'), bufferBytes: SIPP_BUFFER },
     uasOptions: { scenario: repoPath('bench/sipp/uas-rr.xml'), bufferBytes: SIPP_BUFFER },
     kamailioCfg: 'bench/kamailio/relay.cfg',
+    // tm keeps each INVITE and BYE transaction wt_timer (5 s) after its final: at 2000 calls/s
+    // that is ~20,000 transactions of 12-15 KB each (bench/kamailio/tm-shmem). With -m 256
+    // Kamailio runs out ("build_cell(): could not allocate shared memory"), refuses calls and the
+    // uac retransmits; 1024 MB leaves it room up to ~6000 calls/s.
+    kamailioShmMb: 1024,
     viaductScript: 'bench/scripts/relay.js',
   },
 };

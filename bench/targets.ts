@@ -33,6 +33,7 @@ function kamailio(allocator: KamailioAllocator, description: string): Target {
         allocator,
         port: s.proxy.port,
         defines: s.kamailioDefines,
+        shmMb: s.kamailioShmMb,
       });
       return { get pids() { return k.pids; }, output: k.output, stop: k.stop };
     },
