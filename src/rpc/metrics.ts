@@ -20,7 +20,8 @@
  *                                                   viaduct_tm_transactions_current{state} (tm's metrics.ts)
  *   viaduct_tm_replies_total{class}                tm:2xx ... tm:6xx: finals sent upstream
  *   viaduct_tm_retransmissions_total{direction}    tm:retr_sent, tm:retr_received
- *   viaduct_tm_{received,local,sent}_replies_total tm:rpl_received, tm:rpl_generated, tm:rpl_sent
+ *   viaduct_tm_local_replies_total{class}          tm:local_1xx ... tm:local_6xx; the sum is tm:rpl_generated
+ *   viaduct_tm_{received,sent}_replies_total       tm:rpl_received, tm:rpl_sent
  *   viaduct_<group>_<name>_total                   every other statistic (viaduct_core_fwd_requests_total,
  *                                                   viaduct_sl_failures_total); our own group has no
  *                                                   prefix of its own (viaduct_worker_restarts_total)
@@ -104,7 +105,8 @@ const SERIES_RULES: readonly [RegExp, (m: RegExpExecArray) => PromSeries | null]
   [/^tm:created$/, () => ({ name: 'viaduct_tm_transactions_total', labels: {} })],
   [/^tm:([2-6]xx)$/, (m) => ({ name: 'viaduct_tm_replies_total', labels: { class: m[1]! } })],
   [/^tm:rpl_received$/, () => ({ name: 'viaduct_tm_received_replies_total', labels: {} })],
-  [/^tm:rpl_generated$/, () => ({ name: 'viaduct_tm_local_replies_total', labels: {} })],
+  [/^tm:rpl_generated$/, () => null], // sum(viaduct_tm_local_replies_total): every local reply has a class
+  [/^tm:local_([1-6]xx)$/, (m) => ({ name: 'viaduct_tm_local_replies_total', labels: { class: m[1]! } })],
   [/^tm:rpl_sent$/, () => ({ name: 'viaduct_tm_sent_replies_total', labels: {} })],
   [/^tm:retr_(sent|received)$/, (m) => ({ name: 'viaduct_tm_retransmissions_total', labels: { direction: m[1]! } })],
 ];
@@ -115,7 +117,8 @@ const FAMILY_HELP: Record<string, string> = {
   viaduct_tm_freed_total: 'Transactions freed (tm:freed)',
   viaduct_tm_replies_total: 'Final replies sent upstream, relayed or local, by class (tm:2xx ... tm:6xx)',
   viaduct_tm_received_replies_total: 'Replies received on client branches, retransmissions included (tm:rpl_received)',
-  viaduct_tm_local_replies_total: 'Replies tm made itself: 100 Trying, t_reply, 408 on timeout, 500 (tm:rpl_generated)',
+  viaduct_tm_local_replies_total: 'Replies tm made itself (100 Trying, t_reply, 408 on timeout, 500), by class (tm:local_1xx ... tm:local_6xx; '
+    + 'they sum to tm:rpl_generated)',
   viaduct_tm_sent_replies_total: 'Replies sent upstream, provisional and final, relayed or local, resent ones included (tm:rpl_sent)',
   viaduct_tm_retransmissions_total: 'Retransmitted requests: sent on a branch by timer A/E (tm:retr_sent), '
     + 'received and absorbed, the last reply resent (tm:retr_received)',

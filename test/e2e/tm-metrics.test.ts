@@ -60,9 +60,10 @@ describe('tm statistics and metrics', () => {
     // our 100, the 180, the 200 and the BYE's 200 sent upstream
     const stats = await viaduct.rpc<Record<string, number>>('tm.stats');
     expect(stats, report).toEqual({
-      current: 0, waiting: 0, total: 2 * calls, total_local: calls, rpl_received: 4 * calls, rpl_generated: calls, rpl_sent: 4 * calls,
+      current: 0, waiting: 0, total: 2 * calls, total_local: 0, rpl_received: 4 * calls, rpl_generated: calls, rpl_sent: 4 * calls,
       '6xx': 0, '5xx': 0, '4xx': 0, '3xx': 0, '2xx': 2 * calls, created: 2 * calls, freed: 2 * calls, delayed_free: 0,
       retr_sent: 0, retr_received: 0, timeouts: 0,
+      local_1xx: calls, local_2xx: 0, local_3xx: 0, local_4xx: 0, local_5xx: 0, local_6xx: 0,
     });
     expect(await tmMetrics(viaduct), report).toEqual({
       'viaduct_tm_transactions_current{state="active"}': 0,
@@ -75,7 +76,12 @@ describe('tm statistics and metrics', () => {
       'viaduct_tm_replies_total{class="5xx"}': 0,
       'viaduct_tm_replies_total{class="6xx"}': 0,
       viaduct_tm_received_replies_total: 4 * calls,
-      viaduct_tm_local_replies_total: calls,
+      'viaduct_tm_local_replies_total{class="1xx"}': calls,
+      'viaduct_tm_local_replies_total{class="2xx"}': 0,
+      'viaduct_tm_local_replies_total{class="3xx"}': 0,
+      'viaduct_tm_local_replies_total{class="4xx"}': 0,
+      'viaduct_tm_local_replies_total{class="5xx"}': 0,
+      'viaduct_tm_local_replies_total{class="6xx"}': 0,
       viaduct_tm_sent_replies_total: 4 * calls,
       'viaduct_tm_retransmissions_total{direction="sent"}': 0,
       'viaduct_tm_retransmissions_total{direction="received"}': 0,
@@ -116,14 +122,15 @@ describe('tm statistics and metrics', () => {
     const stats = await viaduct.rpc<Record<string, number>>('tm.stats');
     expect(stats, report).toMatchObject({
       current: 0, waiting: 0, created: 1, freed: 1, rpl_generated: 2, rpl_sent: 4, rpl_received: 0, '4xx': 1,
-      retr_sent: resent, retr_received: 2, timeouts: 1,
+      retr_sent: resent, retr_received: 2, timeouts: 1, local_1xx: 1, local_4xx: 1,
     });
     expect(await tmMetrics(viaduct), report).toMatchObject({
       'viaduct_tm_retransmissions_total{direction="sent"}': resent,
       'viaduct_tm_retransmissions_total{direction="received"}': 2,
       viaduct_tm_timeouts_total: 1,
       'viaduct_tm_replies_total{class="4xx"}': 1,
-      viaduct_tm_local_replies_total: 2,
+      'viaduct_tm_local_replies_total{class="1xx"}': 1, // 100 Trying, once: the two resent are not new replies
+      'viaduct_tm_local_replies_total{class="4xx"}': 1, // the 408
       viaduct_tm_sent_replies_total: 4,
     });
   }, 30_000);

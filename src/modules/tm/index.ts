@@ -15,10 +15,12 @@ import { tmMetrics, tmStats } from './metrics.js';
 const int = (d: number) => ({ default: d, type: 'int' as const, check: (v: ParamValue) => (Number(v) >= 0 ? undefined : 'must be >= 0') });
 
 // Kamailio's tm.stats names, then viaduct's: requests resent on timer A/E (retr_sent), retransmitted
-// requests absorbed (retr_received), branches ended by fr_timer/fr_inv_timer (timeouts)
+// requests absorbed (retr_received), branches ended by fr_timer/fr_inv_timer (timeouts), local
+// replies (rpl_generated) by class
+const LOCAL = ['local_1xx', 'local_2xx', 'local_3xx', 'local_4xx', 'local_5xx', 'local_6xx'] as const;
 const STATS = [
   'current', 'waiting', 'total', 'rpl_received', 'rpl_generated', 'rpl_sent', '2xx', '3xx', '4xx', '5xx', '6xx', 'created', 'freed',
-  'retr_sent', 'retr_received', 'timeouts',
+  'retr_sent', 'retr_received', 'timeouts', ...LOCAL,
 ] as const;
 
 const RELAYS = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH;
@@ -77,7 +79,7 @@ export default defineModule({
       created: id('created'), freed: id('freed'), waiting: id('waiting'), rpl_received: id('rpl_received'),
       rpl_generated: id('rpl_generated'), rpl_sent: id('rpl_sent'),
       c2xx: id('2xx'), c3xx: id('3xx'), c4xx: id('4xx'), c5xx: id('5xx'), c6xx: id('6xx'),
-      retr_sent: id('retr_sent'), retr_received: id('retr_received'), timeouts: id('timeouts'),
+      retr_sent: id('retr_sent'), retr_received: id('retr_received'), timeouts: id('timeouts'), local: LOCAL.map(id),
     };
     initThread(env.core, threadWheel(), p, k);
   },

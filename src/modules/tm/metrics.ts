@@ -4,7 +4,8 @@
 // computed here at read time.
 import { Gauge, type Registry } from 'prom-client';
 
-/** tm.stats: Kamailio 5.6's fields in its order, then viaduct's own (retransmissions, timeouts). */
+/** tm.stats: Kamailio 5.6's fields in its order, then viaduct's own (retransmissions, timeouts,
+ *  local replies by class). */
 export function tmStats(t: Map<string, number>): Record<string, number> {
   const g = (n: string) => t.get(`tm:${n}`) ?? 0;
   // waiting counts entries into the wait state (t_release'd ones too); freed ends every
@@ -14,7 +15,9 @@ export function tmStats(t: Map<string, number>): Record<string, number> {
     current,
     waiting: Math.min(current, Math.max(0, g('waiting') - g('freed'))),
     total: g('created'),
-    total_local: g('rpl_generated'),
+    // Kamailio: transactions tm originated itself (t_uac: dispatcher's pings there); viaduct's
+    // own requests do not go through tm
+    total_local: 0,
     rpl_received: g('rpl_received'),
     rpl_generated: g('rpl_generated'),
     rpl_sent: g('rpl_sent'),
@@ -25,6 +28,8 @@ export function tmStats(t: Map<string, number>): Record<string, number> {
     retr_sent: g('retr_sent'),
     retr_received: g('retr_received'),
     timeouts: g('timeouts'),
+    local_1xx: g('local_1xx'), local_2xx: g('local_2xx'), local_3xx: g('local_3xx'),
+    local_4xx: g('local_4xx'), local_5xx: g('local_5xx'), local_6xx: g('local_6xx'),
   };
 }
 

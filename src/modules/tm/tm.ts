@@ -47,6 +47,8 @@ export interface TmCounters {
   c2xx: number; c3xx: number; c4xx: number; c5xx: number; c6xx: number;
   /** requests a branch resent on timer A/E; retransmitted requests absorbed; branches ended by fr_timer */
   retr_sent: number; retr_received: number; timeouts: number;
+  /** local replies by class: 1xx ... 6xx */
+  local: readonly number[];
 }
 
 /** A client branch at run time: its record, its transaction and its timers (the timers' argument). */
@@ -257,6 +259,7 @@ export function localReply(tx: Tx, code: number, reason: string, ctx?: MsgContex
   const out = buildReply(ctx ?? storedCtx(tx), code, reason, null);
   if (out === null) return -1;
   core.counters.inc(K.rpl_generated);
+  core.counters.inc(K.local[((code / 100) | 0) - 1]!); // buildReply took 100-699 only
   uasSent(tx, code, out);
   return 1;
 }

@@ -32,21 +32,22 @@ describe('tm metrics', () => {
     extra: (r) => tmMetrics(r, () => sumStats(sab)),
   });
 
-  it('maps the statistics to families: classes and directions as labels, current/waiting/total not as counters', () => {
+  it('maps the statistics to families: classes and directions as labels, current/waiting/total and rpl_generated (a sum) not as counters', () => {
     expect(promSeries('tm:created')).toEqual({ name: 'viaduct_tm_transactions_total', labels: {} });
     expect(promSeries('tm:4xx')).toEqual({ name: 'viaduct_tm_replies_total', labels: { class: '4xx' } });
     expect(promSeries('tm:retr_sent')).toEqual({ name: 'viaduct_tm_retransmissions_total', labels: { direction: 'sent' } });
     expect(promSeries('tm:retr_received')).toEqual({ name: 'viaduct_tm_retransmissions_total', labels: { direction: 'received' } });
-    expect(promSeries('tm:rpl_generated')).toEqual({ name: 'viaduct_tm_local_replies_total', labels: {} });
     expect(promSeries('tm:timeouts')).toEqual({ name: 'viaduct_tm_timeouts_total', labels: {} });
-    for (const s of ['tm:current', 'tm:waiting', 'tm:total']) expect(promSeries(s), s).toBeNull();
+    expect(promSeries('tm:local_4xx')).toEqual({ name: 'viaduct_tm_local_replies_total', labels: { class: '4xx' } });
+    for (const s of ['tm:current', 'tm:waiting', 'tm:total', 'tm:rpl_generated']) expect(promSeries(s), s).toBeNull();
   });
 
   it('exports every series at zero before any transaction, then the summed rows; the gauge partitions current', async () => {
     let { samples, types, help } = parse(await registry.metrics());
     const zero = [
       'viaduct_tm_transactions_total', 'viaduct_tm_freed_total', 'viaduct_tm_received_replies_total',
-      'viaduct_tm_local_replies_total', 'viaduct_tm_sent_replies_total', 'viaduct_tm_timeouts_total',
+      'viaduct_tm_sent_replies_total', 'viaduct_tm_timeouts_total',
+      ...['1xx', '2xx', '3xx', '4xx', '5xx', '6xx'].map((c) => `viaduct_tm_local_replies_total{class="${c}"}`),
       ...['2xx', '3xx', '4xx', '5xx', '6xx'].map((c) => `viaduct_tm_replies_total{class="${c}"}`),
       'viaduct_tm_retransmissions_total{direction="sent"}', 'viaduct_tm_retransmissions_total{direction="received"}',
       'viaduct_tm_transactions_current{state="active"}', 'viaduct_tm_transactions_current{state="waiting"}',
@@ -63,7 +64,7 @@ describe('tm metrics', () => {
     add(0, 'freed', 2); add(0, 'waiting', 5);
     add(1, '2xx', 3); add(0, '4xx', 1); add(1, '6xx', 1);
     add(0, 'retr_sent', 6); add(1, 'retr_received', 2); add(1, 'timeouts', 1);
-    add(0, 'rpl_generated', 4); add(1, 'rpl_sent', 9); add(0, 'rpl_received', 8);
+    add(0, 'rpl_generated', 4); add(0, 'local_1xx', 3); add(1, 'local_4xx', 1); add(1, 'rpl_sent', 9); add(0, 'rpl_received', 8);
     ({ samples } = parse(await registry.metrics()));
     expect(samples.get('viaduct_tm_transactions_total')).toBe(7);
     expect(samples.get('viaduct_tm_freed_total')).toBe(2);
@@ -75,7 +76,8 @@ describe('tm metrics', () => {
     expect(samples.get('viaduct_tm_retransmissions_total{direction="sent"}')).toBe(6);
     expect(samples.get('viaduct_tm_retransmissions_total{direction="received"}')).toBe(2);
     expect(samples.get('viaduct_tm_timeouts_total')).toBe(1);
-    expect(samples.get('viaduct_tm_local_replies_total')).toBe(4);
+    expect(samples.get('viaduct_tm_local_replies_total{class="1xx"}')).toBe(3);
+    expect(samples.get('viaduct_tm_local_replies_total{class="4xx"}')).toBe(1);
     expect(samples.get('viaduct_tm_sent_replies_total')).toBe(9);
     expect(samples.get('viaduct_tm_received_replies_total')).toBe(8);
   });
@@ -85,8 +87,10 @@ describe('tm metrics', () => {
     expect(Object.keys(s)).toEqual([
       'current', 'waiting', 'total', 'total_local', 'rpl_received', 'rpl_generated', 'rpl_sent',
       '6xx', '5xx', '4xx', '3xx', '2xx', 'created', 'freed', 'delayed_free', 'retr_sent', 'retr_received', 'timeouts',
+      'local_1xx', 'local_2xx', 'local_3xx', 'local_4xx', 'local_5xx', 'local_6xx',
     ]);
-    expect(s).toMatchObject({ current: 5, waiting: 3, total: 7, total_local: 4, created: 7, freed: 2, retr_sent: 6, timeouts: 1 });
+    // total_local: Kamailio's transactions tm originated (t_uac), which viaduct has none of
+    expect(s).toMatchObject({ current: 5, waiting: 3, total: 7, total_local: 0, rpl_generated: 4, created: 7, freed: 2, retr_sent: 6, timeouts: 1, local_1xx: 3 });
     // a read between a thread's writes (freed ahead of created): 0, not -1
     expect(tmStats(new Map([['tm:created', 3], ['tm:freed', 4], ['tm:waiting', 4]]))).toMatchObject({ current: 0, waiting: 0 });
   });
