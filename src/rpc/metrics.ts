@@ -16,6 +16,12 @@
  *                                                   407 408 483 500 and 1xx..6xx for the other codes
  *                                                   of a class, xxx outside 100-699; one per reply,
  *                                                   the sum is sl:sent_replies
+ *   viaduct_tm_transactions_total                  tm:created; tm:current and tm:waiting are the gauge
+ *                                                   viaduct_tm_transactions_current{state} (tm's metrics.ts)
+ *   viaduct_tm_replies_total{class}                tm:2xx ... tm:6xx: finals sent upstream
+ *   viaduct_tm_retransmissions_total{direction}    tm:retr_sent, tm:retr_received
+ *   viaduct_tm_local_replies_total{class}          tm:local_1xx ... tm:local_6xx; the sum is tm:rpl_generated
+ *   viaduct_tm_{received,sent}_replies_total       tm:rpl_received, tm:rpl_sent
  *   viaduct_<group>_<name>_total                   every other statistic (viaduct_core_fwd_requests_total,
  *                                                   viaduct_sl_failures_total); our own group has no
  *                                                   prefix of its own (viaduct_worker_restarts_total)
@@ -94,7 +100,30 @@ const SERIES_RULES: readonly [RegExp, (m: RegExpExecArray) => PromSeries | null]
   [/^core:rcv_replies_([1-6]xx)_([a-z]+)$/, (m) => ({ name: 'viaduct_core_rcv_replies_by_method_total', labels: { method: upper(m[2]!), class: m[1]! } })],
   [/^sl:sent_replies$/, () => null], // sum(viaduct_sl_replies_total)
   [/^sl:(\d[\dx]{2}|xxx)_replies$/, (m) => ({ name: 'viaduct_sl_replies_total', labels: { code: m[1]! } })],
+  // tm: current and waiting are differences (the gauge viaduct_tm_transactions_current), total is created
+  [/^tm:(current|waiting|total)$/, () => null],
+  [/^tm:created$/, () => ({ name: 'viaduct_tm_transactions_total', labels: {} })],
+  [/^tm:([2-6]xx)$/, (m) => ({ name: 'viaduct_tm_replies_total', labels: { class: m[1]! } })],
+  [/^tm:rpl_received$/, () => ({ name: 'viaduct_tm_received_replies_total', labels: {} })],
+  [/^tm:rpl_generated$/, () => null], // sum(viaduct_tm_local_replies_total): every local reply has a class
+  [/^tm:local_([1-6]xx)$/, (m) => ({ name: 'viaduct_tm_local_replies_total', labels: { class: m[1]! } })],
+  [/^tm:rpl_sent$/, () => ({ name: 'viaduct_tm_sent_replies_total', labels: {} })],
+  [/^tm:retr_(sent|received)$/, (m) => ({ name: 'viaduct_tm_retransmissions_total', labels: { direction: m[1]! } })],
 ];
+
+/** HELP of the families whose statistic names alone do not say what they count. */
+const FAMILY_HELP: Record<string, string> = {
+  viaduct_tm_transactions_total: 'Transactions created (tm:created)',
+  viaduct_tm_freed_total: 'Transactions freed (tm:freed)',
+  viaduct_tm_replies_total: 'Final replies sent upstream, relayed or local, by class (tm:2xx ... tm:6xx)',
+  viaduct_tm_received_replies_total: 'Replies received on client branches, retransmissions included (tm:rpl_received)',
+  viaduct_tm_local_replies_total: 'Replies tm made itself (100 Trying, t_reply, 408 on timeout, 500), by class (tm:local_1xx ... tm:local_6xx; '
+    + 'they sum to tm:rpl_generated)',
+  viaduct_tm_sent_replies_total: 'Replies sent upstream, provisional and final, relayed or local, resent ones included (tm:rpl_sent)',
+  viaduct_tm_retransmissions_total: 'Retransmitted requests: sent on a branch by timer A/E (tm:retr_sent), '
+    + 'received and absorbed, the last reply resent (tm:retr_received)',
+  viaduct_tm_timeouts_total: 'Branches ended by fr_timer/fr_inv_timer without a final reply: a local 408 (tm:timeouts)',
+};
 
 /** The series a statistic is exported as, or null when another family already sums to it. */
 export function promSeries(stat: string): PromSeries | null {
@@ -132,10 +161,10 @@ function registerFamily(registry: Registry, name: string, members: { stat: strin
   let restSeen = 0;
   new Counter({
     name,
-    help: labelNames.length
+    help: FAMILY_HELP[name] ?? (labelNames.length
       ? `Statistics ${parts[0]!.stat} ... ${parts[parts.length - 1]!.stat} (stats.get_statistics), by ${labelNames.join(' and ')}` +
         (rest ? `; the series sum to ${rest.stat} (${Object.values(rest.series.labels)[0]}: the rest)` : '')
-      : `Statistic ${members[0]!.stat} (stats.get_statistics ${members[0]!.stat})`,
+      : `Statistic ${members[0]!.stat} (stats.get_statistics ${members[0]!.stat})`),
     labelNames,
     registers: [registry],
     collect() {

@@ -1,5 +1,5 @@
 // /metrics as people query it: a real Prometheus (Debian's `prometheus`, installed by
-// `make prometheus`) scrapes viaduct every second while SIPp calls go through the dispatcher, then
+// `make prometheus`) scrapes viaduct every second while SIPp calls go through the dispatcher and tm, then
 // every query of every Grafana dashboard is evaluated through its HTTP API and must be valid and
 // return data. Then the kernel's UDP drops: a stalled SIP thread makes the kernel drop what its
 // socket cannot hold, and /metrics counts exactly what was sent and never received.
@@ -120,10 +120,11 @@ describe('Prometheus scraping viaduct under SIPp load', () => {
     const list = join(dir, 'dispatcher.list');
     writeFileSync(list, `1 sip:${LOOPBACK}:${uasA} 8\n1 sip:${LOOPBACK}:${uasB} 8\n`);
     viaduct = await startViaduct({
-      // Call-ID hashing keeps every message of a call on one uas without record-routing
+      // Call-ID hashing keeps every message of a call on one uas without record-routing; the BYEs
+      // go statefully so that the tm panels show transactions (only they: the load stays light)
       script: `function ksr_request_route() {
   if (KSR.dispatcher.ds_select_dst(1, 0) < 0) { KSR.sl.sl_send_reply(503, "No destination"); return; }
-  KSR.forward();
+  if (KSR.is_BYE()) KSR.tm.t_relay(); else KSR.forward();
 }`,
       listen: [`udp:${LOOPBACK}:${proxyPort}`],
       workers: 2, // sharded: the receiving thread and two workers, each with its delay
@@ -181,6 +182,11 @@ describe('Prometheus scraping viaduct under SIPp load', () => {
     expect(Number(invites.result[0]!.value[1])).toBeGreaterThan(rate / 4);
     const ok = await instant(promPort, `sum(rate(viaduct_core_rcv_replies_total{instance="${instance}",class="2xx"}[4s]))`);
     expect(Number(ok.result[0]!.value[1])).toBeGreaterThan(rate / 4);
+    // a transaction per call (the BYE), answered 2xx upstream
+    const created = await instant(promPort, `sum(rate(viaduct_tm_transactions_total{instance="${instance}"}[4s]))`);
+    expect(Number(created.result[0]!.value[1])).toBeGreaterThan(rate / 4);
+    const tm2xx = await instant(promPort, `sum(rate(viaduct_tm_replies_total{instance="${instance}",class="2xx"}[4s]))`);
+    expect(Number(tm2xx.result[0]!.value[1])).toBeGreaterThan(rate / 4);
     const delays = await instant(promPort, `viaduct_event_loop_delay_seconds{instance="${instance}"}`);
     expect(delays.result.map((s) => s.metric.thread).sort()).toEqual(['receiver', 'worker 1', 'worker 2']);
     for (const s of delays.result) expect(Number(s.value[1])).toBeLessThan(1);

@@ -10,10 +10,18 @@ import {
   armed, branchOf, current, initThread, newTransaction, reasonOf, relay, releaseTx, replyCurrent,
   inviteOf, replyHook, requestHook, statusOf, txOf, type TmCounters, type TmParams,
 } from './tm.js';
+import { tmMetrics, tmStats } from './metrics.js';
 
 const int = (d: number) => ({ default: d, type: 'int' as const, check: (v: ParamValue) => (Number(v) >= 0 ? undefined : 'must be >= 0') });
 
-const STATS = ['current', 'waiting', 'total', 'rpl_received', 'rpl_generated', 'rpl_sent', '2xx', '3xx', '4xx', '5xx', '6xx', 'created', 'freed'] as const;
+// Kamailio's tm.stats names, then viaduct's: requests resent on timer A/E (retr_sent), retransmitted
+// requests absorbed (retr_received), branches ended by fr_timer/fr_inv_timer (timeouts), local
+// replies (rpl_generated) by class
+const LOCAL = ['local_1xx', 'local_2xx', 'local_3xx', 'local_4xx', 'local_5xx', 'local_6xx'] as const;
+const STATS = [
+  'current', 'waiting', 'total', 'rpl_received', 'rpl_generated', 'rpl_sent', '2xx', '3xx', '4xx', '5xx', '6xx', 'created', 'freed',
+  'retr_sent', 'retr_received', 'timeouts', ...LOCAL,
+] as const;
 
 const RELAYS = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH;
 const REQ_FAIL = ROUTE.REQUEST | ROUTE.FAILURE;
@@ -62,7 +70,7 @@ export default defineModule({
   },
   stats: STATS,
   hooks: { request: requestHook, reply: replyHook },
-  setup: (env) => ({ threadData: null, state: () => env.stats() }),
+  setup: (env) => ({ threadData: null, state: () => env.stats(), metrics: (registry) => tmMetrics(registry, env.stats) }),
   threadInit: (env) => {
     params = env.params;
     const p = Object.fromEntries(Object.entries(env.params).map(([k, v]) => [k, Number(v)])) as unknown as TmParams;
@@ -71,30 +79,14 @@ export default defineModule({
       created: id('created'), freed: id('freed'), waiting: id('waiting'), rpl_received: id('rpl_received'),
       rpl_generated: id('rpl_generated'), rpl_sent: id('rpl_sent'),
       c2xx: id('2xx'), c3xx: id('3xx'), c4xx: id('4xx'), c5xx: id('5xx'), c6xx: id('6xx'),
+      retr_sent: id('retr_sent'), retr_received: id('retr_received'), timeouts: id('timeouts'), local: LOCAL.map(id),
     };
     initThread(env.core, threadWheel(), p, k);
   },
   rpc: {
     'tm.stats': {
       doc: 'Print transaction statistics.',
-      handler: (totals: () => Map<string, number>) => {
-        const t = totals();
-        const g = (n: string) => t.get(`tm:${n}`) ?? 0;
-        // waiting counts entries into the wait state; freed ends every transaction
-        return {
-          current: g('created') - g('freed'),
-          waiting: Math.max(0, g('waiting') - g('freed')),
-          total: g('created'),
-          total_local: g('rpl_generated'),
-          rpl_received: g('rpl_received'),
-          rpl_generated: g('rpl_generated'),
-          rpl_sent: g('rpl_sent'),
-          '6xx': g('6xx'), '5xx': g('5xx'), '4xx': g('4xx'), '3xx': g('3xx'), '2xx': g('2xx'),
-          created: g('created'),
-          freed: g('freed'),
-          delayed_free: 0,
-        };
-      },
+      handler: (totals: () => Map<string, number>) => tmStats(totals()),
     },
   },
   pvs: {

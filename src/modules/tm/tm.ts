@@ -45,6 +45,10 @@ export const F_NO_ERROR_REPLY = 2;
 export interface TmCounters {
   created: number; freed: number; waiting: number; rpl_received: number; rpl_generated: number; rpl_sent: number;
   c2xx: number; c3xx: number; c4xx: number; c5xx: number; c6xx: number;
+  /** requests a branch resent on timer A/E; retransmitted requests absorbed; branches ended by fr_timer */
+  retr_sent: number; retr_received: number; timeouts: number;
+  /** local replies by class: 1xx ... 6xx */
+  local: readonly number[];
 }
 
 /** A client branch at run time: its record, its transaction and its timers (the timers' argument). */
@@ -147,6 +151,7 @@ export function requestHook(ctx: MsgContext): boolean {
     if (tx.rec.uasCode < 300) return false; // the ACK of a 2xx has a branch of its own: not seen here
     return true;
   }
+  core.counters.inc(K.retr_received);
   if (tx.rec.lastReply !== null) sendUpstream(tx, tx.rec.lastReply);
   return true;
 }
@@ -254,6 +259,7 @@ export function localReply(tx: Tx, code: number, reason: string, ctx?: MsgContex
   const out = buildReply(ctx ?? storedCtx(tx), code, reason, null);
   if (out === null) return -1;
   core.counters.inc(K.rpl_generated);
+  core.counters.inc(K.local[((code / 100) | 0) - 1]!); // buildReply took 100-699 only
   uasSent(tx, code, out);
   return 1;
 }
@@ -475,6 +481,7 @@ function onRetrTimer(b: Branch): void {
   if (rec.state === BR_COMPLETED) return;
   if (rec.state === BR_PROCEEDING && b.tx.rec.methodId === METHOD_INVITE) return; // a 1xx ends timer A
   core.transport.send(rec.sock, rec.request, rec.port, rec.host);
+  core.counters.inc(K.retr_sent);
   // INVITE: doubling (timer A); non-INVITE: doubling up to T2, T2 once proceeding (timer E)
   const next = b.tx.rec.methodId === METHOD_INVITE ? rec.retrInterval * 2
     : rec.state === BR_PROCEEDING ? P.retr_timer2 : Math.min(rec.retrInterval * 2, P.retr_timer2);
@@ -493,6 +500,7 @@ function onFrTimer(b: Branch): void {
   rec.lastCode = 408;
   rec.lastReason = 'Request Timeout';
   rec.timedOut = true;
+  core.counters.inc(K.timeouts);
   guarded(() => branchCompleted(b.tx));
 }
 
