@@ -197,7 +197,7 @@ function FAIL() {
     expect(logged('drop'), report).toEqual(['drop rc=1']);
   }, 30_000);
 
-  it('t_load_contacts/t_next_contacts: serial forking by q, the q=1 group in parallel first, then q=0.5; the R-URI without q last; -2 when none is left', async () => {
+  it('t_load_contacts/t_next_contacts: serial forking by q, the q=1 group in parallel first, then q=0.5; the R-URI without q last', async () => {
     ports = await freePorts(6);
     const [proxy, a, b, half, last, caller] = ports as [number, number, number, number, number, number];
     await start(`

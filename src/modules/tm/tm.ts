@@ -972,10 +972,31 @@ function branchReplyCtx(b: Branch): MsgContext | null {
   return rplCtx;
 }
 
-/** $T_req(pv): the pv on the transaction's stored request, from any route; null without one. */
+/** The stored request as $T_req sees it outside failure routes (one per thread, the last asked). */
+let reqTx: Tx | null = null;
+let reqCtx: MsgContext | null = null;
+
+/**
+ * $T_req(pv): the pv on the transaction's stored request, from any route; null without one. A
+ * failure route runs on the stored request itself; elsewhere a view of its own, so reading it
+ * early does not freeze tx.stored before t_relay records the route's R-URI and flags.
+ */
 export function tReqCtx(ctx: MsgContext): MsgContext | null {
   const tx = txOf(ctx);
-  return tx === null ? null : storedCtx(tx);
+  if (tx === null) return null;
+  if ((core.routeKind & (ROUTE.FAILURE | ROUTE.BRANCH_FAILURE)) !== 0) return storedCtx(tx);
+  const r = tx.rec;
+  if (reqTx !== tx || reqCtx === null) {
+    reqCtx = new MsgContext(core);
+    reqCtx.reset(parseMessage(r.request), r.srcIp, r.srcPort, core.sockets[r.sock]!);
+    reqTx = tx;
+  }
+  reqCtx.ruri = r.ruri;
+  reqCtx.ruriParsed = null;
+  reqCtx.flags = r.flags;
+  reqCtx.avps = r.avps;
+  reqCtx.xavps = r.xavps;
+  return reqCtx;
 }
 
 /** $T_rpl(pv): the reply of an onreply route, or the one that chose the failure route. */

@@ -102,3 +102,27 @@ describe('tmx: $T_req(pv), $T(name) and pseudo-variables inside an argument', ()
     expect(got).toEqual([null, '5 INVITE', 'sip:alice@example.com', 0, 'cseq=[5 INVITE] ci=api-1 T=0 rpl=<null>', 404]);
   });
 });
+
+describe('tmx: $T_req and $T_rpl around a failure route', () => {
+  it('$T_req read before t_relay does not hide the route\'s new R-URI from the failure route; $T_rpl is the 486 that chose it', () => {
+    const h = setup();
+    const { KSR, core } = h;
+    const got: unknown[] = [];
+    core.routes = {
+      request: () => {
+        KSR.tm.t_newtran();
+        got.push(KSR.pv.get('$T_req($ru)'));
+        KSR.rewriteuri('sip:new@127.0.0.1:5070');
+        KSR.tm.t_on_failure('F');
+        KSR.tm.t_relay();
+        got.push(KSR.pv.get('$T_req($ru)'));
+      },
+      named: (n) => (n === 'F' ? () => { got.push(KSR.pv.get('$ru'), KSR.pv.get('$T_req($ru)'), KSR.pv.get('$T_rpl($rs)'), KSR.pv.get('$T_rpl($hdr(X-Why))')); } : undefined),
+    };
+    // a branch of its own: the transactions of the tests above still wait (module state per thread)
+    const fwd = h.deliver(INVITE.replace('z9hG4bKapi1', 'z9hG4bKapi3')).find((s) => s.port === 5070)!;
+    const vias = fwd.text.split('\r\n').filter((l) => l.startsWith('Via:')).join('\n');
+    h.deliver(`SIP/2.0 486 Busy Here\n${vias}\nFrom: <sip:alice@example.com>;tag=f1\nTo: <sip:bob@example.com>;tag=b1\nCall-ID: api-1\nCSeq: 5 INVITE\nX-Why: busy\nContent-Length: 0\n\n`, '127.0.0.1', 5070);
+    expect(got).toEqual(['sip:bob@example.com', 'sip:new@127.0.0.1:5070', 'sip:new@127.0.0.1:5070', 'sip:new@127.0.0.1:5070', 486, 'busy']);
+  });
+});
