@@ -204,7 +204,7 @@ export function pvSpec(text: string): PvSpec {
   if (!t.startsWith('$')) throw new PvError(`"${text}" is not a pseudo-variable`);
   t = t.slice(1);
   if (t.startsWith('(') && t.endsWith(')')) t = t.slice(1, -1);
-  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:\(([^)]*)\))?$/.exec(t);
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:\((.*)\))?$/.exec(t);
   if (!m) throw new PvError(`bad pseudo-variable "${text}"`);
   const fromModule = modulePvSpec(text, m[1]!, m[2]?.trim() ?? '');
   if (fromModule) spec = fromModule;
@@ -221,7 +221,8 @@ export function pvSpec(text: string): PvSpec {
 /** Splits an xlog-style format into literal text and pseudo-variables, cached per format. */
 type FmtPart = string | PvSpec;
 const fmtCache = new Map<string, FmtPart[]>();
-const PV_IN_TEXT = /\$(\([A-Za-z_]\w*(?:\([^)]*\))?\)|[A-Za-z_]\w*(?:\([^)]*\))?)/g;
+// an argument may hold one pseudo-variable of its own: $T_req($hdr(From))
+const PV_IN_TEXT = /\$(\([A-Za-z_]\w*(?:\((?:[^()]|\([^()]*\))*\))?\)|[A-Za-z_]\w*(?:\((?:[^()]|\([^()]*\))*\))?)/g;
 
 export function formatWithPvs(core: SipCore, fmt: string): string {
   let parts = fmtCache.get(fmt);

@@ -7,10 +7,12 @@ import { counterId } from '../../core/stats/counters.js';
 import { threadWheel } from '../../core/timer/wheel.js';
 import { defineModule, kemi, ok, ROUTE, type ParamValue } from '../module.js';
 import {
-  armed, branchOf, current, initThread, newTransaction, reasonOf, relay, releaseTx, replyCurrent,
-  inviteOf, replyHook, requestHook, statusOf, txOf, type TmCounters, type TmParams,
+  armBranchFailure, armed, branchOf, current, dropReplies, initThread, inviteOf, loadContacts, lookupCancel,
+  lookupRequest, newTransaction, nextContacts, reasonOf, relay, releaseTx, replyCurrent, replyHook, requestHook,
+  setAutoInv100, setMaxLifetime, setRetr, setTFlag, statusOf, txOf, type TmCounters, type TmParams,
 } from './tm.js';
 import { tmMetrics, tmStats } from './metrics.js';
+import { T_DISABLE_INTERNAL_REPLY } from './record.js';
 
 const int = (d: number) => ({ default: d, type: 'int' as const, check: (v: ParamValue) => (Number(v) >= 0 ? undefined : 'must be >= 0') });
 
@@ -23,7 +25,8 @@ const STATS = [
   'retr_sent', 'retr_received', 'timeouts', ...LOCAL,
 ] as const;
 
-const RELAYS = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH;
+const RELAYS = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH | ROUTE.BRANCH_FAILURE;
+const FAILURES = ROUTE.FAILURE | ROUTE.BRANCH_FAILURE;
 const REQ_FAIL = ROUTE.REQUEST | ROUTE.FAILURE;
 const ARM = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH | ROUTE.ONREPLY;
 
@@ -67,6 +70,9 @@ export default defineModule({
     auto_inv_100: int(1),
     failure_reply_mode: int(3),
     cancel_b_method: int(1),
+    /** the xavp t_load_contacts/t_next_contacts keep the contacts in ('' disables them, as Kamailio) */
+    contacts_avp: { default: '', type: 'str' },
+    contact_flows_avp: { default: '', type: 'str' },
   },
   stats: STATS,
   hooks: { request: requestHook, reply: replyHook },
@@ -113,6 +119,8 @@ export default defineModule({
     t_on_reply: kemi(['str'], 'int', (ctx, name) => { armed(ctx).onReply = String(name); return 1; }, ARM),
     t_on_failure: kemi(['str'], 'int', (ctx, name) => { armed(ctx).onFailure = String(name); return 1; }, ARM),
     t_on_branch: kemi(['str'], 'int', (ctx, name) => { armed(ctx).onBranch = String(name); return 1; }, ARM),
+    /** t_on_branch_failure(name): event_route[tm:branch-failure:NAME]; in KEMI the function `name` */
+    t_on_branch_failure: kemi(['str'], 'int', (ctx, name) => armBranchFailure(ctx, String(name)), ARM),
     /** t_is_set("onreply_route" | "failure_route" | "branch_route") */
     t_is_set: kemi(['str'], 'int', (ctx, what) => {
       const a = armed(ctx);
@@ -159,6 +167,27 @@ export default defineModule({
       releaseTx(tx);
       return 1;
     }, ROUTE.REQUEST),
+    /** t_set_auto_inv_100(0|1): this transaction's 100 Trying, whatever auto_inv_100 says */
+    t_set_auto_inv_100: kemi(['int'], 'int', (ctx, on) => setAutoInv100(ctx, Number(on) !== 0)),
+    /** t_set_disable_internal_reply(1): a failing t_relay sends no 500 and returns -4 */
+    t_set_disable_internal_reply: kemi(['int'], 'int', (ctx, on) => setTFlag(ctx, T_DISABLE_INTERNAL_REPLY, Number(on) !== 0)),
+    /** t_set_retr(t1, t2) ms, 0 keeps the module's retr_timer1/retr_timer2 */
+    t_set_retr: kemi(['int', 'int'], 'int', (ctx, t1, t2) => setRetr(ctx, Number(t1), Number(t2))),
+    t_reset_retr: kemi([], 'int', (ctx) => setRetr(ctx, 0, 0)),
+    /** t_set_max_lifetime(inv, noninv) ms, 0 keeps max_inv_lifetime/max_noninv_lifetime */
+    t_set_max_lifetime: kemi(['int', 'int'], 'int', (ctx, inv, noninv) => setMaxLifetime(ctx, Number(inv), Number(noninv))),
+    t_reset_max_lifetime: kemi([], 'int', (ctx) => setMaxLifetime(ctx, 0, 0)),
+    t_lookup_request: kemi([], 'int', (ctx) => lookupRequest(ctx), ROUTE.REQUEST),
+    t_lookup_cancel: kemi([], 'int', (ctx) => lookupCancel(ctx, false), ROUTE.REQUEST),
+    /** t_lookup_cancel(1): the INVITE transaction's flags onto the CANCEL too */
+    t_lookup_cancel_flags: kemi(['int'], 'int', (ctx, f) => lookupCancel(ctx, Number(f) === 1), ROUTE.REQUEST),
+    /** t_drop_replies("a" | "l" | "n"): earlier replies no longer compete for the final */
+    t_drop_replies: kemi(['str'], 'int', (ctx, mode) => dropReplies(ctx, String(mode) || 'a'), FAILURES),
+    t_drop_replies_all: kemi([], 'int', (ctx) => dropReplies(ctx, 'a'), FAILURES),
+    /** t_load_contacts(): the destination set into contacts_avp, grouped by q */
+    t_load_contacts: kemi([], 'int', (ctx) => loadContacts(ctx, String(params.contacts_avp)), RELAYS),
+    /** t_next_contacts(): the next q group as R-URI and branches; -2 when none is left */
+    t_next_contacts: kemi([], 'int', (ctx) => nextContacts(ctx, String(params.contacts_avp)), RELAYS),
     t_get_branch_index: kemi([], 'int', (ctx) => (txOf(ctx) ? current.branch : -1)),
     t_any_timeout: kemi([], 'int', (ctx) => ok(txOf(ctx)?.rec.branches.some((b) => b.timedOut) ?? false)),
     t_any_replied: kemi([], 'int', (ctx) => ok(txOf(ctx)?.rec.branches.some((b) => !b.timedOut && b.lastCode > 0) ?? false)),

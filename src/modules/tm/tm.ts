@@ -19,7 +19,8 @@ import { ROUTE } from '../module.js';
 import { buildReply } from '../sl/reply.js';
 import {
   BR_CALLING, BR_COMPLETED, BR_PROCEEDING, CANCEL_NONE, CANCEL_PENDING, CANCEL_SENT,
-  TX_COMPLETED, TX_PROCEEDING, TX_TERMINATED, TX_TRYING, type BranchRecord, type TxRecord,
+  TX_COMPLETED, TX_PROCEEDING, TX_TERMINATED, TX_TRYING, T_AUTO_100, T_DISABLE_INTERNAL_REPLY, T_NO_AUTO_100,
+  type BranchRecord, type TxRecord,
 } from './record.js';
 
 /** Module parameters, as numbers (ms for the timers). */
@@ -68,8 +69,16 @@ export interface Tx {
   stored: MsgContext | null;
 }
 
-/** Armed routes and timers set before the transaction exists (t_on_reply before t_relay). */
-interface Pending { onReply: string; onFailure: string; onBranch: string; frTimer: number; frInvTimer: number }
+/**
+ * Armed routes, timers and switches set before the transaction exists (t_on_reply, t_set_retr,
+ * t_set_auto_inv_100 ... before t_relay); the same names as TxRecord's. lifeInv/lifeNoninv:
+ * t_set_max_lifetime's values (0: the module's), TxRecord.endAt once the transaction exists.
+ */
+interface Pending {
+  onReply: string; onFailure: string; onBranch: string; onBranchFailure: string;
+  frTimer: number; frInvTimer: number; tFlags: number; retr1: number; retr2: number;
+  lifeInv: number; lifeNoninv: number;
+}
 
 // ---------------------------------------------------------------- thread state
 
@@ -132,7 +141,10 @@ export function armed(ctx: MsgContext): Pending | TxRecord {
   const tx = txOf(ctx);
   if (tx) return tx.rec;
   if (curMsg !== ctx.msg) setCurrent(ctx.msg, null);
-  return (pending ??= { onReply: '', onFailure: '', onBranch: '', frTimer: P.fr_timer, frInvTimer: P.fr_inv_timer });
+  return (pending ??= {
+    onReply: '', onFailure: '', onBranch: '', onBranchFailure: '', frTimer: P.fr_timer, frInvTimer: P.fr_inv_timer,
+    tFlags: 0, retr1: P.retr_timer1, retr2: P.retr_timer2, lifeInv: 0, lifeNoninv: 0,
+  });
 }
 
 // ---------------------------------------------------------------- core hooks
@@ -201,18 +213,18 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     onReply: pend?.onReply ?? '',
     onFailure: pend?.onFailure ?? '',
     onBranch: pend?.onBranch ?? '',
-    onBranchFailure: '',
+    onBranchFailure: pend?.onBranchFailure ?? '',
     flags: ctx.flags,
-    tFlags: 0,
+    tFlags: pend?.tFlags ?? 0,
     avps: (ctx.avps ??= new Map()),
     xavps: (ctx.xavps ??= new Map()),
     frTimer: pend?.frTimer ?? P.fr_timer,
     frInvTimer: pend?.frInvTimer ?? P.fr_inv_timer,
-    retr1: P.retr_timer1,
-    retr2: P.retr_timer2,
+    retr1: pend?.retr1 ?? P.retr_timer1,
+    retr2: pend?.retr2 ?? P.retr_timer2,
     uasRetrAt: 0,
     uasRetrInterval: 0,
-    endAt: now + (msg.methodId === METHOD_INVITE ? P.max_inv_lifetime : P.max_noninv_lifetime),
+    endAt: now + (msg.methodId === METHOD_INVITE ? (pend?.lifeInv || P.max_inv_lifetime) : (pend?.lifeNoninv || P.max_noninv_lifetime)),
     waitAt: 0,
     canceled: false,
     createdAt: now,
@@ -346,7 +358,8 @@ export function relay(ctx: MsgContext, uri: string | undefined, flags: number): 
   if (!msg.isRequest) return -1;
   // the ACK of a 2xx is a transaction of its own, forwarded statelessly (Kamailio does the same)
   if (msg.methodId === METHOD_ACK) return core.withContext(ctx, () => core.forwardRequest(uri));
-  const inFailure = (core.routeKind & ROUTE.FAILURE) !== 0;
+  // a branch-failure route may add branches too (Kamailio's t_next_contact_flow + t_relay)
+  const inFailure = (core.routeKind & (ROUTE.FAILURE | ROUTE.BRANCH_FAILURE)) !== 0;
   if (msg.methodId === METHOD_CANCEL && !inFailure && byKey.size > 0) {
     const inv = inviteOf(ctx);
     if (inv) return cancelTx(ctx, inv);
@@ -361,10 +374,10 @@ export function relay(ctx: MsgContext, uri: string | undefined, flags: number): 
     r.rr = ctx.rr;
     r.rrParams = ctx.rrParams;
     r.flags = ctx.flags;
-    if (r.methodId === METHOD_INVITE && P.auto_inv_100 && !(flags & F_NO_100) && r.uasCode === 0) {
+    if (r.methodId === METHOD_INVITE && autoInv100(r) && !(flags & F_NO_100) && r.uasCode === 0) {
       localReply(tx, 100, 'Trying', ctx);
     }
-  } else if (P.failure_reply_mode === 3) {
+  } else if (P.failure_reply_mode === 3 && core.routeKind === ROUTE.FAILURE) {
     // a new serial leg: the earlier branches' replies do not compete any more
     for (const b of tx.branches) b.rec.dropped = true;
   }
@@ -376,7 +389,8 @@ export function relay(ctx: MsgContext, uri: string | undefined, flags: number): 
     freeTx(tx);
     return -1;
   }
-  if (!(flags & F_NO_ERROR_REPLY) && tx.branches.length === 0) {
+  // t_set_disable_internal_reply(1): -4 and the transaction lives on (the script replies)
+  if (!(flags & F_NO_ERROR_REPLY) && !(r.tFlags & T_DISABLE_INTERNAL_REPLY) && tx.branches.length === 0) {
     localReply(tx, 500, 'Server Internal Error', ctx);
     return -1;
   }
@@ -456,8 +470,8 @@ function addBranch(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
     lastReason: '',
     finalReply: null,
     request: out,
-    retrAt: now + P.retr_timer1,
-    retrInterval: P.retr_timer1,
+    retrAt: now + r.retr1,
+    retrInterval: r.retr1,
     frAt: now + Math.min(r.frTimer, r.endAt - now),
     cancel: CANCEL_NONE,
     timedOut: false,
@@ -483,8 +497,9 @@ function onRetrTimer(b: Branch): void {
   core.transport.send(rec.sock, rec.request, rec.port, rec.host);
   core.counters.inc(K.retr_sent);
   // INVITE: doubling (timer A); non-INVITE: doubling up to T2, T2 once proceeding (timer E)
+  const t2 = b.tx.rec.retr2;
   const next = b.tx.rec.methodId === METHOD_INVITE ? rec.retrInterval * 2
-    : rec.state === BR_PROCEEDING ? P.retr_timer2 : Math.min(rec.retrInterval * 2, P.retr_timer2);
+    : rec.state === BR_PROCEEDING ? t2 : Math.min(rec.retrInterval * 2, t2);
   rec.retrInterval = next;
   rec.retrAt = performance.now() + next;
   b.retr = wheel.schedule(onRetrTimer, b, next);
@@ -501,7 +516,10 @@ function onFrTimer(b: Branch): void {
   rec.lastReason = 'Request Timeout';
   rec.timedOut = true;
   core.counters.inc(K.timeouts);
-  guarded(() => branchCompleted(b.tx));
+  guarded(() => {
+    branchFailed(b);
+    branchCompleted(b.tx);
+  });
 }
 
 /** Runs `fn` from a timer: what a script route throws there is counted and logged as in core.receive. */
@@ -584,6 +602,7 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
     return;
   }
   if (code >= 600) for (const o of tx.branches) if (o !== b && o.rec.state !== BR_COMPLETED) cancelBranch(o);
+  branchFailed(b);
   branchCompleted(tx);
 }
 
@@ -625,7 +644,7 @@ function branchCompleted(tx: Tx): void {
   sendBest(tx, b);
 }
 
-function runFailureRoute(tx: Tx, b: Branch, fn: () => unknown): void {
+function runFailureRoute(tx: Tx, b: Branch, fn: () => unknown, kind: number = ROUTE.FAILURE): void {
   const ctx = storedCtx(tx);
   ctx.dropped = false;
   ctx.replied = false;
@@ -637,7 +656,7 @@ function runFailureRoute(tx: Tx, b: Branch, fn: () => unknown): void {
   current.reason = b.rec.lastReason;
   current.branch = b.idx;
   try {
-    core.withContext(ctx, () => core.runRoute(fn, ROUTE.FAILURE));
+    core.withContext(ctx, () => core.runRoute(fn, kind));
   } finally {
     Object.assign(current, prev);
     curMsg = prevMsg;
@@ -739,13 +758,13 @@ export function branchOf(ctx: MsgContext): Branch | null {
 /** The reply code the route running now sees ($T_reply_code, t_check_status). */
 export function statusOf(ctx: MsgContext): number {
   if (!ctx.msg.isRequest) return ctx.msg.status;
-  if ((core.routeKind & ROUTE.FAILURE) !== 0) return current.code;
+  if ((core.routeKind & (ROUTE.FAILURE | ROUTE.BRANCH_FAILURE)) !== 0) return current.code;
   return txOf(ctx)?.rec.uasCode ?? 0;
 }
 
 export function reasonOf(ctx: MsgContext): string {
   if (!ctx.msg.isRequest) return ctx.msg.reason;
-  if ((core.routeKind & ROUTE.FAILURE) !== 0) return current.reason;
+  if ((core.routeKind & (ROUTE.FAILURE | ROUTE.BRANCH_FAILURE)) !== 0) return current.reason;
   return '';
 }
 
@@ -784,4 +803,235 @@ export function precheckTrans(ctx: MsgContext): number {
   if (!msg.isRequest || msg.methodId === METHOD_ACK || msg.methodId === METHOD_CANCEL || byKey.size === 0) return -1;
   if (curMsg === msg && curTx !== null) return -1; // this message's own transaction
   return byKey.has(txKey(msg, msg.method)) ? 1 : -1;
+}
+
+// ---------------------------------------------------------------- per-transaction switches
+
+/** 100 Trying for an INVITE: t_set_auto_inv_100 overrides the module's auto_inv_100. */
+function autoInv100(r: TxRecord): boolean {
+  return (r.tFlags & T_NO_AUTO_100) !== 0 ? false : (r.tFlags & T_AUTO_100) !== 0 ? true : P.auto_inv_100 !== 0;
+}
+
+/** t_set_auto_inv_100 / t_set_disable_internal_reply: `on` sets `bit` (and clears `opposite`). */
+export function setTFlag(ctx: MsgContext, bit: number, on: boolean, opposite = 0): number {
+  const a = armed(ctx);
+  a.tFlags = on ? (a.tFlags | bit) & ~opposite : a.tFlags & ~bit;
+  return 1;
+}
+
+/** t_set_auto_inv_100(0|1): both bits, so the switch beats the module parameter either way. */
+export function setAutoInv100(ctx: MsgContext, on: boolean): number {
+  return on ? setTFlag(ctx, T_AUTO_100, true, T_NO_AUTO_100) : setTFlag(ctx, T_NO_AUTO_100, true, T_AUTO_100);
+}
+
+/** t_set_retr(t1, t2): T1/T2 of the transaction's branches added from now on; 0 keeps the module's. */
+export function setRetr(ctx: MsgContext, t1: number, t2: number): number {
+  const a = armed(ctx);
+  a.retr1 = t1 > 0 ? t1 : P.retr_timer1;
+  a.retr2 = t2 > 0 ? t2 : P.retr_timer2;
+  return 1;
+}
+
+/** t_set_max_lifetime(inv, noninv), ms from now; 0 keeps the module's max_(non)inv_lifetime. */
+export function setMaxLifetime(ctx: MsgContext, inv: number, noninv: number): number {
+  const tx = txOf(ctx);
+  if (tx === null) {
+    const p = armed(ctx) as Pending;
+    p.lifeInv = inv > 0 ? inv : 0;
+    p.lifeNoninv = noninv > 0 ? noninv : 0;
+    return 1;
+  }
+  const r = tx.rec;
+  const ms = r.methodId === METHOD_INVITE ? inv || P.max_inv_lifetime : noninv || P.max_noninv_lifetime;
+  r.endAt = performance.now() + ms;
+  return 1;
+}
+
+/** t_on_branch_failure(name): the route (a script function) run for each branch's negative final. */
+export function armBranchFailure(ctx: MsgContext, name: string): number {
+  armed(ctx).onBranchFailure = name;
+  return 1;
+}
+
+/**
+ * A branch ended negatively (a reply >= 300, or its timeout): Kamailio's
+ * event_route[tm:branch-failure:NAME], here the script function t_on_branch_failure named,
+ * run on the stored request while no final went upstream. It may add branches (t_relay).
+ */
+function branchFailed(b: Branch): void {
+  const r = b.tx.rec;
+  if (r.onBranchFailure === '' || r.uasCode >= 200) return;
+  const fn = core.routes.named(r.onBranchFailure);
+  if (fn) runFailureRoute(b.tx, b, fn, ROUTE.BRANCH_FAILURE);
+}
+
+// ---------------------------------------------------------------- lookups
+
+/** t_lookup_request(): 1 when the request (an ACK: its INVITE) has a transaction. */
+export function lookupRequest(ctx: MsgContext): number {
+  return ctx.msg.isRequest && txOf(ctx) !== null ? 1 : -1;
+}
+
+/** t_lookup_cancel([1]): 1 when the CANCEL's INVITE transaction exists; 1 also copies its flags. */
+export function lookupCancel(ctx: MsgContext, copyFlags: boolean): number {
+  if (!ctx.msg.isRequest || ctx.msg.methodId !== METHOD_CANCEL) return -1;
+  const inv = inviteOf(ctx);
+  if (inv === null) return -1;
+  if (copyFlags) ctx.flags |= inv.rec.flags;
+  return 1;
+}
+
+/**
+ * t_drop_replies([mode]) in a failure route: the replies received so far do not compete for the
+ * final any more. "a" (default) all, "l" the last leg's (the branches not dropped already),
+ * "n" none. viaduct drops at once; Kamailio marks and drops when the route adds a branch.
+ */
+export function dropReplies(ctx: MsgContext, mode: string): number {
+  const tx = txOf(ctx);
+  if (tx === null) return -1;
+  if (mode === 'n') return 1;
+  for (const b of tx.branches) if (b.rec.state === BR_COMPLETED) b.rec.dropped = true;
+  return 1;
+}
+
+// ---------------------------------------------------------------- serial forking (t_serial.c)
+
+/** The q_flag of a contacts_avp record: the last contact of its q group. */
+const Q_FLAG = 4;
+
+/**
+ * t_load_contacts(): the R-URI and the appended branches, grouped by q, into the xavp named by
+ * contacts_avp (highest q first, [0] next), the branches cleared. As Kamailio: a contact without
+ * q (the R-URI unless something set one) ranks below q=0; among equal q the later one is first.
+ */
+export function loadContacts(ctx: MsgContext, xavpName: string): number {
+  if (xavpName === '') {
+    core.log.limited(L_ERR, 'tm:contacts_avp', 'tm: t_load_contacts: feature has been disabled - to enable define contacts_avp module parameter');
+    return -1;
+  }
+  const branches = ctx.branches;
+  if (branches === null || branches.length === 0) return 1; // only one contact: nothing to do
+  // increasing q, stable (Kamailio inserts after the equal ones), the R-URI first
+  const all = [{ uri: ctx.currentRuri(), du: ctx.du, q: -1, flags: ctx.bflags }, ...branches.map((b) => ({ ...b, flags: 0 }))];
+  const asc = all.map((c, i) => ({ c, i })).sort((x, y) => x.c.q - y.c.q || x.i - y.i).map((x) => x.c);
+  const list: Record<string, string | number>[] = [];
+  for (let i = asc.length - 1; i >= 0; i--) {
+    const c = asc[i]!;
+    const rec: Record<string, string | number> = { uri: c.uri };
+    if (c.du) rec.dst_uri = c.du;
+    rec.flags = c.flags;
+    rec.q_flag = i > 0 && asc[i - 1]!.q < c.q ? Q_FLAG : 0;
+    list.push(rec);
+  }
+  const xavps = (ctx.xavps ??= new Map());
+  const old = xavps.get(xavpName);
+  xavps.set(xavpName, old ? [...list, ...old] : list);
+  ctx.branches = null;
+  return 1;
+}
+
+/**
+ * t_next_contacts(): the next q group from contacts_avp: its first contact becomes the R-URI
+ * ($du, branch flags), the others appended branches, all taken off the list. 1; -2 when the list
+ * is empty; -1 when the feature is off.
+ */
+export function nextContacts(ctx: MsgContext, xavpName: string): number {
+  if (xavpName === '') {
+    core.log.limited(L_ERR, 'tm:contacts_avp', 'tm: t_next_contacts: feature has been disabled - to enable define contacts_avp module parameter');
+    return -1;
+  }
+  const list = ctx.xavps?.get(xavpName);
+  if (list === undefined || list.length === 0) return -2;
+  const first = list.shift()!;
+  ctx.ruri = String(first.uri);
+  ctx.ruriParsed = null;
+  ctx.du = first.dst_uri !== undefined ? String(first.dst_uri) : null;
+  ctx.bflags = Number(first.flags ?? 0);
+  if (first.q_flag) return finishContacts(ctx, xavpName, list);
+  while (list.length > 0) {
+    const c = list.shift()!;
+    (ctx.branches ??= []).push({ uri: String(c.uri), du: c.dst_uri !== undefined ? String(c.dst_uri) : null, q: -1 });
+    if (c.q_flag) break;
+  }
+  return finishContacts(ctx, xavpName, list);
+}
+
+function finishContacts(ctx: MsgContext, name: string, list: Record<string, string | number>[]): number {
+  if (list.length === 0) ctx.xavps!.delete(name);
+  return 1;
+}
+
+// ---------------------------------------------------------------- $T_req, $T_rpl, $T (tmx)
+
+/** The reply a failure route's branch ended with, as a message context (null: a local 408). */
+let rplBuf: Buffer | null = null;
+let rplCtx: MsgContext | null = null;
+
+function branchReplyCtx(b: Branch): MsgContext | null {
+  const buf = b.rec.finalReply;
+  if (buf === null || b.rec.timedOut) return null;
+  if (buf !== rplBuf || rplCtx === null) {
+    const r = b.tx.rec;
+    const c = new MsgContext(core);
+    c.reset(parseMessage(buf), b.rec.host, b.rec.port, core.sockets[r.sock]!);
+    rplBuf = buf;
+    rplCtx = c;
+  }
+  return rplCtx;
+}
+
+/** The stored request as $T_req sees it outside failure routes (one per thread, the last asked). */
+let reqTx: Tx | null = null;
+let reqCtx: MsgContext | null = null;
+
+/**
+ * $T_req(pv): the pv on the transaction's stored request, from any route; null without one. A
+ * failure route runs on the stored request itself; elsewhere a view of its own, so reading it
+ * early does not freeze tx.stored before t_relay records the route's R-URI and flags.
+ */
+export function tReqCtx(ctx: MsgContext): MsgContext | null {
+  const tx = txOf(ctx);
+  if (tx === null) return null;
+  if ((core.routeKind & (ROUTE.FAILURE | ROUTE.BRANCH_FAILURE)) !== 0) return storedCtx(tx);
+  const r = tx.rec;
+  if (reqTx !== tx || reqCtx === null) {
+    reqCtx = new MsgContext(core);
+    reqCtx.reset(parseMessage(r.request), r.srcIp, r.srcPort, core.sockets[r.sock]!);
+    reqTx = tx;
+  }
+  reqCtx.ruri = r.ruri;
+  reqCtx.ruriParsed = null;
+  reqCtx.flags = r.flags;
+  reqCtx.avps = r.avps;
+  reqCtx.xavps = r.xavps;
+  return reqCtx;
+}
+
+/** $T_rpl(pv): the reply of an onreply route, or the one that chose the failure route. */
+export function tRplCtx(ctx: MsgContext): MsgContext | null {
+  if (!ctx.msg.isRequest) return ctx;
+  if ((core.routeKind & (ROUTE.FAILURE | ROUTE.BRANCH_FAILURE)) === 0) return null;
+  const b = branchOf(ctx);
+  return b === null ? null : branchReplyCtx(b);
+}
+
+/** $T(name): Kamailio's tmx names that mean something here; null for the others. */
+export function tVar(ctx: MsgContext, name: string): string | number | null {
+  switch (name) {
+    case 'reply_code': return statusOf(ctx);
+    case 'reply_reason': return reasonOf(ctx);
+    case 'branch_index': return txOf(ctx) && current.branch >= 0 ? current.branch : 0;
+    case 'reply_last': {
+      if (!ctx.msg.isRequest) return ctx.msg.status;
+      const b = branchOf(ctx);
+      return b ? b.rec.lastCode : 0;
+    }
+    case 'reply_type': {
+      // 1: the reply is a local one (a timeout's 408), 0: received
+      if (!ctx.msg.isRequest) return 0;
+      const b = branchOf(ctx);
+      return b && b.rec.timedOut ? 1 : 0;
+    }
+    default: return null;
+  }
 }
