@@ -336,8 +336,9 @@ function putOnWait(tx: Tx): void {
 /**
  * Timer G (RFC 3261 17.2.1): a negative final to an INVITE (ours or relayed, as Kamailio's
  * start_final_repl_retr) goes upstream again from T1, doubling up to T2, until the ACK (UDP: the
- * only transport). Timer H (64*T1) gives up. Kamailio bounds it by fr_timer instead; the RFC's
- * 64*T1 is kept (default 32 s against 30 s). A 2xx is the UAS's to retransmit, end to end.
+ * only transport). Timer H (64*T1) gives up. Kamailio 5.6 puts the transaction on wait as the
+ * final goes out (set_final_timer), so its copies end with wt_timer (5 s: three of them; measured);
+ * the RFC's 64*T1 is kept here. A 2xx is the UAS's to retransmit, end to end.
  */
 function startTimerG(tx: Tx): boolean {
   const r = tx.rec;
