@@ -7,15 +7,22 @@ import { request, tmRig, type Msg, type Ua } from './tm-uas.js';
 const LOOPBACK = '127.0.0.1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seen = (u: Ua) => u.received.map((m) => m.first).join(' | ');
-const gaps = (ms: Msg[]) => ms.slice(1).map((m, i) => Math.round(m.at - ms[i]!.at));
+/** Arrival of each copy after the first, ms. */
+const offsets = (ms: Msg[]) => ms.slice(1).map((m) => Math.round(m.at - ms[0]!.at));
 const header = (text: string, name: string) => text.split('\r\n').filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
 
-/** Each gap at least the expected interval (a timer never fires early) and not far behind it. */
-function expectIntervals(got: number[], want: number[], report: string): void {
-  expect(got.length, report).toBe(want.length);
+/**
+ * The copies came on the schedule of `intervals` (each the previous doubled, up to T2): arrival
+ * offsets from the first copy near the sums of the intervals. Offsets, not gaps: one copy read late
+ * by a loaded test process shortens the next gap but not the next offset.
+ */
+function expectSchedule(got: number[], intervals: number[], report: string): void {
+  const want = intervals.map((_, i) => intervals.slice(0, i + 1).reduce((a, b) => a + b, 0));
+  const what = `offsets ${got.join(', ')} (want ${want.join(', ')})\n${report}`;
+  expect(got.length, what).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
-    expect(got[i]!, `gap ${i}: ${got.join(', ')} (want ${want.join(', ')})\n${report}`).toBeGreaterThanOrEqual(want[i]! - 5);
-    expect(got[i]!, `gap ${i}: ${got.join(', ')} (want ${want.join(', ')})\n${report}`).toBeLessThanOrEqual(want[i]! + 120);
+    expect(got[i]!, what).toBeGreaterThanOrEqual(want[i]! - 40);
+    expect(got[i]!, what).toBeLessThanOrEqual(want[i]! + 200);
   }
 }
 
@@ -45,21 +52,25 @@ function ksr_request_route() {
     await sleep(700); // the next copy would be 400 ms after the fourth
     let report = `caller A: ${seen(a)}\n${viaduct.stderr().slice(-2000)}`;
     const localCopies = a.got('SIP/2.0 486');
-    expect(localCopies.length, report).toBe(4);
+    // four, or five when the fourth was read late (the fifth leaves 400 ms after it); then none
+    expect(localCopies.length, report).toBeLessThanOrEqual(5);
     expect(localCopies.every((m) => m.text === first), report).toBe(true);
-    expectIntervals(gaps(localCopies), [50, 100, 200], report);
+    expectSchedule(offsets(localCopies).slice(0, 3), [50, 100, 200], report);
+    await sleep(500);
+    expect(a.got('SIP/2.0 486').length, report).toBe(localCopies.length);
     expect(a.got('SIP/2.0 100').length, report).toBe(0); // t_reply's 486 is the only reply
 
     // the relayed 486 (Kamailio retransmits what it relayed): no ACK, so until timer H
-    await sleep(3600);
+    await sleep(3100);
     report = `caller B: ${c.received.map((m) => `${m.first}@${Math.round(m.at)}`).join(' | ')}\n${viaduct.stderr().slice(-2000)}`;
     const relayed = c.got('SIP/2.0 486');
-    // 11 copies by the schedule (the last at 3150 ms, H at 3200 ms); a late wheel may lose the last
-    expect(relayed.length, report).toBeGreaterThanOrEqual(10);
+    // 11 copies by the schedule (the last at 3150 ms, H at 3200 ms); late timers (a loaded machine)
+    // push the later ones past H, never more of them
+    expect(relayed.length, report).toBeGreaterThanOrEqual(8);
     expect(relayed.length, report).toBeLessThanOrEqual(11);
     expect(relayed.every((m) => m.text === relayed[0]!.text), report).toBe(true);
-    expectIntervals(gaps(relayed).slice(0, 6), [50, 100, 200, 400, 400, 400], report);
-    expect(relayed.at(-1)!.at - relayed[0]!.at, report).toBeLessThan(3200 + 50);
+    expectSchedule(offsets(relayed).slice(0, 6), [50, 100, 200, 400, 400, 400], report);
+    expect(relayed.at(-1)!.at - relayed[0]!.at, report).toBeLessThan(3200 + 150);
     expect(b.got('ACK').length, `busy: ${seen(b)}`).toBe(1); // the proxy's own ACK, hop by hop
     const n = relayed.length;
     await sleep(600);
@@ -89,7 +100,7 @@ function ksr_request_route() {
     const cancels = r.got('CANCEL');
     expect(cancels.length, report).toBe(4);
     expect(cancels.every((m) => m.text === cancels[0]!.text), report).toBe(true);
-    expectIntervals(gaps(cancels), [100, 200, 400], report);
+    expectSchedule(offsets(cancels), [100, 200, 400], report);
     // the INVITE branch waits its fr_inv_timer (restarted by the 180), then 487 (a cancelled transaction)
     expect(c.got('SIP/2.0 487')[0]!.at - ringing, report).toBeGreaterThanOrEqual(1500 - 5);
     expect(r.got('INVITE').length, report).toBe(1);
