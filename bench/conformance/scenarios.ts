@@ -238,4 +238,37 @@ export const conformanceScenarios: ConformanceScenario[] = [
       if (ri && ai) f.note(`branches: ringer INVITE Via ${header(ri, 'via')[0]}, answerer INVITE Via ${header(ai, 'via')[0]}`);
     },
   },
+  {
+    name: 'failure-edits',
+    description: "the request route's header edits (append_hf X-Req, remove_hf Content-Type) are on the branches of every " +
+      "failure route; a failure route's own append_hf is on its branch only: busy, busy, then the answering trunk",
+    caller: repoPath('bench/sipp/uac-rr.xml'),
+    callees: [
+      { name: 'busy1', scenario: sipp('callee-busy.xml') },
+      { name: 'busy2', scenario: sipp('callee-busy.xml') },
+      { name: 'answer', scenario: sipp('callee-answer.xml') },
+    ],
+    kamailioCfg: here('kamailio/failure-edits.cfg'),
+    viaductScript: here('viaduct/failure-edits.js'),
+    viaductIncludes: [here('viaduct/withindlg.js')],
+    params: (proxy, { busy1, busy2, answer }) => ({
+      defines: { ...listen(proxy), BUSY1: quoted(uri(busy1!)), BUSY2: quoted(uri(busy2!)), ANSWER: quoted(uri(answer!)) },
+      conf: { busy1: uri(busy1!), busy2: uri(busy2!), answer: uri(answer!) },
+    }),
+    check(o, f) {
+      const want: [string, string[]][] = [['busy1', []], ['busy2', ['1']], ['answer', ['2']]];
+      for (const [who, fail] of want) {
+        const t = o.callees[who]!.trace;
+        receivedPerCall(f, who, t, 'INVITE', 1, o.calls);
+        for (const m of received(t, 'INVITE')) {
+          const got = { xReq: header(m, 'x-req'), xFail: header(m, 'x-fail'), contentType: header(m, 'content-type') };
+          f.expect(JSON.stringify(got) === JSON.stringify({ xReq: ['added'], xFail: fail, contentType: [] }),
+            `${who}: INVITE has ${JSON.stringify(got)}, expected X-Req added, X-Fail ${JSON.stringify(fail)}, no Content-Type`);
+        }
+        // not compared: Kamailio without maxfwd leaves it at 70, viaduct decrements it (RFC 3261 16.6 step 3)
+        const first = received(t, 'INVITE')[0];
+        if (first) f.note(`${who} got INVITE with Max-Forwards ${header(first, 'max-forwards')[0] ?? '-'}`);
+      }
+    },
+  },
 ];

@@ -21,6 +21,14 @@ export class Lumps {
     this.seq = 0;
   }
 
+  /** Starts again from a saved list (tm's stored request): later edits sort after it at one offset. */
+  restore(saved: Lump[]): void {
+    this.list = saved.slice();
+    let seq = 0;
+    for (const l of saved) if (l.seq >= seq) seq = l.seq + 1;
+    this.seq = seq;
+  }
+
   insert(at: number, text: string): Lump {
     const l = { start: at, end: at, text, seq: this.seq++ };
     this.list.push(l);

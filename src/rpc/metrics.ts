@@ -120,8 +120,8 @@ const FAMILY_HELP: Record<string, string> = {
   viaduct_tm_local_replies_total: 'Replies tm made itself (100 Trying, t_reply, 408 on timeout, 500), by class (tm:local_1xx ... tm:local_6xx; '
     + 'they sum to tm:rpl_generated)',
   viaduct_tm_sent_replies_total: 'Replies sent upstream, provisional and final, relayed or local, resent ones included (tm:rpl_sent)',
-  viaduct_tm_retransmissions_total: 'Retransmitted requests: sent on a branch by timer A/E (tm:retr_sent), '
-    + 'received and absorbed, the last reply resent (tm:retr_received)',
+  viaduct_tm_retransmissions_total: 'Retransmissions: sent (a branch\'s request by timer A/E, our CANCEL by timer E, a negative '
+    + 'final upstream by timer G: tm:retr_sent), and requests received again and absorbed, the last reply resent (tm:retr_received)',
   viaduct_tm_timeouts_total: 'Branches ended by fr_timer/fr_inv_timer without a final reply: a local 408 (tm:timeouts)',
 };
 

@@ -1,43 +1,26 @@
 // The stateful examples run as written (only their addresses changed to free ports): seed 002's
 // proxy with real SIPp on both sides, and the carrier load balancer with failover over three
 // trunks (busy, silent, answering) played by the small scriptable UA.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Ua, request } from './tm-uas.js';
-import { freePorts, runSipp, startSipp, startViaduct, stopAll, type SippProcess, type ViaductProcess } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { request, tmRig } from './tm-uas.js';
+import { runSipp, startSipp } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
 const example = (name: string) => readFileSync(fileURLToPath(new URL(`../../examples/${name}`, import.meta.url)), 'utf8');
 const scenario = (name: string) => fileURLToPath(new URL(`./scenarios/${name}`, import.meta.url));
 
 describe('examples/', () => {
-  let ports: number[] = [];
-  let viaduct: ViaductProcess | undefined;
-  let sipp: SippProcess | undefined;
-  let uas: Ua[] = [];
-  let dir: string | undefined;
-
-  afterEach(async () => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = undefined;
-    for (const u of uas) u.close();
-    uas = [];
-    await stopAll([sipp], viaduct, ports);
-    sipp = undefined;
-    viaduct = undefined;
-    ports = [];
-  });
+  const rig = tmRig();
 
   it('stateful-proxy.js: the INVITE\'s AVP in the onreply route for 100/180/200, <null> for ACK, BYE and its 200', async () => {
-    ports = await freePorts(3);
-    const [proxyPort, uasPort, uacPort] = ports as [number, number, number];
+    const [proxyPort, uasPort, uacPort] = await rig.freePorts(3) as [number, number, number];
     const script = example('stateful-proxy.js').replace('port: 5070', `port: ${uasPort}`);
     expect(script).toContain(`port: ${uasPort}`);
-    viaduct = await startViaduct({ script, listen: [`udp:${LOOPBACK}:${proxyPort}`], workers: 1 });
-    sipp = startSipp({ scenario: scenario('tm-uas.xml'), localIp: LOOPBACK, localPort: uasPort });
+    const viaduct = await rig.start({ script, listen: [`udp:${LOOPBACK}:${proxyPort}`], workers: 1 });
+    const sipp = rig.sipp(startSipp({ scenario: scenario('tm-uas.xml'), localIp: LOOPBACK, localPort: uasPort }));
     await sipp.ready;
     const calls = 3;
     const uac = await runSipp({ scenario: scenario('tm-uac.xml'), remote: `${LOOPBACK}:${proxyPort}`, localIp: LOOPBACK, localPort: uacPort, rate: 5, calls, timeoutMs: 30_000 });
@@ -53,22 +36,17 @@ describe('examples/', () => {
   }, 60_000);
 
   it('carrier-failover.js: 486, then no answer (marked inactive), then the third trunk; the busy trunk gets the proxy\'s ACK', async () => {
-    ports = await freePorts(5);
-    const [proxy, caller, ...trunkPorts] = ports as [number, number, number, number, number];
+    const [proxy, caller, ...trunkPorts] = await rig.freePorts(5) as [number, number, number, number, number];
     const list = example('carriers.list').replace(/127\.0\.0\.1:507(\d)/g, (_, i: string) => `127.0.0.1:${trunkPorts[Number(i) - 1]}`);
     expect(list).toContain(`:${trunkPorts[2]} 0 10`);
-    dir = mkdtempSync(join(tmpdir(), 'viaduct-carriers-'));
-    const listFile = join(dir, 'carriers.list');
+    const listFile = join(rig.tempDir('viaduct-carriers-'), 'carriers.list');
     writeFileSync(listFile, list);
     // the example as written; the command line's --modparam wins over its settings, as in make run
-    viaduct = await startViaduct({
+    const viaduct = await rig.start({
       script: example('carrier-failover.js'), listen: [`udp:${LOOPBACK}:${proxy}`], workers: 1,
       modparams: [`dispatcher:list_file=${listFile}`, 'tm:fr_timer=800', 'tm:wt_timer=300'],
     });
-    const trunks = await Promise.all((['reject486', 'silent', 'answer'] as const).map((b, i) => Ua.open(trunkPorts[i]!, b)));
-    const c = await Ua.open(caller, null);
-    uas = [...trunks, c];
-    const [busy, silent, good] = trunks as [Ua, Ua, Ua];
+    const [busy, silent, good, c] = await rig.open([trunkPorts[0]!, 'reject486'], [trunkPorts[1]!, 'silent'], [trunkPorts[2]!, 'answer'], [caller, null]);
     c.send(request('INVITE', 'sip:+15551234@carrier.example', caller, 'z9hG4bKex-1', 'ex-1', 1), proxy);
     expect(await c.waitFor('SIP/2.0 200', 1, 5000), viaduct.stderr()).toBe(true);
     expect(await busy.waitFor('ACK', 1, 1000)).toBe(true);

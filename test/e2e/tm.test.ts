@@ -2,9 +2,9 @@
 // scriptable UAS where SIPp cannot play the part): seed 002's AVP behaviour, retransmissions
 // absorbed, branch timeouts, failure routes, CANCEL.
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Ua, request } from './tm-uas.js';
-import { describeSippRun, freePorts, runSipp, sippCounts, startSipp, startViaduct, stopAll, type SippProcess, type ViaductProcess } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { request, tmRig } from './tm-uas.js';
+import { describeSippRun, runSipp, sippCounts, startSipp } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
 const UAC = fileURLToPath(new URL('./scenarios/tm-uac.xml', import.meta.url));
@@ -34,28 +34,17 @@ function OurReplyRoute() {
 `;
 
 describe('tm: stateful relay', () => {
-  let ports: number[] = [];
-  let uas: SippProcess | undefined;
-  let viaduct: ViaductProcess | undefined;
-
-  afterEach(async () => {
-    await stopAll([uas], viaduct, ports);
-    uas = undefined;
-    viaduct = undefined;
-    ports = [];
-  });
+  const rig = tmRig();
 
   // workers 2: requests and replies of a call reach the Call-ID's worker, which owns its transactions
   it.each([1, 2])('seed 002, --workers %i: the INVITE\'s AVP is seen in the onreply route for 100/180/200, <null> for ACK, BYE and the BYE\'s 200', async (workers) => {
-    ports = await freePorts(3);
-    const [proxyPort, uasPort, uacPort] = ports as [number, number, number];
-    viaduct = await startViaduct({ script: seed002(uasPort), listen: [`udp:${LOOPBACK}:${proxyPort}`], workers, modparams: ['tm:wt_timer=300'] });
-    uas = startSipp({ scenario: UAS, localIp: LOOPBACK, localPort: uasPort });
+    const [proxyPort, uasPort, uacPort] = await rig.freePorts(3) as [number, number, number];
+    const viaduct = await rig.start({ script: seed002(uasPort), listen: [`udp:${LOOPBACK}:${proxyPort}`], workers, modparams: ['tm:wt_timer=300'] });
+    const uas = rig.sipp(startSipp({ scenario: UAS, localIp: LOOPBACK, localPort: uasPort }));
     await uas.ready;
     const calls = 5;
     const uac = await runSipp({ scenario: UAC, remote: `${LOOPBACK}:${proxyPort}`, localIp: LOOPBACK, localPort: uacPort, rate: 5, calls, timeoutMs: 30_000 });
     const server = await uas.stop({ graceful: true, graceMs: 3000 });
-    uas = undefined;
     const report = `${describeSippRun('uac', uac)}\n${describeSippRun('uas', server)}\nviaduct stderr:\n${viaduct.stderr().slice(-3000)}`;
     expect(uac, report).toMatchObject({ created: calls, successful: calls, failed: 0 });
     // the proxy's own 100 once per call (the uas's 100 is hop by hop), every INVITE reaches the uas once
@@ -89,23 +78,12 @@ describe('tm: stateful relay', () => {
 });
 
 describe('tm: retransmissions, serial forking, CANCEL (a scriptable UA)', () => {
-  let ports: number[] = [];
-  let viaduct: ViaductProcess | undefined;
-  let uas: Ua[] = [];
-
-  afterEach(async () => {
-    for (const u of uas) u.close();
-    uas = [];
-    await stopAll([], viaduct, ports);
-    viaduct = undefined;
-    ports = [];
-  });
+  const rig = tmRig();
 
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   it('failover: 486, then a branch timeout, then an answer; the proxy ACKs the 486; a retransmitted INVITE reaches each callee once', async () => {
-    ports = await freePorts(5);
-    const [proxy, busy, silent, good, caller] = ports as [number, number, number, number, number];
+    const [proxy, busy, silent, good, caller] = await rig.freePorts(5) as [number, number, number, number, number];
     const script = `
 function ksr_request_route() {
   if (KSR.is_ACK()) { KSR.tm.t_relay(); return; }
@@ -120,9 +98,8 @@ function NEXT() {
   else if (leg === "2") { KSR.pv.sets("$avp(leg)", "3"); KSR.tm.t_relay_to_proxy("udp:127.0.0.1:${good}"); }
 }
 `;
-    viaduct = await startViaduct({ script, listen: [`udp:${LOOPBACK}:${proxy}`], workers: 1, modparams: ['tm:fr_timer=700', 'tm:fr_inv_timer=700', 'tm:wt_timer=500'] });
-    const [b, s, g, c] = await Promise.all([Ua.open(busy, 'reject486'), Ua.open(silent, 'silent'), Ua.open(good, 'answer'), Ua.open(caller, null)]);
-    uas = [b, s, g, c];
+    const viaduct = await rig.start({ script, listen: [`udp:${LOOPBACK}:${proxy}`], workers: 1, modparams: ['tm:fr_timer=700', 'tm:fr_inv_timer=700', 'tm:wt_timer=500'] });
+    const [b, s, g, c] = await rig.open([busy, 'reject486'], [silent, 'silent'], [good, 'answer'], [caller, null]);
     const inv = request('INVITE', `sip:callee@127.0.0.1:${good}`, caller, 'z9hG4bKcall1', 'failover-1', 1);
     c.send(inv, proxy);
     await sleep(30);
@@ -148,12 +125,10 @@ function NEXT() {
   }, 30_000);
 
   it('CANCEL: the caller gets 200 for the CANCEL and the 487, the ringing callee gets the proxy\'s CANCEL and ACK', async () => {
-    ports = await freePorts(3);
-    const [proxy, callee, caller] = ports as [number, number, number];
+    const [proxy, callee, caller] = await rig.freePorts(3) as [number, number, number];
     const script = `function ksr_request_route() { KSR.tm.t_relay_to_proxy("udp:127.0.0.1:${callee}"); }\n`;
-    viaduct = await startViaduct({ script, listen: [`udp:${LOOPBACK}:${proxy}`], workers: 1, modparams: ['tm:wt_timer=500'] });
-    const [r, c] = await Promise.all([Ua.open(callee, 'ring'), Ua.open(caller, null)]);
-    uas = [r, c];
+    const viaduct = await rig.start({ script, listen: [`udp:${LOOPBACK}:${proxy}`], workers: 1, modparams: ['tm:wt_timer=500'] });
+    const [r, c] = await rig.open([callee, 'ring'], [caller, null]);
     const ruri = `sip:callee@127.0.0.1:${callee}`;
     c.send(request('INVITE', ruri, caller, 'z9hG4bKinv2', 'cancel-1', 1), proxy);
     expect(await c.waitFor('SIP/2.0 180', 1, 3000)).toBe(true);

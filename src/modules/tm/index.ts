@@ -16,7 +16,7 @@ import { T_DISABLE_INTERNAL_REPLY } from './record.js';
 
 const int = (d: number) => ({ default: d, type: 'int' as const, check: (v: ParamValue) => (Number(v) >= 0 ? undefined : 'must be >= 0') });
 
-// Kamailio's tm.stats names, then viaduct's: requests resent on timer A/E (retr_sent), retransmitted
+// Kamailio's tm.stats names, then viaduct's: requests, CANCELs and negative finals resent (timers A/E, G: retr_sent), retransmitted
 // requests absorbed (retr_received), branches ended by fr_timer/fr_inv_timer (timeouts), local
 // replies (rpl_generated) by class
 const LOCAL = ['local_1xx', 'local_2xx', 'local_3xx', 'local_4xx', 'local_5xx', 'local_6xx'] as const;

@@ -4,6 +4,7 @@
 // exactly this record; the SIP thread that owns the Call-ID keeps it in a plain Map today
 // (table.ts), and the timer handles and parsed copies it needs live beside it, rebuilt from
 // the deadlines here by whoever adopts the record.
+import type { Lump } from '../../core/lumps.js';
 
 /** Server transaction states (RFC 3261 17.2.1, 17.2.2). */
 export const TX_TRYING = 0;      // no reply sent upstream yet
@@ -48,6 +49,11 @@ export interface BranchRecord {
   retrInterval: number;
   frAt: number;
   cancel: number;
+  /** The CANCEL sent to this branch, retransmitted by timer E until its reply or fr_timer; null before. */
+  cancelRequest: Buffer | null;
+  cancelRetrAt: number;
+  cancelRetrInterval: number;
+  cancelEndAt: number;
   timedOut: boolean;
   /** failure_reply_mode: an earlier serial leg's branch does not take part in the best-reply choice. */
   dropped: boolean;
@@ -72,6 +78,10 @@ export interface TxRecord {
   ruri: string | null;
   rr: string | null;
   rrParams: string;
+  /** The request route's header edits (append_hf, remove_hf ...) at the first t_relay: offsets into `request`. */
+  lumps: Lump[];
+  /** Max-Forwards was already processed by the script when they were saved (maxfwd's own lump is among them). */
+  maxfwdDone: boolean;
   /** The status of the last reply sent upstream and its bytes (resent on a retransmitted request). */
   uasCode: number;
   lastReply: Buffer | null;
@@ -98,6 +108,8 @@ export interface TxRecord {
   /** Timer G (RFC 3261 17.2.1): a negative final of ours retransmitted upstream until the ACK; 0: not armed. */
   uasRetrAt: number;
   uasRetrInterval: number;
+  /** Timer H: when the retransmissions give up waiting for the ACK (0: not armed). */
+  uasRetrEndAt: number;
   /** Deadline of timer C (max_inv_lifetime) / max_noninv_lifetime; and of the wait timer once completed. */
   endAt: number;
   waitAt: number;

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { MsgContext } from '../../core/context.js';
 import type { SipCore } from '../../core/core.js';
 import { errorLine, L_ERR } from '../../core/log.js';
-import { applyLumps } from '../../core/lumps.js';
+import { applyLumps, type Lump } from '../../core/lumps.js';
 import { HDR } from '../../core/sip/headers.js';
 import type { SipMessage } from '../../core/sip/message.js';
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from '../../core/sip/methods.js';
@@ -59,12 +59,16 @@ export interface Branch {
   rec: BranchRecord;
   retr: TimerHandle;
   fr: TimerHandle;
+  /** Timer E of the CANCEL sent to this branch. */
+  cancelRetr: TimerHandle;
 }
 
 export interface Tx {
   rec: TxRecord;
   branches: Branch[];
   wait: TimerHandle;
+  /** Timer G of a negative final sent upstream, and H at its deadline (RFC 3261 17.2.1). */
+  uasRetr: TimerHandle;
   /** The stored request as a message context (failure routes, local replies), made on first use. */
   stored: MsgContext | null;
 }
@@ -161,6 +165,7 @@ export function requestHook(ctx: MsgContext): boolean {
   if (tx === undefined) return false;
   if (msg.methodId === METHOD_ACK) {
     if (tx.rec.uasCode < 300) return false; // the ACK of a 2xx has a branch of its own: not seen here
+    if (tx.rec.uasRetrEndAt !== 0) endTimerG(tx); // the ACK ends timer G
     return true;
   }
   core.counters.inc(K.retr_received);
@@ -175,7 +180,12 @@ export function replyHook(ctx: MsgContext): boolean {
   const br = byBranch.get(msg.topVia().branch ?? '');
   if (br === undefined) return false;
   const cseq = msg.cseq();
-  if (cseq.methodId === METHOD_CANCEL) return true; // the 200 for our CANCEL: hop by hop
+  if (cseq.methodId === METHOD_CANCEL) {
+    // the reply to our CANCEL (hop by hop) ends its retransmissions; Kamailio stops them on a 1xx too
+    wheel.cancel(br.cancelRetr);
+    br.rec.cancelRetrAt = 0;
+    return true;
+  }
   if (cseq.method !== br.tx.rec.method) return false;
   onBranchReply(ctx, br);
   return true;
@@ -207,6 +217,8 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     ruri: ctx.ruri,
     rr: ctx.rr,
     rrParams: ctx.rrParams,
+    lumps: NO_LUMPS,
+    maxfwdDone: false,
     uasCode: 0,
     lastReply: null,
     branches: [],
@@ -224,16 +236,29 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     retr2: pend?.retr2 ?? P.retr_timer2,
     uasRetrAt: 0,
     uasRetrInterval: 0,
+    uasRetrEndAt: 0,
     endAt: now + (msg.methodId === METHOD_INVITE ? (pend?.lifeInv || P.max_inv_lifetime) : (pend?.lifeNoninv || P.max_noninv_lifetime)),
     waitAt: 0,
     canceled: false,
     createdAt: now,
   };
-  const tx: Tx = { rec, branches: [], wait: 0, stored: null };
+  const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null };
   byKey.set(key, tx);
   setCurrent(msg, tx);
   core.counters.inc(K.created);
   return tx;
+}
+
+const NO_LUMPS: Lump[] = [];
+
+/**
+ * Kamailio's save_msg_lumps at the first t_relay of the request route: the header edits made so
+ * far go with the stored request, and every failure route starts from them.
+ */
+function saveRequestEdits(r: TxRecord, ctx: MsgContext): void {
+  const list = ctx.lumps.list;
+  r.lumps = list.length === 0 ? NO_LUMPS : list.slice();
+  r.maxfwdDone = ctx.maxfwdDone;
 }
 
 /** The stored request as the current message of a route or a local reply. */
@@ -314,9 +339,63 @@ function completeTx(tx: Tx): void {
   r.state = TX_COMPLETED;
   txEnded(r);
   for (const b of tx.branches) if (b.rec.state !== BR_COMPLETED) cancelBranch(b);
-  r.waitAt = performance.now() + P.wt_timer;
+  if (startTimerG(tx)) return; // a negative final to an INVITE waits for its ACK first
+  putOnWait(tx);
+}
+
+/** The wait timer (wt_timer): retransmissions are still absorbed, then the record goes. */
+function putOnWait(tx: Tx): void {
+  tx.rec.waitAt = performance.now() + P.wt_timer;
   tx.wait = wheel.schedule(onWaitTimer, tx, P.wt_timer);
   core.counters.inc(K.waiting);
+}
+
+/**
+ * Timer G (RFC 3261 17.2.1): a negative final to an INVITE (ours or relayed, as Kamailio's
+ * start_final_repl_retr) goes upstream again from T1, doubling up to T2, until the ACK (UDP: the
+ * only transport). Timer H (64*T1) gives up. Kamailio 5.6 puts the transaction on wait as the
+ * final goes out (set_final_timer), so its copies end with wt_timer (5 s: three of them; measured);
+ * the RFC's 64*T1 is kept here. A 2xx is the UAS's to retransmit, end to end.
+ */
+function startTimerG(tx: Tx): boolean {
+  const r = tx.rec;
+  if (r.methodId !== METHOD_INVITE || r.uasCode < 300 || r.lastReply === null) return false;
+  const now = performance.now();
+  r.uasRetrInterval = r.retr1;
+  r.uasRetrAt = now + r.retr1;
+  r.uasRetrEndAt = now + 64 * r.retr1;
+  tx.uasRetr = wheel.schedule(onTimerG, tx, r.retr1);
+  return true;
+}
+
+/** Timer G, and H when its deadline has come (one wheel entry for both: half the cost). */
+function onTimerG(tx: Tx): void {
+  const r = tx.rec;
+  if (r.uasRetrAt === 0 || r.lastReply === null) return;
+  const now = performance.now();
+  if (now >= r.uasRetrEndAt) {
+    endTimerG(tx);
+    return;
+  }
+  // a retransmission, not a reply sent: rpl_sent is not counted (Kamailio's t_retransmit_reply)
+  core.transport.send(r.sock, r.lastReply, r.replyPort, r.replyHost);
+  core.counters.inc(K.retr_sent);
+  const next = Math.min(r.uasRetrInterval * 2, r.retr2);
+  r.uasRetrInterval = next;
+  r.uasRetrAt = now + next;
+  tx.uasRetr = wheel.schedule(onTimerG, tx, Math.min(next, r.uasRetrEndAt - now));
+}
+
+/** Timer H (no ACK), or the ACK came: no more retransmissions, the wait timer. */
+function endTimerG(tx: Tx): void {
+  stopTimerG(tx);
+  putOnWait(tx);
+}
+
+function stopTimerG(tx: Tx): void {
+  wheel.cancel(tx.uasRetr);
+  tx.rec.uasRetrAt = 0;
+  tx.rec.uasRetrEndAt = 0;
 }
 
 function onWaitTimer(tx: Tx): void {
@@ -332,9 +411,11 @@ function freeTx(tx: Tx): void {
   }
   r.state = TX_TERMINATED;
   wheel.cancel(tx.wait);
+  stopTimerG(tx);
   for (const b of tx.branches) {
     wheel.cancel(b.retr);
     wheel.cancel(b.fr);
+    wheel.cancel(b.cancelRetr);
     byBranch.delete(b.rec.branch);
   }
   byKey.delete(r.key);
@@ -374,6 +455,7 @@ export function relay(ctx: MsgContext, uri: string | undefined, flags: number): 
     r.rr = ctx.rr;
     r.rrParams = ctx.rrParams;
     r.flags = ctx.flags;
+    if (tx.branches.length === 0) saveRequestEdits(r, ctx);
     if (r.methodId === METHOD_INVITE && autoInv100(r) && !(flags & F_NO_100) && r.uasCode === 0) {
       localReply(tx, 100, 'Trying', ctx);
     }
@@ -474,10 +556,14 @@ function addBranch(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
     retrInterval: r.retr1,
     frAt: now + Math.min(r.frTimer, r.endAt - now),
     cancel: CANCEL_NONE,
+    cancelRequest: null,
+    cancelRetrAt: 0,
+    cancelRetrInterval: 0,
+    cancelEndAt: 0,
     timedOut: false,
     dropped: false,
   };
-  const b: Branch = { tx, idx, rec, retr: 0, fr: 0 };
+  const b: Branch = { tx, idx, rec, retr: 0, fr: 0, cancelRetr: 0 };
   r.branches.push(rec);
   tx.branches.push(b);
   byBranch.set(rec.branch, b);
@@ -560,6 +646,7 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
     rec.lastCode = code;
     rec.lastReason = msg.reason;
     if (rec.cancel === CANCEL_PENDING) sendCancel(b);
+    else if (rec.cancelRetrAt !== 0) resendCancel(b); // Kamailio: a 1xx after our CANCEL gets it again
   } else {
     wheel.cancel(b.retr);
     wheel.cancel(b.fr);
@@ -649,6 +736,9 @@ function runFailureRoute(tx: Tx, b: Branch, fn: () => unknown, kind: number = RO
   ctx.dropped = false;
   ctx.replied = false;
   ctx.branches = null;
+  // the request route's edits, without an earlier failure route's (Kamailio frees those)
+  ctx.lumps.restore(tx.rec.lumps);
+  ctx.maxfwdDone = tx.rec.maxfwdDone;
   const prev = { ...current };
   const prevMsg = curMsg, prevTx = curTx;
   setCurrent(ctx.msg, tx);
@@ -688,6 +778,11 @@ function pickBest(tx: Tx): number {
 /** The chosen final upstream: the branch's reply, or a local one (timeout; 503 becomes 500, RFC 3261 16.7 step 6). */
 function sendBest(tx: Tx, b: Branch): void {
   const rec = b.rec;
+  // Kamailio relay_reply: a local final (a timeout) of a cancelled transaction goes up as 487
+  if (tx.rec.canceled && rec.finalReply === null) {
+    localReply(tx, 487, 'Request Terminated');
+    return;
+  }
   if (rec.finalReply !== null && rec.lastCode !== 503) {
     uasSent(tx, rec.lastCode, rec.finalReply);
     return;
@@ -731,9 +826,40 @@ function hopRequest(b: Branch, method: string, to: string | null): Buffer {
 }
 
 function sendCancel(b: Branch): void {
-  b.rec.cancel = CANCEL_SENT;
+  const rec = b.rec;
+  const r = b.tx.rec;
+  rec.cancel = CANCEL_SENT;
   const out = hopRequest(b, 'CANCEL', null);
-  core.transport.send(b.rec.sock, out, b.rec.port, b.rec.host);
+  core.transport.send(rec.sock, out, rec.port, rec.host);
+  // a non-INVITE client transaction of its own (RFC 3261 9.1): timer E until its reply; Kamailio
+  // stops retransmitting it after fr_timer, and the INVITE branch still ends on its fr_inv_timer
+  const now = performance.now();
+  rec.cancelRequest = out;
+  rec.cancelRetrInterval = r.retr1;
+  rec.cancelRetrAt = now + r.retr1;
+  rec.cancelEndAt = now + r.frTimer;
+  b.cancelRetr = wheel.schedule(onCancelRetrTimer, b, r.retr1);
+}
+
+function resendCancel(b: Branch): void {
+  const rec = b.rec;
+  if (rec.cancelRequest !== null) core.transport.send(rec.sock, rec.cancelRequest, rec.port, rec.host);
+}
+
+function onCancelRetrTimer(b: Branch): void {
+  const rec = b.rec;
+  if (rec.cancelRetrAt === 0) return;
+  resendCancel(b);
+  core.counters.inc(K.retr_sent);
+  const now = performance.now();
+  const next = Math.min(rec.cancelRetrInterval * 2, b.tx.rec.retr2);
+  if (now + next >= rec.cancelEndAt) {
+    rec.cancelRetrAt = 0; // fr_timer: no more copies
+    return;
+  }
+  rec.cancelRetrInterval = next;
+  rec.cancelRetrAt = now + next;
+  b.cancelRetr = wheel.schedule(onCancelRetrTimer, b, next);
 }
 
 /** The ACK of a negative final, hop by hop to the branch (To with the reply's tag). */

@@ -21,4 +21,18 @@ describe('applyLumps', () => {
     l.remove(9, 19); // overlaps it and takes "B: 2\r\n" too
     expect(applyLumps(src, 0, src.length, l.list, 0, '').toString()).toBe('LINE1\r\n\r\nbody');
   });
+  it('restore: starts again from a saved list; later insertions at one offset follow the saved ones, the saved list is not changed', () => {
+    const first = new Lumps();
+    const end = src.indexOf('\r\n\r\n') + 2;
+    first.insert(end, 'X-Req: 1\r\n');
+    first.insert(end, 'X-Req: 2\r\n');
+    const saved = first.list.slice();
+    const again = new Lumps(); // a fresh context: its own sequence starts at 0
+    again.restore(saved);
+    again.insert(end, 'X-Fail: 1\r\n');
+    expect(applyLumps(src, 0, src.length, again.list, 0, '').toString()).toBe('LINE1\r\nA: 1\r\nB: 2\r\nX-Req: 1\r\nX-Req: 2\r\nX-Fail: 1\r\n\r\nbody');
+    expect(saved.length).toBe(2);
+    again.restore(saved); // the next failure route: without the first one's edit
+    expect(applyLumps(src, 0, src.length, again.list, 0, '').toString()).toBe('LINE1\r\nA: 1\r\nB: 2\r\nX-Req: 1\r\nX-Req: 2\r\n\r\nbody');
+  });
 });
