@@ -507,6 +507,17 @@ export class ShmTable {
     };
   }
 
+  /**
+   * Whether a record of `bytes` (key and value) would likely fit now: a free record, and as many
+   * arena bytes untouched or in free blocks. A cheap check without the locks (a writer may take
+   * the room meanwhile; free blocks may be too small), to refuse work before it starts.
+   */
+  hasRoom(bytes: number): boolean {
+    const h = this.header;
+    if (Atomics.load(h, HEADER.count) >= this.capacity) return false;
+    return this.arena.length - Atomics.load(h, HEADER.arenaTop) >= bytes || Atomics.load(h, HEADER.arenaFree) >= bytes;
+  }
+
   /** Bytes in use (core.shmmem): all but the free records and the arena not held by a record. */
   usedBytes(): number {
     const s = this.stats();

@@ -7,13 +7,15 @@ import { counterId } from '../../core/stats/counters.js';
 import { threadWheel } from '../../core/timer/wheel.js';
 import { defineModule, kemi, ok, ROUTE, type ParamValue } from '../module.js';
 import {
-  armed, branchOf, current, initThread, newTransaction, reasonOf, relay, releaseTx, replyCurrent,
+  adoptTransactions, armed, branchOf, current, initThread, newTransaction, reasonOf, relay, releaseTx, replyCurrent,
   inviteOf, replyHook, requestHook, statusOf, txOf, type TmCounters, type TmParams,
 } from './tm.js';
+import { attachStore } from './shm.js';
+import { TmStore, TM_STORE_PARAMS, type TmStoreShm } from './store/store.js';
 
 const int = (d: number) => ({ default: d, type: 'int' as const, check: (v: ParamValue) => (Number(v) >= 0 ? undefined : 'must be >= 0') });
 
-const STATS = ['current', 'waiting', 'total', 'rpl_received', 'rpl_generated', 'rpl_sent', '2xx', '3xx', '4xx', '5xx', '6xx', 'created', 'freed'] as const;
+const STATS = ['current', 'waiting', 'total', 'rpl_received', 'rpl_generated', 'rpl_sent', '2xx', '3xx', '4xx', '5xx', '6xx', 'created', 'freed', 'shm_full'] as const;
 
 const RELAYS = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH;
 const REQ_FAIL = ROUTE.REQUEST | ROUTE.FAILURE;
@@ -45,6 +47,9 @@ function setFr(ctx: MsgContext, inv: number, fr: number): number {
 
 let params: Record<string, ParamValue> = {};
 
+/** What the RPC methods read on the main thread. */
+interface TmState { totals: () => Map<string, number>; store: TmStore }
+
 export default defineModule({
   name: 'tm',
   params: {
@@ -59,10 +64,17 @@ export default defineModule({
     auto_inv_100: int(1),
     failure_reply_mode: int(3),
     cancel_b_method: int(1),
+    // the shared-memory store of the transactions (store/store.ts): records, mean bytes per record
+    ...TM_STORE_PARAMS,
   },
   stats: STATS,
   hooks: { request: requestHook, reply: replyHook },
-  setup: (env) => ({ threadData: null, state: () => env.stats() }),
+  setup: (env) => {
+    // made once here, shared by every SIP thread (each writes its own transactions, row = its counters row)
+    const shm = TmStore.create(Number(env.params.shm_transactions), Number(env.params.shm_transaction_bytes));
+    const store = new TmStore(shm, 0);
+    return { threadData: shm, state: { totals: () => env.stats(), store }, shm: () => store.regions() };
+  },
   threadInit: (env) => {
     params = env.params;
     const p = Object.fromEntries(Object.entries(env.params).map(([k, v]) => [k, Number(v)])) as unknown as TmParams;
@@ -73,17 +85,32 @@ export default defineModule({
       c2xx: id('2xx'), c3xx: id('3xx'), c4xx: id('4xx'), c5xx: id('5xx'), c6xx: id('6xx'),
     };
     initThread(env.core, threadWheel(), p, k);
+    // SIP threads only (row 0: the main thread's script instance writes no transactions)
+    const shm = env.data as TmStoreShm | undefined;
+    const store = shm && env.row > 0 ? new TmStore(shm, env.row) : null;
+    attachStore(store, env.core, id('shm_full'));
+    if (store) {
+      // a thread restarted in this row (the watchdog, a crash) takes over its predecessor's transactions
+      const got = store.adopt(env.row);
+      adoptTransactions(got.records);
+      if (got.records.length + got.damaged.length > 0) {
+        env.core.log.notice(`tm: adopted ${got.records.length} transactions of this thread's predecessor` +
+          (got.damaged.length ? `, ${got.damaged.length} damaged (dropped)` : ''));
+      }
+    }
   },
   rpc: {
     'tm.stats': {
       doc: 'Print transaction statistics.',
-      handler: (totals: () => Map<string, number>) => {
+      handler: ({ totals, store }: TmState) => {
         const t = totals();
+        const shm = store.counts();
         const g = (n: string) => t.get(`tm:${n}`) ?? 0;
         // waiting counts entries into the wait state; freed ends every transaction
         return {
-          current: g('created') - g('freed'),
-          waiting: Math.max(0, g('waiting') - g('freed')),
+          // from the store: exact across thread restarts (the counters of a dead thread's Maps are not)
+          current: shm.current,
+          waiting: shm.waiting,
           total: g('created'),
           total_local: g('rpl_generated'),
           rpl_received: g('rpl_received'),
@@ -93,8 +120,13 @@ export default defineModule({
           created: g('created'),
           freed: g('freed'),
           delayed_free: 0,
+          shm_full: g('shm_full'),
         };
       },
+    },
+    'tm.list': {
+      doc: 'List the transactions (from the shared-memory store: every thread\'s).',
+      handler: ({ store }: TmState) => store.listForRpc(),
     },
   },
   pvs: {
