@@ -50,6 +50,14 @@ const byes = Array.from({ length: 1000 }, (_, i) => byeRecord(i));
 const enc = new TmEncoder();
 let sink = 0;
 
+// the machine's speed, to scale the figures below (a Map lookup of an existing string key and a 1 KB copy)
+const keys = Array.from({ length: 1000 }, (_, i) => `z9hG4bK776asdhds-${i}\n192.0.2.10:5060\nINVITE`);
+const map = new Map(keys.map((k, i) => [k, i]));
+const kb = Buffer.alloc(1024);
+console.log('calibration');
+best('  Map.get (string key, present)', 200_000, (i) => { sink += map.get(keys[i % 1000]!)!; });
+best('  Buffer.from(1 KB) copy', 200_000, () => { sink += Buffer.from(kb).length; });
+
 console.log('codec (INVITE record)');
 const binary = best('  encode + decode, binary', 20_000, (i) => { const r = invites[i % 1000]!; sink += decodeTxRecord(r.key, enc.encode(r)).uasCode; });
 const json = best('  encode + decode, JSON', 20_000, (i) => { sink += fromJson(toJson(invites[i % 1000]!)).uasCode; });

@@ -126,6 +126,22 @@ describe('tm: a worker restarted mid-transaction', () => {
     expect(await caller.waitFor('SIP/2.0 200', 2, 5000)).toBe(true);
   }, 60_000);
 
+  it('tm.list shows a ringing INVITE from the store; tm.cancel Call-ID CSeq cancels it on its thread', async () => {
+    const { v, caller, callees, calleePorts, invite } = await setup(['ring'], 2);
+    const [callee] = callees as [Ua];
+    invite('cancel-me', calleePorts[0]!);
+    expect(await caller.waitFor('SIP/2.0 180', 1, 5000)).toBe(true);
+    const [entry] = await v.rpc<TmEntry[]>('tm.list');
+    expect(entry).toMatchObject({ method: 'INVITE', callid: 'Call-ID: cancel-me\r\n', state: 'proceeding', reply_code: 180 });
+    expect(entry!.owner).toBeGreaterThanOrEqual(2); // a worker's counters row
+    const fault = await v.rpc('tm.cancel', 'nobody', '1').then(() => null, (e: unknown) => e);
+    expect(String(fault)).toMatch(/Transaction not found/);
+    expect(await v.rpc('tm.cancel', 'cancel-me', '1')).toEqual([0, 'branches remaining (waiting for timeout)']);
+    expect(await callee.waitFor('CANCEL', 1, 5000), v.stderr()).toBe(true);
+    expect(await caller.waitFor('SIP/2.0 487', 1, 5000), v.stderr()).toBe(true);
+    expect(await callee.waitFor('ACK', 1, 5000)).toBe(true); // the proxy's ACK of the 487
+  }, 30_000);
+
   it('a full store: no transaction, a 500 and a counter (tm:shm_full), the server goes on', async () => {
     const { v, caller, callees, calleePorts, invite } = await setup(['silent'], 1, ['tm:shm_transactions=2']);
     const port = calleePorts[0]!;

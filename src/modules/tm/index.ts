@@ -7,10 +7,12 @@ import { counterId } from '../../core/stats/counters.js';
 import { threadWheel } from '../../core/timer/wheel.js';
 import { defineModule, kemi, ok, ROUTE, type ParamValue } from '../module.js';
 import {
-  adoptTransactions, armed, branchOf, current, initThread, newTransaction, reasonOf, relay, releaseTx, replyCurrent,
+  adoptTransactions, armed, cancelByKey, branchOf, current, initThread, newTransaction, reasonOf, relay, releaseTx, replyCurrent,
   inviteOf, replyHook, requestHook, statusOf, txOf, type TmCounters, type TmParams,
 } from './tm.js';
 import { attachStore } from './shm.js';
+import { BR_CALLING } from './record.js';
+import { RpcError } from '../../rpc/registry.js';
 import { TmStore, TM_STORE_PARAMS, type TmStoreShm } from './store/store.js';
 
 const int = (d: number) => ({ default: d, type: 'int' as const, check: (v: ParamValue) => (Number(v) >= 0 ? undefined : 'must be >= 0') });
@@ -48,7 +50,7 @@ function setFr(ctx: MsgContext, inv: number, fr: number): number {
 let params: Record<string, ParamValue> = {};
 
 /** What the RPC methods read on the main thread. */
-interface TmState { totals: () => Map<string, number>; store: TmStore }
+interface TmState { totals: () => Map<string, number>; store: TmStore; toThreads: (data: unknown) => void }
 
 export default defineModule({
   name: 'tm',
@@ -73,7 +75,7 @@ export default defineModule({
     // made once here, shared by every SIP thread (each writes its own transactions, row = its counters row)
     const shm = TmStore.create(Number(env.params.shm_transactions), Number(env.params.shm_transaction_bytes));
     const store = new TmStore(shm, 0);
-    return { threadData: shm, state: { totals: () => env.stats(), store }, shm: () => store.regions() };
+    return { threadData: shm, state: { totals: () => env.stats(), store, toThreads: env.toThreads }, shm: () => store.regions() };
   },
   threadInit: (env) => {
     params = env.params;
@@ -90,6 +92,11 @@ export default defineModule({
     const store = shm && env.row > 0 ? new TmStore(shm, env.row) : null;
     attachStore(store, env.core, id('shm_full'));
     if (store) {
+      // tm.cancel: the main thread names the transaction and its owner row
+      env.onMessage((d) => {
+        const m = d as { cancel?: string; row?: number };
+        if (m.cancel !== undefined && m.row === env.row) cancelByKey(m.cancel);
+      });
       // a thread restarted in this row (the watchdog, a crash) takes over its predecessor's transactions
       const got = store.adopt(env.row);
       adoptTransactions(got.records);
@@ -127,6 +134,19 @@ export default defineModule({
     'tm.list': {
       doc: 'List the transactions (from the shared-memory store: every thread\'s).',
       handler: ({ store }: TmState) => store.listForRpc(),
+    },
+    'tm.cancel': {
+      doc: 'Cancel the INVITE transaction of a Call-ID and CSeq number (its thread sends the CANCELs).',
+      handler: ({ store, toThreads }: TmState, params: unknown[]) => {
+        const [callId, cseq] = params.map(String);
+        if (!callId || !cseq) throw new RpcError(400, 'Call-ID and CSeq expected');
+        const found = store.findInvite(callId, Number(cseq));
+        if (found === null) throw new RpcError(400, 'Transaction not found');
+        toThreads({ cancel: found.record.key, row: found.owner });
+        // Kamailio: the branches that cannot be cancelled yet (no provisional: cancel_b_method 1)
+        const waiting = found.record.branches.filter((b) => b.state === BR_CALLING).length;
+        return [waiting, 'branches remaining (waiting for timeout)'];
+      },
     },
   },
   pvs: {

@@ -693,10 +693,23 @@ function sendBest(tx: Tx, b: Branch): void {
 function cancelTx(ctx: MsgContext, inv: Tx): number {
   const ctx2 = newTransaction(ctx);
   if (ctx2) localReply(ctx2, 200, 'canceling', ctx);
+  cancelInvite(inv);
+  return 1;
+}
+
+/** The INVITE is cancelled: every pending branch (cancel_b_method 1: once it has a provisional). */
+function cancelInvite(inv: Tx): void {
   inv.rec.canceled = true;
   for (const b of inv.branches) if (b.rec.state !== BR_COMPLETED) cancelBranch(b);
   syncTx(inv);
-  return 1;
+}
+
+/** tm.cancel (RPC, sent to the owner thread): the INVITE transaction `key` is cancelled; false if not here or answered. */
+export function cancelByKey(key: string): boolean {
+  const inv = byKey.get(key);
+  if (inv === undefined || inv.rec.methodId !== METHOD_INVITE || inv.rec.uasCode >= 200) return false;
+  cancelInvite(inv);
+  return true;
 }
 
 /** cancel_b_method 1: a branch without a provisional gets its CANCEL when the provisional comes. */

@@ -298,6 +298,18 @@ export class TmStore {
     return got;
   }
 
+  /** The INVITE transaction of a Call-ID and CSeq number, and its owner row (tm.cancel); null if none. */
+  findInvite(callId: string, cseq: number): { record: TxRecord; owner: number } | null {
+    const { records, owners } = this.list();
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      if (r.method !== 'INVITE' || r.callId !== callId) continue;
+      const line = headerLine(headerSection(r.request), 'cseq', '');
+      if (Number(/:\s*(\d+)/.exec(line)?.[1]) === cseq) return { record: r, owner: owners[i]! };
+    }
+    return null;
+  }
+
   /** tm.list: Kamailio's fields per transaction, then state, owner and reply code. */
   listForRpc(): TmListEntry[] {
     const { records, owners } = this.list();
