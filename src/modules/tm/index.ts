@@ -139,7 +139,7 @@ export default defineModule({
       doc: 'Cancel the INVITE transaction of a Call-ID and CSeq number (its thread sends the CANCELs).',
       handler: ({ store, toThreads }: TmState, params: unknown[]) => {
         const [callId, cseq] = params.map(String);
-        if (!callId || !cseq) throw new RpcError(400, 'Call-ID and CSeq expected');
+        if (!callId || !cseq) throw new RpcError(400, 'Callid and CSeq expected as parameters');
         const found = store.findInvite(callId, Number(cseq));
         if (found === null) throw new RpcError(400, 'Transaction not found');
         toThreads({ cancel: found.record.key, row: found.owner });
