@@ -84,6 +84,18 @@ describe('ShmTable', () => {
     expect(new ShmTable(t.sab).stats()).toMatchObject({ fullRecords: 1, fullArena: 1, name: 'test' });
   });
 
+  it('hasRoom: a free record and enough arena bytes, untouched or freed', () => {
+    const t = new ShmTable(ShmTable.create({ name: 'room', capacity: 2, arenaBytes: 256 }));
+    expect(t.hasRoom(200)).toBe(true);
+    t.set('a', 'x'.repeat(190));
+    expect(t.hasRoom(200)).toBe(false); // arena
+    expect(t.hasRoom(16)).toBe(true);
+    t.set('b', 'y');
+    expect(t.hasRoom(16)).toBe(false); // records
+    t.delete('a');
+    expect(t.hasRoom(190)).toBe(true); // its block is free again
+  });
+
   it('refuses bad sizes, long keys and foreign buffers with clear errors', () => {
     expect(() => ShmTable.create({ name: 'x', capacity: 0, arenaBytes: 100 })).toThrow(/capacity must be an integer in 1\.\./);
     expect(() => ShmTable.create({ name: 'x', capacity: 4, arenaBytes: 100, buckets: 3 })).toThrow(/power of two/);

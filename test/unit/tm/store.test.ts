@@ -50,6 +50,7 @@ describe('tm record codec (TxRecord)', () => {
     for (let i = 0; i < r.branches.length; i++) expect(Object.keys(back.branches[i]!).sort()).toEqual(Object.keys(r.branches[i]!).sort());
     expect(rounded(back)).toEqual(rounded(r));
     expect(back.branches[0]!.finalReply).toBeNull();
+    expect(back.branches[1]!.finalReply).toBe(back.lastReply); // the relayed final is kept once
     expect(back.ruri).not.toBeNull();
     expect(decodeTxRecord('k', Buffer.from(new TmEncoder().encode(byeRecord(1))))).toMatchObject({ rr: null, ruri: null, method: 'BYE', uasCode: 200 });
   });

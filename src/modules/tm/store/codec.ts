@@ -20,7 +20,7 @@
 //   value     u8 0 + s16 | u8 1 + f64
 //
 // sN: a UTF-8 string after its byte length as uN; nN: the same, or null as the all-ones length;
-// b32: bytes after their length as u32. Decoding checks every length against the end, so a
+// b32: bytes after their length as u32 (a branch's finalReply that is the lastReply: SAME32, no bytes). Decoding checks every length against the end, so a
 // damaged record (a writer killed mid-copy) throws TmRecordDecodeError instead of yielding garbage.
 //
 // Times: TxRecord's deadlines are the owner thread's performance.now(), whose origin differs per
@@ -41,6 +41,8 @@ const STR = 0;
 const NUM = 1;
 const NULL16 = 0xffff;
 const NULL32 = 0xffffffff;
+/** A branch's finalReply that is the transaction's lastReply (a relayed final): kept once. */
+const SAME32 = 0xfffffffe;
 
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, at: number, start: number, end: number) => number;
 
@@ -160,7 +162,8 @@ export class TmEncoder {
       this.str16(b.host);
       this.str16(b.uri);
       this.str16(b.lastReason);
-      this.nullBytes(b.finalReply);
+      if (b.finalReply !== null && b.finalReply === r.lastReply) this.u32(SAME32);
+      else this.nullBytes(b.finalReply);
       this.bytes(b.request);
     }
     return this.buf.subarray(0, this.at);
@@ -179,6 +182,12 @@ export class TmEncoder {
     this.room(2);
     this.view.setUint16(this.at, n, true);
     this.at += 2;
+  }
+
+  private u32(n: number): void {
+    this.room(4);
+    this.view.setUint32(this.at, n, true);
+    this.at += 4;
   }
 
   private value(x: string | number): void {
@@ -223,9 +232,7 @@ export class TmEncoder {
 
   private nullBytes(b: Uint8Array | null): void {
     if (b !== null) return this.bytes(b);
-    this.room(4);
-    this.view.setUint32(this.at, NULL32, true);
-    this.at += 4;
+    this.u32(NULL32);
   }
 }
 
@@ -292,7 +299,7 @@ export function decodeTxRecord(key: string, buf: Buffer, length = buf.length): T
     b.host = d.str(2);
     b.uri = d.str(2);
     b.lastReason = d.str(2);
-    b.finalReply = d.nullBytes();
+    b.finalReply = d.nullBytes(lastReply);
     b.request = d.bytes();
   }
   if (d.at !== length) throw new TmRecordDecodeError(`${length - d.at} bytes left over`);
@@ -364,11 +371,11 @@ class Decoder {
     return this.copy(n);
   }
 
-  nullBytes(): Buffer | null {
+  nullBytes(same: Buffer | null = null): Buffer | null {
     this.need(4);
     const n = this.view.getUint32(this.at, true);
     this.at += 4;
-    return n === NULL32 ? null : this.copy(n);
+    return n === NULL32 ? null : n === SAME32 ? same : this.copy(n);
   }
 
   private copy(n: number): Buffer {
