@@ -46,10 +46,27 @@ const SAME32 = 0xfffffffe;
 
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, at: number, start: number, end: number) => number;
 
+// performance.timeOrigin is a getter into C++ (hundreds of ns): read once per thread
+const ORIGIN = performance.timeOrigin;
 /** This thread's monotonic time on the shared clock (epoch ms), 0 kept as "not armed". */
-export const toShared = (t: number): number => (t === 0 ? 0 : performance.timeOrigin + t);
+export const toShared = (t: number): number => (t === 0 ? 0 : ORIGIN + t);
 /** A shared-clock time on this thread's performance.now() clock. */
-export const fromShared = (t: number): number => (t === 0 ? 0 : t - performance.timeOrigin);
+export const fromShared = (t: number): number => (t === 0 ? 0 : t - ORIGIN);
+
+/**
+ * Writes a short ASCII string byte by byte (cheaper than a call into C++ for the names, hosts
+ * and Call-IDs a record holds); -1 when it is not ASCII or long (the caller writes it as UTF-8).
+ */
+function writeAscii(buf: Buffer, s: string, at: number): number {
+  const n = s.length;
+  if (n > 96) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    buf[at + i] = c;
+  }
+  return n;
+}
 
 export class TmRecordDecodeError extends Error {
   constructor(detail: string) {
@@ -204,7 +221,8 @@ export class TmEncoder {
 
   private str16(s: string): void {
     this.room(2 + s.length * 3);
-    const n = writeUtf8(this.buf, s, this.at + 2);
+    let n = writeAscii(this.buf, s, this.at + 2);
+    if (n < 0) n = writeUtf8(this.buf, s, this.at + 2);
     if (n >= NULL16) throw new RangeError(`transaction record: string of ${n} bytes (65534 at most)`);
     this.view.setUint16(this.at, n, true);
     this.at += 2 + n;
@@ -217,7 +235,8 @@ export class TmEncoder {
 
   private str8(s: string): void {
     this.room(1 + s.length * 3);
-    const n = writeUtf8(this.buf, s, this.at + 1);
+    let n = writeAscii(this.buf, s, this.at + 1);
+    if (n < 0) n = writeUtf8(this.buf, s, this.at + 1);
     if (n > 0xff) throw new RangeError(`transaction record: name of ${n} bytes (255 at most): ${s.slice(0, 40)}`);
     this.view.setUint8(this.at, n);
     this.at += 1 + n;
@@ -226,7 +245,7 @@ export class TmEncoder {
   private bytes(b: Uint8Array): void {
     this.room(4 + b.length);
     this.view.setUint32(this.at, b.length, true);
-    bufferCopy.call(b, this.buf, this.at + 4, 0, b.length);
+    this.buf.set(b, this.at + 4); // a whole array: V8's memcpy, without Buffer.copy's checks and view
     this.at += 4 + b.length;
   }
 
