@@ -194,6 +194,8 @@ export class ShmTable {
   private readonly keyScratch: Buffer;
   private keyLength = 0;
   private keyHash = 0;
+  /** The string key in keyScratch (its hash in keyHash), null after a byte key. */
+  private lastKey: string | null = null;
   /** bucket locked by lockEntry, or NONE */
   private heldBucket = NONE;
 
@@ -568,14 +570,19 @@ export class ShmTable {
     const scratch = this.keyScratch;
     let n: number;
     if (typeof key === 'string') {
+      // the same key as the previous call (an owner's read-then-write of one record): encoded already
+      if (key === this.lastKey) return this.keyHash & this.bucketMask;
+      this.lastKey = null;
       n = writeUtf8(scratch, key, 0);
     } else {
+      this.lastKey = null;
       n = key.length;
       if (n <= this.maxKeyBytes) bufferCopy.call(key, scratch, 0, 0, n);
     }
     if (n > this.maxKeyBytes) throw new RangeError(`shared table ${this.name}: key longer than ${this.maxKeyBytes} bytes`);
     this.keyLength = n;
     this.keyHash = fnv1aBytes(scratch, 0, n) | 0;
+    if (typeof key === 'string') this.lastKey = key;
     return this.keyHash & this.bucketMask;
   }
 
