@@ -98,11 +98,16 @@ export default defineModule({
         if (m.cancel !== undefined && m.row === env.row) cancelByKey(m.cancel);
       });
       // a thread restarted in this row (the watchdog, a crash) takes over its predecessor's transactions
-      const got = store.adopt(env.row);
-      adoptTransactions(got.records);
-      if (got.records.length + got.damaged.length > 0) {
-        env.core.log.notice(`tm: adopted ${got.records.length} transactions of this thread's predecessor` +
-          (got.damaged.length ? `, ${got.damaged.length} damaged (dropped)` : ''));
+      try {
+        const got = store.adopt(env.row);
+        adoptTransactions(got.records);
+        if (got.records.length + got.damaged.length > 0) {
+          env.core.log.notice(`tm: adopted ${got.records.length} transactions of this thread's predecessor` +
+            (got.damaged.length ? `, ${got.damaged.length} damaged (dropped)` : ''));
+        }
+      } catch (e) {
+        // never a restart loop: the thread starts without them
+        env.core.log.err(`tm: could not adopt this thread's transactions: ${(e as Error).message}`);
       }
     }
   },
