@@ -1,6 +1,8 @@
-// Transactions as the tm logic will store them: a ~1 KB INVITE relayed on one branch with a 180
-// sent back upstream, and a BYE. Used by bench/micro/tm-store.ts and the store's tests (test/unit/tm/).
-import { TM_STATE, tmKey, type TmRecord } from '../../src/modules/tm/store/record.js';
+// Transactions as tm keeps them (TxRecord): a ~1 KB INVITE relayed on one branch with a 180
+// sent back upstream, and a BYE with its 200. Used by bench/micro/tm-store.ts and the store's
+// tests (test/unit/tm/). Times are on the thread's performance.now() clock, as tm's.
+import { METHOD_BYE, METHOD_INVITE } from '../../src/core/sip/methods.js';
+import { BR_COMPLETED, BR_PROCEEDING, CANCEL_NONE, TX_COMPLETED, TX_PROCEEDING, type TxRecord } from '../../src/modules/tm/record.js';
 
 const SDP = 'v=0\r\no=user1 53655765 2353687637 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n' +
   'm=audio 6000 RTP/AVP 0 8 18 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:18 G729/8000\r\n' +
@@ -17,44 +19,54 @@ function request(method: string, i: number, vias: string, body: string): Buffer 
 
 const callerVia = (i: number) => `Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds-${i}\r\n`;
 const proxyVia = (i: number) => `Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKd7a1.${i}.0\r\n`;
+const key = (branch: string, method: string) => `${branch}\n192.0.2.10:5060\n${method}`;
 
-export function inviteRecord(i: number, owner = 2, now = 1_700_000_000_000): TmRecord {
+export function inviteRecord(i: number, now = 1000): TxRecord {
   const req = request('INVITE', i, callerVia(i), SDP);
   const out = request('INVITE', i, proxyVia(i) + 'Record-Route: <sip:127.0.0.1;lr>\r\n' + callerVia(i), SDP);
   return {
-    key: tmKey(`z9hG4bK776asdhds-${i}`, '192.0.2.10:5060', 'INVITE'),
-    owner, callId: `a84b4c76e66710-${i}@pc33.atlanta.example.com`, method: 'INVITE',
-    state: TM_STATE.PROCEEDING, created: now, lifetimeDeadline: now + 180_000,
-    request: req,
-    reply: Buffer.from(`SIP/2.0 180 Ringing\r\n${callerVia(i)}From: "Alice" <sip:alice@atlanta.example.com>;tag=1928301774-${i}\r\n` +
+    key: key(`z9hG4bK776asdhds-${i}`, 'INVITE'), method: 'INVITE', methodId: METHOD_INVITE,
+    callId: `a84b4c76e66710-${i}@pc33.atlanta.example.com`, state: TX_PROCEEDING, request: req,
+    srcIp: '192.0.2.10', srcPort: 5060, sock: 0, replyHost: '192.0.2.10', replyPort: 5060,
+    ruri: null, rr: 'Record-Route: <sip:127.0.0.1;lr>\r\n', rrParams: '',
+    uasCode: 180,
+    lastReply: Buffer.from(`SIP/2.0 180 Ringing\r\n${callerVia(i)}From: "Alice" <sip:alice@atlanta.example.com>;tag=1928301774-${i}\r\n` +
       `To: <sip:bob@biloxi.example.com>;tag=a6c85cf\r\nCall-ID: a84b4c76e66710-${i}@pc33.atlanta.example.com\r\nCSeq: 314159 INVITE\r\n` +
       'Record-Route: <sip:127.0.0.1;lr>\r\nContact: <sip:bob@192.0.2.20>\r\nContent-Length: 0\r\n\r\n', 'latin1'),
-    replyCode: 180,
-    onReply: 'OurReplyRoute', onFailure: 'MANAGE_FAILURE', onBranch: '', onBranchFailure: '',
-    msgFlags: 1 << 3, tFlags: 0,
-    avps: new Map<string, (string | number)[]>([['caller', ['alice']], ['attempt', [1]]]),
     branches: [{
-      uri: 'sip:bob@192.0.2.20:5060', dst: 'udp:192.0.2.20:5060', socket: 'udp:127.0.0.1:5060',
-      branchId: `z9hG4bKd7a1.${i}.0`, state: TM_STATE.PROCEEDING, lastCode: 180,
-      retrInterval: 500, retrNext: 0, frDeadline: now + 120_000, flags: 0, request: out,
+      branch: `z9hG4bKd7a1.${i}.0`, sock: 0, host: '192.0.2.20', port: 5060, uri: '', state: BR_PROCEEDING,
+      lastCode: 180, lastReason: 'Ringing', finalReply: null, request: out, retrAt: now + 500, retrInterval: 500,
+      frAt: now + 120_000, cancel: CANCEL_NONE, timedOut: false, dropped: false,
+      cancelRequest: null, cancelRetrAt: 0, cancelRetrInterval: 0, cancelEndAt: 0,
     }],
+    onReply: 'OurReplyRoute', onFailure: 'MANAGE_FAILURE', onBranch: '', onBranchFailure: '',
+    flags: 1 << 3, tFlags: 0,
+    avps: new Map<string, (string | number)[]>([['caller', ['alice']], ['attempt', [1]]]),
+    xavps: new Map(),
+    frTimer: 30_000, frInvTimer: 120_000, retr1: 500, retr2: 4000, uasRetrAt: 0, uasRetrInterval: 0,
+    endAt: now + 180_000, waitAt: 0, canceled: false, createdAt: now,
+    lumps: [], maxfwdDone: true, uasRetrEndAt: 0,
   };
 }
 
-export function byeRecord(i: number, owner = 2, now = 1_700_000_000_000): TmRecord {
+export function byeRecord(i: number, now = 1000): TxRecord {
   const req = request('BYE', i, callerVia(i), '');
+  const ok = Buffer.from(`SIP/2.0 200 OK\r\n${callerVia(i)}CSeq: 314160 BYE\r\nContent-Length: 0\r\n\r\n`, 'latin1');
   return {
-    key: tmKey(`z9hG4bKbye-${i}`, '192.0.2.10:5060', 'BYE'),
-    owner, callId: `a84b4c76e66710-${i}@pc33.atlanta.example.com`, method: 'BYE',
-    state: TM_STATE.COMPLETED, created: now, lifetimeDeadline: now + 32_000,
-    request: req,
-    reply: Buffer.from(`SIP/2.0 200 OK\r\n${callerVia(i)}CSeq: 314160 BYE\r\nContent-Length: 0\r\n\r\n`, 'latin1'),
-    replyCode: 200,
-    onReply: '', onFailure: '', onBranch: '', onBranchFailure: '', msgFlags: 0, tFlags: 0, avps: null,
+    key: key(`z9hG4bKbye-${i}`, 'BYE'), method: 'BYE', methodId: METHOD_BYE,
+    callId: `a84b4c76e66710-${i}@pc33.atlanta.example.com`, state: TX_COMPLETED, request: req,
+    srcIp: '192.0.2.10', srcPort: 5060, sock: 0, replyHost: '192.0.2.10', replyPort: 5060,
+    ruri: null, rr: null, rrParams: '', uasCode: 200, lastReply: ok,
     branches: [{
-      uri: 'sip:bob@192.0.2.20:5060', dst: 'udp:192.0.2.20:5060', socket: 'udp:127.0.0.1:5060',
-      branchId: `z9hG4bKbye.${i}.0`, state: TM_STATE.COMPLETED, lastCode: 200,
-      retrInterval: 500, retrNext: 0, frDeadline: 0, flags: 0, request: request('BYE', i, proxyVia(i) + callerVia(i), ''),
+      branch: `z9hG4bKbye.${i}.0`, sock: 0, host: '192.0.2.20', port: 5060, uri: '', state: BR_COMPLETED,
+      lastCode: 200, lastReason: 'OK', finalReply: ok, request: request('BYE', i, proxyVia(i) + callerVia(i), ''),
+      retrAt: 0, retrInterval: 500, frAt: 0, cancel: CANCEL_NONE, timedOut: false, dropped: false,
+      cancelRequest: null, cancelRetrAt: 0, cancelRetrInterval: 0, cancelEndAt: 0,
     }],
+    onReply: '', onFailure: '', onBranch: '', onBranchFailure: '', flags: 0, tFlags: 0,
+    avps: new Map(), xavps: new Map(),
+    frTimer: 30_000, frInvTimer: 120_000, retr1: 500, retr2: 4000, uasRetrAt: 0, uasRetrInterval: 0,
+    endAt: now + 32_000, waitAt: now + 5000, canceled: false, createdAt: now,
+    lumps: [], maxfwdDone: true, uasRetrEndAt: 0,
   };
 }

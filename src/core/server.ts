@@ -149,6 +149,9 @@ export async function startServer(scriptFile: string, cli: CliOverrides): Promis
         mainHandlers.get(name)?.(data);
         if (threadsStarted) for (const w of sipThreads()) w.postMessage({ type: 'module', module: name, data });
       },
+      toThreads: (data) => {
+        if (threadsStarted) for (const w of sipThreads()) w.postMessage({ type: 'module', module: name, data });
+      },
       mainCore: () => (threadsStarted ? mainCore().core : null),
       callScript: (fnName, ...args) => {
         const f = mainCore().fn(fnName);

@@ -107,6 +107,9 @@ export interface ModuleSetupEnv {
   /** Sends `data` to this module's instance in every SIP thread (ThreadEnv.onMessage); it
    *  also becomes the thread data a restarted thread starts with. */
   broadcast(data: unknown): void;
+  /** Sends `data` to this module's instance in every running SIP thread (ThreadEnv.onMessage),
+   *  once: unlike broadcast, not what a restarted thread starts with (an RPC's request). */
+  toThreads(data: unknown): void;
   /** The main thread's core with the script loaded (event routes run there); null until the
    *  server has started. */
   mainCore(): SipCore | null;

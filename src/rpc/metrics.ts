@@ -22,6 +22,7 @@
  *   viaduct_tm_retransmissions_total{direction}    tm:retr_sent, tm:retr_received
  *   viaduct_tm_local_replies_total{class}          tm:local_1xx ... tm:local_6xx; the sum is tm:rpl_generated
  *   viaduct_tm_{received,sent}_replies_total       tm:rpl_received, tm:rpl_sent
+ *   viaduct_tm_store_full_total                    tm:shm_full
  *   viaduct_<group>_<name>_total                   every other statistic (viaduct_core_fwd_requests_total,
  *                                                   viaduct_sl_failures_total); our own group has no
  *                                                   prefix of its own (viaduct_worker_restarts_total)
@@ -109,6 +110,7 @@ const SERIES_RULES: readonly [RegExp, (m: RegExpExecArray) => PromSeries | null]
   [/^tm:local_([1-6]xx)$/, (m) => ({ name: 'viaduct_tm_local_replies_total', labels: { class: m[1]! } })],
   [/^tm:rpl_sent$/, () => ({ name: 'viaduct_tm_sent_replies_total', labels: {} })],
   [/^tm:retr_(sent|received)$/, (m) => ({ name: 'viaduct_tm_retransmissions_total', labels: { direction: m[1]! } })],
+  [/^tm:shm_full$/, () => ({ name: 'viaduct_tm_store_full_total', labels: {} })],
 ];
 
 /** HELP of the families whose statistic names alone do not say what they count. */
@@ -123,6 +125,8 @@ const FAMILY_HELP: Record<string, string> = {
   viaduct_tm_retransmissions_total: 'Retransmissions: sent (a branch\'s request by timer A/E, our CANCEL by timer E, a negative '
     + 'final upstream by timer G: tm:retr_sent), and requests received again and absorbed, the last reply resent (tm:retr_received)',
   viaduct_tm_timeouts_total: 'Branches ended by fr_timer/fr_inv_timer without a final reply: a local 408 (tm:timeouts)',
+  viaduct_tm_store_full_total: 'New transactions refused with a 500 because the shared-memory transaction table was full '
+    + '(tm:shm_full; module parameters shm_transactions, shm_transaction_bytes)',
 };
 
 /** The series a statistic is exported as, or null when another family already sums to it. */

@@ -156,3 +156,16 @@ export const describeSippRun = (label: string, r: SippResult): string =>
   `${label}: created=${r.created} successful=${r.successful} failed=${r.failed} failures=${JSON.stringify(r.failures)}\n` +
   r.messages.map((m) => `  ${m.kind} ${m.name} count=${m.count} retrans=${m.retrans} timeout=${m.timeout} unexp=${m.unexpected}`).join('\n') +
   (r.errors.length ? `\n  errors: ${r.errors.slice(0, 3).map((e) => e.split('\n')[0]).join(' | ')}` : '');
+
+/**
+ * The worker the receiving thread hands a Call-ID to (FNV-1a of the value, modulo the workers,
+ * as src/core/runtime/callid.ts does). Used only to pick Call-IDs that land on one worker.
+ */
+export function callIdOwner(callId: string, workers: number): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(callId)) {
+    h ^= c;
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % workers;
+}

@@ -63,7 +63,7 @@ describe('tm statistics and metrics', () => {
       current: 0, waiting: 0, total: 2 * calls, total_local: 0, rpl_received: 4 * calls, rpl_generated: calls, rpl_sent: 4 * calls,
       '6xx': 0, '5xx': 0, '4xx': 0, '3xx': 0, '2xx': 2 * calls, created: 2 * calls, freed: 2 * calls, delayed_free: 0,
       retr_sent: 0, retr_received: 0, timeouts: 0,
-      local_1xx: calls, local_2xx: 0, local_3xx: 0, local_4xx: 0, local_5xx: 0, local_6xx: 0,
+      local_1xx: calls, local_2xx: 0, local_3xx: 0, local_4xx: 0, local_5xx: 0, local_6xx: 0, shm_full: 0,
     });
     expect(await tmMetrics(viaduct), report).toEqual({
       'viaduct_tm_transactions_current{state="active"}': 0,
@@ -86,6 +86,7 @@ describe('tm statistics and metrics', () => {
       'viaduct_tm_retransmissions_total{direction="sent"}': 0,
       'viaduct_tm_retransmissions_total{direction="received"}': 0,
       viaduct_tm_timeouts_total: 0,
+      viaduct_tm_store_full_total: 0,
     });
     // the same figures in stats.get_statistics, under Kamailio-style names
     const lines = await viaduct.rpc<string[]>('stats.get_statistics', 'tm:');

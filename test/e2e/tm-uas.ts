@@ -23,13 +23,15 @@ export function replyTo(req: string, code: number, reason: string, tag: string):
     /;tag=/.test(to) ? to : `${to};tag=${tag}`, ...header(req, 'Call-ID'), ...header(req, 'CSeq'), 'Content-Length: 0', '', ''].join('\r\n');
 }
 
-/** ringNoCancel: rings and never answers a CANCEL (neither its 200 nor the 487). */
-export type Behaviour = 'reject486' | 'reject603' | 'silent' | 'ring' | 'ringNoCancel' | 'answer';
+/** ringNoCancel: rings and never answers a CANCEL (neither its 200 nor the 487). ring-answer: rings, answers after answerDelayMs. */
+export type Behaviour = 'reject486' | 'reject603' | 'silent' | 'ring' | 'ringNoCancel' | 'answer' | 'ring-answer';
 
 export class Ua {
   readonly received: Msg[] = [];
   private waiters: (() => void)[] = [];
   private invite = '';
+  /** 'ring-answer': the 200 follows the 180 after this long. */
+  answerDelayMs = 1000;
   private constructor(readonly sock: Socket, readonly port: number, readonly behaviour: Behaviour | null) {
     sock.on('message', (data, rinfo) => {
       const text = data.toString('latin1');
@@ -54,8 +56,13 @@ export class Ua {
       this.invite = text;
       if (this.behaviour === 'reject486') this.send(replyTo(text, 486, 'Busy Here', `b${this.port}`), port);
       if (this.behaviour === 'reject603') this.send(replyTo(text, 603, 'Decline', `d${this.port}`), port);
-      if (this.behaviour === 'ring' || this.behaviour === 'ringNoCancel' || this.behaviour === 'answer') this.send(replyTo(text, 180, 'Ringing', `r${this.port}`), port);
+      if (this.behaviour === 'ring' || this.behaviour === 'ringNoCancel' || this.behaviour === 'answer' || this.behaviour === 'ring-answer') {
+        this.send(replyTo(text, 180, 'Ringing', `r${this.port}`), port);
+      }
       if (this.behaviour === 'answer') this.send(replyTo(text, 200, 'OK', `r${this.port}`), port);
+      if (this.behaviour === 'ring-answer') setTimeout(() => {
+        try { this.send(replyTo(text, 200, 'OK', `r${this.port}`), port); } catch { /* closed meanwhile */ }
+      }, this.answerDelayMs);
     } else if (text.startsWith('CANCEL ') && this.behaviour !== 'ringNoCancel') {
       this.send(replyTo(text, 200, 'OK', `r${this.port}`), port);
       if (this.invite) this.send(replyTo(this.invite, 487, 'Request Terminated', `r${this.port}`), port);

@@ -2,23 +2,9 @@
 // that thread only): the supervisor restarts the worker, counts the restart and the message it
 // lost, and the server keeps carrying calls.
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePorts, runSipp, sendUdp, startSipp, startViaduct, stopAll, type SippProcess, type ViaductProcess, parseMetrics } from './harness.js';
+import { callIdOwner as owner, freePorts, runSipp, sendUdp, startSipp, startViaduct, stopAll, type SippProcess, type ViaductProcess, parseMetrics } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
-
-/**
- * The worker the receiving thread hands a Call-ID to (FNV-1a of the value, modulo the workers,
- * as src/core/runtime/callid.ts does). Used only to pick Call-IDs: the assertions hold whichever
- * worker gets them.
- */
-function owner(callId: string, workers: number): number {
-  let h = 0x811c9dc5;
-  for (const c of Buffer.from(callId)) {
-    h ^= c;
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % workers;
-}
 
 const RESTARTS = 'viaduct_worker_restarts_total';
 const LOST = 'viaduct_worker_lost_messages_total';

@@ -8,7 +8,7 @@ import { dispatcherMetrics } from '../../src/modules/dispatcher/metrics.js';
 import { parseListText } from '../../src/modules/dispatcher/list.js';
 import { buildTable, DsTable } from '../../src/modules/dispatcher/table.js';
 import tm from '../../src/modules/tm/index.js';
-import { tmMetrics } from '../../src/modules/tm/metrics.js';
+import { tmMetrics, tmStats } from '../../src/modules/tm/metrics.js';
 
 const dir = fileURLToPath(new URL('../../grafana/dashboards/', import.meta.url)); // ESM: no __dirname
 
@@ -25,7 +25,7 @@ describe('grafana dashboards', () => {
       // what a server exports with the modules' own metrics (every module is set up)
       extra: (r) => {
         dispatcherMetrics(r, () => table);
-        tmMetrics(r, () => sumStats(sab));
+        tmMetrics(r, () => tmStats(sumStats(sab)));
       },
     });
     const text = await registry.metrics();

@@ -194,6 +194,8 @@ export class ShmTable {
   private readonly keyScratch: Buffer;
   private keyLength = 0;
   private keyHash = 0;
+  /** The string key in keyScratch (its hash in keyHash), null after a byte key. */
+  private lastKey: string | null = null;
   /** bucket locked by lockEntry, or NONE */
   private heldBucket = NONE;
 
@@ -507,6 +509,17 @@ export class ShmTable {
     };
   }
 
+  /**
+   * Whether a record of `bytes` (key and value) would likely fit now: a free record, and as many
+   * arena bytes untouched or in free blocks. A cheap check without the locks (a writer may take
+   * the room meanwhile; free blocks may be too small), to refuse work before it starts.
+   */
+  hasRoom(bytes: number): boolean {
+    const h = this.header;
+    if (Atomics.load(h, HEADER.count) >= this.capacity) return false;
+    return this.arena.length - Atomics.load(h, HEADER.arenaTop) >= bytes || Atomics.load(h, HEADER.arenaFree) >= bytes;
+  }
+
   /** Bytes in use (core.shmmem): all but the free records and the arena not held by a record. */
   usedBytes(): number {
     const s = this.stats();
@@ -557,14 +570,19 @@ export class ShmTable {
     const scratch = this.keyScratch;
     let n: number;
     if (typeof key === 'string') {
+      // the same key as the previous call (an owner's read-then-write of one record): encoded already
+      if (key === this.lastKey) return this.keyHash & this.bucketMask;
+      this.lastKey = null;
       n = writeUtf8(scratch, key, 0);
     } else {
+      this.lastKey = null;
       n = key.length;
       if (n <= this.maxKeyBytes) bufferCopy.call(key, scratch, 0, 0, n);
     }
     if (n > this.maxKeyBytes) throw new RangeError(`shared table ${this.name}: key longer than ${this.maxKeyBytes} bytes`);
     this.keyLength = n;
     this.keyHash = fnv1aBytes(scratch, 0, n) | 0;
+    if (typeof key === 'string') this.lastKey = key;
     return this.keyHash & this.bucketMask;
   }
 

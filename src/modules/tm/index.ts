@@ -7,22 +7,26 @@ import { counterId } from '../../core/stats/counters.js';
 import { threadWheel } from '../../core/timer/wheel.js';
 import { defineModule, kemi, ok, ROUTE, type ParamValue } from '../module.js';
 import {
-  armBranchFailure, armed, branchOf, current, dropReplies, initThread, inviteOf, loadContacts, lookupCancel,
-  lookupRequest, newTransaction, nextContacts, reasonOf, relay, releaseTx, replyCurrent, replyHook, requestHook,
-  setAutoInv100, setMaxLifetime, setRetr, setTFlag, statusOf, txOf, type TmCounters, type TmParams,
+  adoptTransactions, armBranchFailure, armed, branchOf, cancelByKey, current, dropReplies, initThread, inviteOf,
+  loadContacts, lookupCancel, lookupRequest, newTransaction, nextContacts, reasonOf, relay, releaseTx, replyCurrent,
+  replyHook, requestHook, setAutoInv100, setMaxLifetime, setRetr, setTFlag, statusOf, txOf, type TmCounters, type TmParams,
 } from './tm.js';
 import { tmMetrics, tmStats } from './metrics.js';
-import { T_DISABLE_INTERNAL_REPLY } from './record.js';
+import { BR_CALLING, T_DISABLE_INTERNAL_REPLY } from './record.js';
+import { attachStore } from './shm.js';
+import { RpcError } from '../../rpc/registry.js';
+import { TmStore, TM_STORE_PARAMS, type TmStoreShm } from './store/store.js';
 
 const int = (d: number) => ({ default: d, type: 'int' as const, check: (v: ParamValue) => (Number(v) >= 0 ? undefined : 'must be >= 0') });
 
-// Kamailio's tm.stats names, then viaduct's: requests, CANCELs and negative finals resent (timers A/E, G: retr_sent), retransmitted
-// requests absorbed (retr_received), branches ended by fr_timer/fr_inv_timer (timeouts), local
-// replies (rpl_generated) by class
+// Kamailio's tm.stats names, then viaduct's: requests, CANCELs and negative finals resent (timers
+// A/E, G: retr_sent), retransmitted requests absorbed (retr_received), branches ended by
+// fr_timer/fr_inv_timer (timeouts), local replies (rpl_generated) by class, transactions refused
+// for a full shared-memory store (shm_full)
 const LOCAL = ['local_1xx', 'local_2xx', 'local_3xx', 'local_4xx', 'local_5xx', 'local_6xx'] as const;
 const STATS = [
   'current', 'waiting', 'total', 'rpl_received', 'rpl_generated', 'rpl_sent', '2xx', '3xx', '4xx', '5xx', '6xx', 'created', 'freed',
-  'retr_sent', 'retr_received', 'timeouts', ...LOCAL,
+  'retr_sent', 'retr_received', 'timeouts', ...LOCAL, 'shm_full',
 ] as const;
 
 const RELAYS = ROUTE.REQUEST | ROUTE.FAILURE | ROUTE.BRANCH | ROUTE.BRANCH_FAILURE;
@@ -56,6 +60,9 @@ function setFr(ctx: MsgContext, inv: number, fr: number): number {
 
 let params: Record<string, ParamValue> = {};
 
+/** What the RPC methods read on the main thread. */
+interface TmState { totals: () => Map<string, number>; store: TmStore; toThreads: (data: unknown) => void }
+
 export default defineModule({
   name: 'tm',
   params: {
@@ -73,10 +80,22 @@ export default defineModule({
     /** the xavp t_load_contacts/t_next_contacts keep the contacts in ('' disables them, as Kamailio) */
     contacts_avp: { default: '', type: 'str' },
     contact_flows_avp: { default: '', type: 'str' },
+    // the shared-memory store of the transactions (store/store.ts): records, mean bytes per record
+    ...TM_STORE_PARAMS,
   },
   stats: STATS,
   hooks: { request: requestHook, reply: replyHook },
-  setup: (env) => ({ threadData: null, state: () => env.stats(), metrics: (registry) => tmMetrics(registry, env.stats) }),
+  setup: (env) => {
+    // made once here, shared by every SIP thread (each writes its own transactions, row = its counters row)
+    const shm = TmStore.create(Number(env.params.shm_transactions), Number(env.params.shm_transaction_bytes));
+    const store = new TmStore(shm, 0);
+    return {
+      threadData: shm,
+      state: { totals: () => env.stats(), store, toThreads: env.toThreads },
+      shm: () => store.regions(),
+      metrics: (registry) => tmMetrics(registry, () => tmStats(env.stats(), store.counts())),
+    };
+  },
   threadInit: (env) => {
     params = env.params;
     const p = Object.fromEntries(Object.entries(env.params).map(([k, v]) => [k, Number(v)])) as unknown as TmParams;
@@ -88,11 +107,51 @@ export default defineModule({
       retr_sent: id('retr_sent'), retr_received: id('retr_received'), timeouts: id('timeouts'), local: LOCAL.map(id),
     };
     initThread(env.core, threadWheel(), p, k);
+    // SIP threads only (row 0: the main thread's script instance writes no transactions)
+    const shm = env.data as TmStoreShm | undefined;
+    const store = shm && env.row > 0 ? new TmStore(shm, env.row) : null;
+    attachStore(store, env.core, id('shm_full'));
+    if (store) {
+      // tm.cancel: the main thread names the transaction and its owner row
+      env.onMessage((d) => {
+        const m = d as { cancel?: string; row?: number };
+        if (m.cancel !== undefined && m.row === env.row) cancelByKey(m.cancel);
+      });
+      // a thread restarted in this row (the watchdog, a crash) takes over its predecessor's transactions
+      try {
+        const got = store.adopt(env.row);
+        adoptTransactions(got.records);
+        if (got.records.length + got.damaged.length > 0) {
+          env.core.log.notice(`tm: adopted ${got.records.length} transactions of this thread's predecessor` +
+            (got.damaged.length ? `, ${got.damaged.length} damaged (dropped)` : ''));
+        }
+      } catch (e) {
+        // never a restart loop: the thread starts without them
+        env.core.log.err(`tm: could not adopt this thread's transactions: ${(e as Error).message}`);
+      }
+    }
   },
   rpc: {
     'tm.stats': {
       doc: 'Print transaction statistics.',
-      handler: (totals: () => Map<string, number>) => tmStats(totals()),
+      handler: ({ totals, store }: TmState) => tmStats(totals(), store.counts()),
+    },
+    'tm.list': {
+      doc: 'List the transactions (from the shared-memory store: every thread\'s).',
+      handler: ({ store }: TmState) => store.listForRpc(),
+    },
+    'tm.cancel': {
+      doc: 'Cancel the INVITE transaction of a Call-ID and CSeq number (its thread sends the CANCELs).',
+      handler: ({ store, toThreads }: TmState, params: unknown[]) => {
+        const [callId, cseq] = params.map(String);
+        if (!callId || !cseq) throw new RpcError(400, 'Callid and CSeq expected as parameters');
+        const found = store.findInvite(callId, Number(cseq));
+        if (found === null) throw new RpcError(400, 'Transaction not found');
+        toThreads({ cancel: found.record.key, row: found.owner });
+        // Kamailio: the branches that cannot be cancelled yet (no provisional: cancel_b_method 1)
+        const waiting = found.record.branches.filter((b) => b.state === BR_CALLING).length;
+        return [waiting, 'branches remaining (waiting for timeout)'];
+      },
     },
   },
   pvs: {

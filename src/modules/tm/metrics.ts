@@ -6,14 +6,16 @@ import { Gauge, type Registry } from 'prom-client';
 
 /** tm.stats: Kamailio 5.6's fields in its order, then viaduct's own (retransmissions, timeouts,
  *  local replies by class). */
-export function tmStats(t: Map<string, number>): Record<string, number> {
+export function tmStats(t: Map<string, number>, inStore?: { current: number; waiting: number }): Record<string, number> {
   const g = (n: string) => t.get(`tm:${n}`) ?? 0;
-  // waiting counts entries into the wait state (t_release'd ones too); freed ends every
-  // transaction. Rows are summed without locks: a difference read mid-update may dip below 0.
-  const current = Math.max(0, g('created') - g('freed'));
+  // From the shared-memory store when there is one: exact across thread restarts (a dead thread's
+  // counters no longer match its Maps). Else from the counters: waiting counts entries into the
+  // wait state (t_release'd ones too); freed ends every transaction. Rows are summed without
+  // locks: a difference read mid-update may dip below 0.
+  const current = inStore?.current ?? Math.max(0, g('created') - g('freed'));
   return {
     current,
-    waiting: Math.min(current, Math.max(0, g('waiting') - g('freed'))),
+    waiting: inStore?.waiting ?? Math.min(current, Math.max(0, g('waiting') - g('freed'))),
     total: g('created'),
     // Kamailio: transactions tm originated itself (t_uac: dispatcher's pings there); viaduct's
     // own requests do not go through tm
@@ -30,12 +32,13 @@ export function tmStats(t: Map<string, number>): Record<string, number> {
     timeouts: g('timeouts'),
     local_1xx: g('local_1xx'), local_2xx: g('local_2xx'), local_3xx: g('local_3xx'),
     local_4xx: g('local_4xx'), local_5xx: g('local_5xx'), local_6xx: g('local_6xx'),
+    shm_full: g('shm_full'),
   };
 }
 
 /** viaduct_tm_transactions_current{state}: the two states partition tm.stats' current (not named
  *  viaduct_tm_transactions: in OpenMetrics that family would clash with the counter's, _total). */
-export function tmMetrics(registry: Registry, stats: () => Map<string, number>): void {
+export function tmMetrics(registry: Registry, stats: () => Record<string, number>): void {
   new Gauge({
     name: 'viaduct_tm_transactions_current',
     help: 'Transactions in memory (the states sum to tm.stats current): active (no final reply upstream yet), '
@@ -43,7 +46,7 @@ export function tmMetrics(registry: Registry, stats: () => Map<string, number>):
     labelNames: ['state'],
     registers: [registry],
     collect() {
-      const s = tmStats(stats());
+      const s = stats();
       this.set({ state: 'active' }, s.current! - s.waiting!);
       this.set({ state: 'waiting' }, s.waiting!);
     },

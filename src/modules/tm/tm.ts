@@ -16,12 +16,13 @@ import { C } from '../../core/stats/counters.js';
 import type { TimerHandle, TimerWheel } from '../../core/timer/wheel.js';
 import { replyPort } from '../../core/via.js';
 import { ROUTE } from '../module.js';
-import { buildReply } from '../sl/reply.js';
+import { buildReply, sendStatelessReply } from '../sl/reply.js';
 import {
   BR_CALLING, BR_COMPLETED, BR_PROCEEDING, CANCEL_NONE, CANCEL_PENDING, CANCEL_SENT,
   TX_COMPLETED, TX_PROCEEDING, TX_TERMINATED, TX_TRYING, T_AUTO_100, T_DISABLE_INTERNAL_REPLY, T_NO_AUTO_100,
   type BranchRecord, type TxRecord,
 } from './record.js';
+import { dropTx, roomForTx, saveTx, syncTx } from './shm.js';
 
 /** Module parameters, as numbers (ms for the timers). */
 export interface TmParams {
@@ -71,6 +72,8 @@ export interface Tx {
   uasRetr: TimerHandle;
   /** The stored request as a message context (failure routes, local replies), made on first use. */
   stored: MsgContext | null;
+  /** Whether the shared-memory store holds its record (shm.ts). */
+  saved: boolean;
 }
 
 /**
@@ -200,6 +203,11 @@ export function newTransaction(ctx: MsgContext): Tx | null {
   const have = txOf(ctx);
   if (have) return have;
   const key = txKey(msg, msg.method);
+  if (!roomForTx(msg.bodyStart + msg.bodyLength)) {
+    // the store is full: no transaction, an error reply without one (counted in tm:shm_full)
+    sendStatelessReply(ctx, 500, 'Server Internal Error');
+    return null;
+  }
   const now = performance.now();
   const pend = curMsg === msg ? pending : null;
   const rec: TxRecord = {
@@ -242,7 +250,7 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     canceled: false,
     createdAt: now,
   };
-  const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null };
+  const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: false };
   byKey.set(key, tx);
   setCurrent(msg, tx);
   core.counters.inc(K.created);
@@ -309,10 +317,12 @@ function uasSent(tx: Tx, code: number, out: Buffer): void {
   sendUpstream(tx, out);
   if (code < 200) {
     r.state = TX_PROCEEDING;
+    syncTx(tx);
     return;
   }
   countFinal(code);
   completeTx(tx);
+  saveTx(tx); // the final is kept for retransmitted requests
 }
 
 /**
@@ -419,6 +429,7 @@ function freeTx(tx: Tx): void {
     byBranch.delete(b.rec.branch);
   }
   byKey.delete(r.key);
+  dropTx(tx);
   if (curTx === tx) curTx = null;
   core.counters.inc(K.freed);
 }
@@ -426,6 +437,7 @@ function freeTx(tx: Tx): void {
 /** t_release: the transaction goes to the wait timer now (no more replies from the script). */
 export function releaseTx(tx: Tx): void {
   if (tx.rec.state < TX_COMPLETED) completeTx(tx);
+  syncTx(tx);
 }
 
 // ---------------------------------------------------------------- relaying
@@ -464,7 +476,10 @@ export function relay(ctx: MsgContext, uri: string | undefined, flags: number): 
     for (const b of tx.branches) b.rec.dropped = true;
   }
   const sent = forkBranches(ctx, tx, uri);
-  if (sent > 0) return 1;
+  if (sent > 0) {
+    saveTx(tx); // the durable copy, once it has its branches
+    return 1;
+  }
   if (inFailure) return sent;
   if (ctx.replied) {
     // a forward hook answered (maxfwd's 483) statelessly: nothing to keep
@@ -589,6 +604,7 @@ function onRetrTimer(b: Branch): void {
   rec.retrInterval = next;
   rec.retrAt = performance.now() + next;
   b.retr = wheel.schedule(onRetrTimer, b, next);
+  syncTx(b.tx);
 }
 
 /** fr_timer / fr_inv_timer: the branch ends with a local 408 (a ringing INVITE branch is cancelled). */
@@ -606,6 +622,7 @@ function onFrTimer(b: Branch): void {
     branchFailed(b);
     branchCompleted(b.tx);
   });
+  syncTx(b.tx);
 }
 
 /** Runs `fn` from a timer: what a script route throws there is counted and logged as in core.receive. */
@@ -680,6 +697,7 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
   if (code < 200) {
     // 100 is hop by hop; a dropped provisional is not relayed
     if (code > 100 && !ctx.dropped && r.uasCode < 200) relayReply(ctx, tx, null);
+    else syncTx(tx);
     return;
   }
   rec.finalReply = replyBytes(ctx);
@@ -691,6 +709,7 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
   if (code >= 600) for (const o of tx.branches) if (o !== b && o.rec.state !== BR_COMPLETED) cancelBranch(o);
   branchFailed(b);
   branchCompleted(tx);
+  if (r.state < TX_COMPLETED) saveTx(tx); // the branch's final is kept (the best reply may be it)
 }
 
 function replyBytes(ctx: MsgContext): Buffer {
@@ -796,9 +815,23 @@ function sendBest(tx: Tx, b: Branch): void {
 function cancelTx(ctx: MsgContext, inv: Tx): number {
   const ctx2 = newTransaction(ctx);
   if (ctx2) localReply(ctx2, 200, 'canceling', ctx);
+  cancelInvite(inv);
+  return 1;
+}
+
+/** The INVITE is cancelled: every pending branch (cancel_b_method 1: once it has a provisional). */
+function cancelInvite(inv: Tx): void {
   inv.rec.canceled = true;
   for (const b of inv.branches) if (b.rec.state !== BR_COMPLETED) cancelBranch(b);
-  return 1;
+  syncTx(inv);
+}
+
+/** tm.cancel (RPC, sent to the owner thread): the INVITE transaction `key` is cancelled; false if not here or answered. */
+export function cancelByKey(key: string): boolean {
+  const inv = byKey.get(key);
+  if (inv === undefined || inv.rec.methodId !== METHOD_INVITE || inv.rec.uasCode >= 200) return false;
+  cancelInvite(inv);
+  return true;
 }
 
 /** cancel_b_method 1: a branch without a provisional gets its CANCEL when the provisional comes. */
@@ -1159,5 +1192,36 @@ export function tVar(ctx: MsgContext, name: string): string | number | null {
       return b && b.rec.timedOut ? 1 : 0;
     }
     default: return null;
+  }
+}
+
+// ---------------------------------------------------------------- adoption
+
+/**
+ * A thread restarted in its predecessor's row takes over the transactions the store kept for it
+ * (index.ts threadInit): the live objects rebuilt from the records, the retransmission, fr and
+ * wait timers re-armed from their deadlines (past ones fire on the next tick), so late replies
+ * are relayed, a timeout runs the failure route and a retransmitted request gets the last reply.
+ */
+export function adoptTransactions(records: TxRecord[]): void {
+  const now = performance.now();
+  const due = (at: number): number => Math.max(0, at - now);
+  for (const rec of records) {
+    if (rec.state === TX_TERMINATED || byKey.has(rec.key)) continue;
+    const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: true };
+    byKey.set(rec.key, tx);
+    for (let idx = 0; idx < rec.branches.length; idx++) {
+      const br = rec.branches[idx]!;
+      const b: Branch = { tx, idx, rec: br, retr: 0, fr: 0, cancelRetr: 0 };
+      tx.branches.push(b);
+      byBranch.set(br.branch, b);
+      if (br.cancelRetrAt > 0) b.cancelRetr = wheel.schedule(onCancelRetrTimer, b, due(br.cancelRetrAt));
+      if (br.state === BR_COMPLETED) continue;
+      if (br.retrAt > 0) b.retr = wheel.schedule(onRetrTimer, b, due(br.retrAt));
+      if (br.frAt > 0) b.fr = wheel.schedule(onFrTimer, b, due(br.frAt));
+    }
+    // timer G (a negative final upstream until the ACK), else the wait timer once completed
+    if (rec.uasRetrAt > 0) tx.uasRetr = wheel.schedule(onTimerG, tx, due(rec.uasRetrAt));
+    else if (rec.state === TX_COMPLETED) tx.wait = wheel.schedule(onWaitTimer, tx, due(rec.waitAt));
   }
 }

@@ -84,6 +84,32 @@ describe('ShmTable', () => {
     expect(new ShmTable(t.sab).stats()).toMatchObject({ fullRecords: 1, fullArena: 1, name: 'test' });
   });
 
+  it('a key repeated (encoded once) and byte keys in between find the right records', () => {
+    const t = new ShmTable(ShmTable.create({ name: 'keys', capacity: 8, arenaBytes: 1024 }));
+    const k = 'z9hG4bK1\n127.0.0.1:5060\nINVITE';
+    t.set(k, 'one');
+    t.set(Buffer.from('bytes'), 'two');
+    expect(t.getString(k)).toBe('one');
+    expect(t.getString('bytes')).toBe('two');
+    expect(t.getString(k.slice(0, -6) + 'INVITE')).toBe('one'); // another string, same text
+    t.set(Buffer.from(k), 'three'); // the same key as bytes, right after it as a string
+    expect(t.getString(k)).toBe('three');
+    expect(t.delete(k)).toBe(true);
+    expect(t.has(k)).toBe(false);
+  });
+
+  it('hasRoom: a free record and enough arena bytes, untouched or freed', () => {
+    const t = new ShmTable(ShmTable.create({ name: 'room', capacity: 2, arenaBytes: 256 }));
+    expect(t.hasRoom(200)).toBe(true);
+    t.set('a', 'x'.repeat(190));
+    expect(t.hasRoom(200)).toBe(false); // arena
+    expect(t.hasRoom(16)).toBe(true);
+    t.set('b', 'y');
+    expect(t.hasRoom(16)).toBe(false); // records
+    t.delete('a');
+    expect(t.hasRoom(190)).toBe(true); // its block is free again
+  });
+
   it('refuses bad sizes, long keys and foreign buffers with clear errors', () => {
     expect(() => ShmTable.create({ name: 'x', capacity: 0, arenaBytes: 100 })).toThrow(/capacity must be an integer in 1\.\./);
     expect(() => ShmTable.create({ name: 'x', capacity: 4, arenaBytes: 100, buckets: 3 })).toThrow(/power of two/);

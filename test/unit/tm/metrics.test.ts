@@ -29,7 +29,7 @@ describe('tm metrics', () => {
     stats: () => sumStats(sab),
     threads: async () => [],
     buildInfo: { version: '0.0.0' },
-    extra: (r) => tmMetrics(r, () => sumStats(sab)),
+    extra: (r) => tmMetrics(r, () => tmStats(sumStats(sab))),
   });
 
   it('maps the statistics to families: classes and directions as labels, current/waiting/total and rpl_generated (a sum) not as counters', () => {
@@ -46,7 +46,7 @@ describe('tm metrics', () => {
     let { samples, types, help } = parse(await registry.metrics());
     const zero = [
       'viaduct_tm_transactions_total', 'viaduct_tm_freed_total', 'viaduct_tm_received_replies_total',
-      'viaduct_tm_sent_replies_total', 'viaduct_tm_timeouts_total',
+      'viaduct_tm_sent_replies_total', 'viaduct_tm_timeouts_total', 'viaduct_tm_store_full_total',
       ...['1xx', '2xx', '3xx', '4xx', '5xx', '6xx'].map((c) => `viaduct_tm_local_replies_total{class="${c}"}`),
       ...['2xx', '3xx', '4xx', '5xx', '6xx'].map((c) => `viaduct_tm_replies_total{class="${c}"}`),
       'viaduct_tm_retransmissions_total{direction="sent"}', 'viaduct_tm_retransmissions_total{direction="received"}',
@@ -87,7 +87,7 @@ describe('tm metrics', () => {
     expect(Object.keys(s)).toEqual([
       'current', 'waiting', 'total', 'total_local', 'rpl_received', 'rpl_generated', 'rpl_sent',
       '6xx', '5xx', '4xx', '3xx', '2xx', 'created', 'freed', 'delayed_free', 'retr_sent', 'retr_received', 'timeouts',
-      'local_1xx', 'local_2xx', 'local_3xx', 'local_4xx', 'local_5xx', 'local_6xx',
+      'local_1xx', 'local_2xx', 'local_3xx', 'local_4xx', 'local_5xx', 'local_6xx', 'shm_full',
     ]);
     // total_local: Kamailio's transactions tm originated (t_uac), which viaduct has none of
     expect(s).toMatchObject({ current: 5, waiting: 3, total: 7, total_local: 0, rpl_generated: 4, created: 7, freed: 2, retr_sent: 6, timeouts: 1, local_1xx: 3 });

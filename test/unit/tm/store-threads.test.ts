@@ -8,7 +8,7 @@ import { TmStore } from '../../../src/modules/tm/store/store.js';
 import { compileForWorkers, type WorkerModules } from '../stats/worker-modules.js';
 
 const SOURCES = ['src/core/hash.ts', 'src/core/sip/bytes.ts', 'src/core/shm/layout.ts', 'src/core/shm/seqlock.ts',
-  'src/core/shm/hashtable.ts', 'src/core/shm/regions.ts', 'src/modules/tm/store/record.ts', 'src/modules/tm/store/codec.ts',
+  'src/core/shm/hashtable.ts', 'src/core/shm/regions.ts', 'src/core/sip/methods.ts', 'src/modules/tm/record.ts', 'src/modules/tm/store/codec.ts',
   'src/modules/tm/store/store.ts', 'bench/micro/tm-records.ts'];
 
 const WRITER = `
@@ -17,12 +17,12 @@ import { TmStore } from './store.mjs';
 import { inviteRecord } from './tm-records.mjs';
 const store = new TmStore(workerData.shm, workerData.row);
 const records = [];
-for (let i = 0; i < workerData.count; i++) { records.push(inviteRecord(i, workerData.row)); store.put(records[i]); }
+for (let i = 0; i < workerData.count; i++) { records.push(inviteRecord(i)); store.put(records[i]); }
 parentPort.postMessage('written');
 for (let v = 1; ; v++) { // rewrite forever, lengths changing (records move between blocks)
   const r = records[v % records.length];
-  r.replyCode = 100 + (v % 100);
-  r.reply = Buffer.from('SIP/2.0 ' + r.replyCode + ' Version ' + v + '\\r\\n' + 'x'.repeat(v % 900) + '\\r\\n\\r\\n');
+  r.uasCode = 100 + (v % 100);
+  r.lastReply = Buffer.from('SIP/2.0 ' + r.uasCode + ' Version ' + v + '\\r\\n' + 'x'.repeat(v % 900) + '\\r\\n\\r\\n');
   r.avps.set('version', [v]);
   store.update(r);
 }
@@ -37,12 +37,12 @@ const { records, damaged, locksReleased } = store.adopt(workerData.from);
 const bad = [];
 for (const r of records) {
   const i = Number(/-(\\d+)@/.exec(r.callId)[1]);
-  const want = inviteRecord(i, workerData.row);
+  const want = inviteRecord(i);
   const v = r.avps.get('version')?.[0] ?? 0;
-  const reply = r.reply.toString('latin1');
-  const ok = r.key === want.key && r.owner === workerData.row && Buffer.compare(r.request, want.request) === 0 &&
+  const reply = r.lastReply.toString('latin1');
+  const ok = r.key === want.key && Buffer.compare(r.request, want.request) === 0 &&
     Buffer.compare(r.branches[0].request, want.branches[0].request) === 0 &&
-    (v === 0 ? r.replyCode === 180 : r.replyCode === 100 + (v % 100) && reply === 'SIP/2.0 ' + r.replyCode + ' Version ' + v + '\\r\\n' + 'x'.repeat(v % 900) + '\\r\\n\\r\\n');
+    (v === 0 ? r.uasCode === 180 : r.uasCode === 100 + (v % 100) && reply === 'SIP/2.0 ' + r.uasCode + ' Version ' + v + '\\r\\n' + 'x'.repeat(v % 900) + '\\r\\n\\r\\n');
   if (!ok) bad.push(r.key);
 }
 parentPort.postMessage({ adopted: records.length, damaged, locksReleased, bad,

@@ -1,46 +1,50 @@
 // The shared-memory transaction store (DESIGN.md "Shared memory"): one ShmTable of encoded
-// TmRecords keyed by tmKey(), made once by the main thread. The worker that owns the Call-ID
-// writes a transaction's record; any thread reads it; the main thread lists it (tm.list,
-// tm.stats); a restarted worker adopts its predecessor's records (adopt) and re-arms its timers
-// from their deadlines.
+// TxRecords (codec.ts) keyed by the transaction's key (tm.ts txKey), made once by the main
+// thread. The worker that owns the Call-ID writes a transaction's record; any thread reads it;
+// the main thread lists it (tm.list, tm.stats); a restarted worker adopts its predecessor's
+// records (adopt) and re-arms its timers from their deadlines.
 //
 // Numbers a reader needs without decoding (owner, state, deadlines, reply code) are also kept in
-// the table's Float64 fields. Per-state counts live in a small counters region, one row per
-// thread (the writer's row), summed when read: no atomics on the write path. A record adopted
-// by another thread stays counted in its creator's row and is uncounted in the adopter's when
-// deleted, so the sums stay right.
+// the table's Float64 fields, times on the shared clock (codec.ts). Per-state counts live in a
+// small counters region, one row per thread (the writer's row), summed when read: no atomics on
+// the write path. A record adopted by another thread stays counted in its creator's row and is
+// uncounted in the adopter's when deleted, so the sums stay right.
 import { fnv1aBytes } from '../../../core/hash.js';
 import { MAX_HOLDERS, overheadBytesPerRecord, ShmTable, ShmTableFullError } from '../../../core/shm/hashtable.js';
 import { tableRegion, wholeRegion, type ShmUse } from '../../../core/shm/regions.js';
-import { decodeTmRecord, OFF_REPLY_CODE, OFF_STATE, TmEncoder, TmRecordDecodeError } from './codec.js';
-import { nextDeadline, TM_STATE, TM_STATE_NAMES, type TmRecord } from './record.js';
+import { TX_COMPLETED, type TxRecord } from '../record.js';
+import { decodeTxRecord, encodedBranches, TmEncoder, TmRecordDecodeError, toShared, writeFixed } from './codec.js';
 
 /** The Float64 fields of a record (ShmTable fields), readable with getField / fields(). */
 export const F = {
   OWNER: 0,
   STATE: 1,
+  /** created, lifetime and next deadline: shared clock (epoch ms) */
   CREATED: 2,
   LIFETIME: 3,
-  /** earliest armed deadline (branch retransmission, final response, lifetime) */
+  /** earliest armed deadline (branch retransmission, final response, wait, lifetime) */
   NEXT_DEADLINE: 4,
   REPLY_CODE: 5,
 } as const;
 const FIELDS = 6;
 
+/** tm.list's names of TxRecord.state (TX_TRYING ... TX_TERMINATED). */
+export const TX_STATE_NAMES = ['trying', 'proceeding', 'completed', 'terminated'] as const;
+
 // counters region: per row, per state the records written minus deleted, then totals
-const C_STATES = 0; // 5 cells
-const C_CREATED = 5;
-const C_FREED = 6;
-const C_FULL = 7;
+const C_STATES = 0; // 4 cells
+const C_CREATED = 4;
+const C_FREED = 5;
+const C_FULL = 6;
 const ROW_CELLS = 8;
 
 /**
- * Module parameters (tm's, see docs in tm/README when wired): capacity of the store.
- * Defaults fit 2000 calls/s with every INVITE and BYE transaction kept 32 s after it completes
- * (timers D and J): 2000 x 2 x 32 = 128 000 records. Arena bytes per record, measured by
- * bench/micro/tm-store.ts: a ~1 KB INVITE with its branch and its 180 takes a 3072-byte block,
- * a BYE with its 200 a 1280-byte one: mean 2176, default 2304 (about 300 MB of arena for
- * 131072 records; a SharedArrayBuffer's pages are only backed once written).
+ * Module parameters of tm: capacity of the store. Defaults fit 2000 calls/s with every INVITE
+ * and BYE transaction kept 32 s (2000 x 2 x 32 = 128 000 records). Arena bytes per record,
+ * bench/micro/tm-store.ts: a ~1 KB INVITE with its branch and its 200 kept (once: the branch's
+ * final is the reply upstream) takes 3152 bytes, its BYE with the 200 1360: mean 2256, default
+ * 2304 (about 300 MB of arena for 131072 records; a SharedArrayBuffer's pages are only backed
+ * once written).
  */
 export const TM_STORE_PARAMS = {
   shm_transactions: { default: 131072, type: 'int' as const, check: (v: string | number) => positive(v, 1 << 24) },
@@ -48,7 +52,18 @@ export const TM_STORE_PARAMS = {
 };
 
 function positive(v: string | number, max: number): string | undefined {
-  return Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max ? undefined : `must be an integer in 1..${max}`;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 1 && n <= max ? undefined : `must be an integer in 1..${max}`;
+}
+
+/** The earliest armed deadline of the record (this thread's clock), 0 when none. */
+export function nextDeadline(r: TxRecord): number {
+  let d = r.state >= TX_COMPLETED ? r.waitAt : r.endAt;
+  for (const b of r.branches) {
+    if (b.retrAt > 0 && (d === 0 || b.retrAt < d)) d = b.retrAt;
+    if (b.frAt > 0 && (d === 0 || b.frAt < d)) d = b.frAt;
+  }
+  return d;
 }
 
 /** The store's shared memory, made once (main thread) and handed to every thread. */
@@ -68,7 +83,7 @@ export class TmStoreFullError extends Error {
 export interface TmStoreCounts {
   /** transactions in the store */
   current: number;
-  /** of which completed, confirmed or terminated (Kamailio's "waiting": in the wait timer) */
+  /** of which completed (Kamailio's "waiting": in the wait timer) */
   waiting: number;
   /** per state (TM_STATE order) */
   byState: number[];
@@ -92,7 +107,7 @@ export interface TmListEntry {
   tflags: number;
   outgoings: number;
   ref_count: number;
-  /** lifetime deadline, Date.now() ms (Kamailio: timer ticks) */
+  /** lifetime deadline, epoch ms (Kamailio: timer ticks) */
   lifetime: number;
   state: string;
   owner: number;
@@ -114,42 +129,44 @@ export class TmStore {
   private readonly encoder = new TmEncoder();
   private readonly fieldScratch = new Float64Array(FIELDS);
   private readonly readBuf = Buffer.allocUnsafe(16384);
+  /** The arena as numbers: the in-place writes of writeFixed. */
+  private readonly arenaView: DataView;
 
   /** `row`: this thread's counters row (0..63), also its lock holder number in the table. */
   constructor(readonly shm: TmStoreShm, readonly row: number) {
     this.table = new ShmTable(shm.table, row);
     this.counters = new Float64Array(shm.counters);
     this.rowAt = row * ROW_CELLS;
+    const a = this.table.arena;
+    this.arenaView = new DataView(a.buffer, a.byteOffset, a.length);
   }
 
   // ---------------------------------------------------------------------------------------------
   // Writes (the owner thread)
 
-  /** Adds a new transaction: false if the key is already there (nothing changed). */
-  put(r: TmRecord): boolean {
+  /** Adds a new transaction, owned by this row: false if the key is already there (nothing changed). */
+  put(r: TxRecord): boolean {
     if (!this.write(r, true)) return false;
     this.counters[this.rowAt + C_STATES + r.state]!++;
     this.counters[this.rowAt + C_CREATED]!++;
     return true;
   }
 
-  /** Rewrites a transaction: false if absent. */
-  update(r: TmRecord): boolean {
+  /** Rewrites a transaction (encoded again): false if absent. */
+  update(r: TxRecord): boolean {
     const before = this.table.getField(r.key, F.STATE);
     if (Number.isNaN(before) || !this.write(r, false)) return false;
-    if (before !== r.state) {
-      this.counters[this.rowAt + C_STATES + before]!--;
-      this.counters[this.rowAt + C_STATES + r.state]!++;
-    }
+    this.moved(before, r.state);
     return true;
   }
 
   /**
-   * Changes only the state and reply code, in place (no encode, no copy): for transitions that
-   * store no new bytes (a 100 or 180 relayed while the reply kept is unchanged, a final state).
-   * The record must have been put; false if absent. Keep `r` in step: this writes what r says.
+   * Writes the numbers of the record (state, codes, deadlines, the stored branches' numbers) in
+   * place: no encode, no copy. For changes that keep no new bytes (a provisional relayed, a
+   * retransmission, a timeout). Branches added since the last put/update are not written (those
+   * re-encode). False if absent.
    */
-  updateState(r: TmRecord): boolean {
+  sync(r: TxRecord): boolean {
     const t = this.table;
     const e = t.lockEntry(r.key);
     if (e < 0) {
@@ -158,17 +175,20 @@ export class TmStore {
     }
     const before = t.field(e, F.STATE);
     const at = t.valueOffset(e);
-    t.arena[at + OFF_STATE] = r.state;
-    t.arena[at + OFF_REPLY_CODE] = r.replyCode & 0xff;
-    t.arena[at + OFF_REPLY_CODE + 1] = r.replyCode >>> 8;
+    const v = this.arenaView;
+    writeFixed(v, at, r, Math.min(encodedBranches(v, at), r.branches.length));
     t.setField(e, F.STATE, r.state);
-    t.setField(e, F.REPLY_CODE, r.replyCode);
+    t.setField(e, F.REPLY_CODE, r.uasCode);
+    t.setField(e, F.NEXT_DEADLINE, toShared(nextDeadline(r)));
     t.unlockEntry();
-    if (before !== r.state) {
-      this.counters[this.rowAt + C_STATES + before]!--;
-      this.counters[this.rowAt + C_STATES + r.state]!++;
-    }
+    this.moved(before, r.state);
     return true;
+  }
+
+  private moved(before: number, state: number): void {
+    if (before === state) return;
+    this.counters[this.rowAt + C_STATES + before]!--;
+    this.counters[this.rowAt + C_STATES + state]!++;
   }
 
   /** Removes a transaction: false if absent. */
@@ -180,14 +200,25 @@ export class TmStore {
     return true;
   }
 
-  private write(r: TmRecord, insert: boolean): boolean {
+  /**
+   * Whether a new record of about `bytes` fits (a free record, arena bytes): checked before a
+   * transaction is made, so that a full store refuses it before anything is sent. Counts a
+   * refusal. A write can still find the store full when other threads filled it meanwhile.
+   */
+  hasRoom(bytes: number): boolean {
+    if (this.table.hasRoom(bytes)) return true;
+    this.counters[this.rowAt + C_FULL]!++;
+    return false;
+  }
+
+  private write(r: TxRecord, insert: boolean): boolean {
     const f = this.fieldScratch;
-    f[F.OWNER] = r.owner;
+    f[F.OWNER] = this.row;
     f[F.STATE] = r.state;
-    f[F.CREATED] = r.created;
-    f[F.LIFETIME] = r.lifetimeDeadline;
-    f[F.NEXT_DEADLINE] = nextDeadline(r);
-    f[F.REPLY_CODE] = r.replyCode;
+    f[F.CREATED] = toShared(r.createdAt);
+    f[F.LIFETIME] = toShared(r.endAt);
+    f[F.NEXT_DEADLINE] = toShared(nextDeadline(r));
+    f[F.REPLY_CODE] = r.uasCode;
     const value = this.encoder.encode(r);
     try {
       return insert ? this.table.insert(r.key, value, f) : this.table.update(r.key, value, f);
@@ -201,16 +232,16 @@ export class TmStore {
   // ---------------------------------------------------------------------------------------------
   // Reads (any thread)
 
-  get(key: string): TmRecord | undefined {
+  get(key: string): TxRecord | undefined {
     let n: number;
     try {
       n = this.table.get(key, this.readBuf, 0);
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
       const copy = this.table.getCopy(key); // larger than readBuf: rare (many branches)
-      return copy === undefined ? undefined : decodeTmRecord(key, copy);
+      return copy === undefined ? undefined : decodeTxRecord(key, copy);
     }
-    return n < 0 ? undefined : decodeTmRecord(key, this.readBuf, n);
+    return n < 0 ? undefined : decodeTxRecord(key, this.readBuf, n);
   }
 
   has(key: string): boolean {
@@ -223,52 +254,72 @@ export class TmStore {
   }
 
   /**
-   * Every record (copies). Records that do not decode (a writer killed mid-write) are left out
-   * and their keys returned in `damaged`.
+   * Every record (copies), with its owner row. Records that do not decode (a writer killed
+   * mid-write) are left out and their keys returned in `damaged`.
    */
-  list(filter?: (fields: Float64Array) => boolean): { records: TmRecord[]; damaged: string[] } {
-    const records: TmRecord[] = [];
+  list(filter?: (fields: Float64Array) => boolean): { records: TxRecord[]; owners: number[]; damaged: string[] } {
+    const records: TxRecord[] = [];
+    const owners: number[] = [];
     const damaged: string[] = [];
     this.table.forEach((key, value, fields) => {
       if (filter !== undefined && !filter(fields)) return;
       try {
-        records.push(decodeTmRecord(key, value));
+        records.push(decodeTxRecord(key, value));
+        owners.push(fields[F.OWNER]!);
       } catch (e) {
         if (!(e instanceof TmRecordDecodeError || e instanceof RangeError)) throw e;
         damaged.push(key);
       }
     });
-    return { records, damaged };
+    return { records, owners, damaged };
   }
 
   /** The records a thread (counters row) owns. */
-  listByOwner(row: number): { records: TmRecord[]; damaged: string[] } {
-    return this.list((f) => f[F.OWNER] === row);
+  listByOwner(row: number): { records: TxRecord[]; damaged: string[] } {
+    const { records, damaged } = this.list((f) => f[F.OWNER] === row);
+    return { records, damaged };
   }
 
   /**
-   * What a restarted worker calls for its dead predecessor's row: releases a lock it died
-   * holding, takes its records over (owner := this row) and returns them, so that the timers can
-   * be re-armed from their deadlines. Damaged records are deleted and their keys returned.
+   * What a restarted worker calls for its dead predecessor's row (its own, as the watchdog
+   * restarts a thread in its row; another row's when a thread takes over): releases a lock it
+   * died holding, takes its records over (owner := this row) and returns them, so that the timers
+   * can be re-armed from their deadlines. Damaged records are deleted and their keys returned.
    */
-  adopt(fromRow: number): { records: TmRecord[]; damaged: string[]; locksReleased: number } {
+  adopt(fromRow: number): { records: TxRecord[]; damaged: string[]; locksReleased: number } {
     const locksReleased = this.table.releaseLocksOf(fromRow);
     const got = { ...this.listByOwner(fromRow), locksReleased };
-    for (const r of got.records) {
-      r.owner = this.row;
-      this.update(r);
+    if (fromRow !== this.row) {
+      for (const r of got.records) {
+        const e = this.table.lockEntry(r.key);
+        if (e >= 0) this.table.setField(e, F.OWNER, this.row);
+        this.table.unlockEntry();
+      }
     }
     for (const key of got.damaged) this.delete(key);
     return got;
   }
 
+  /** The INVITE transaction of a Call-ID and CSeq number, and its owner row (tm.cancel); null if none. */
+  findInvite(callId: string, cseq: number): { record: TxRecord; owner: number } | null {
+    const { records, owners } = this.list();
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      if (r.method !== 'INVITE' || r.callId !== callId) continue;
+      const line = headerLine(headerSection(r.request), 'cseq', '');
+      if (Number(/:\s*(\d+)/.exec(line)?.[1]) === cseq) return { record: r, owner: owners[i]! };
+    }
+    return null;
+  }
+
   /** tm.list: Kamailio's fields per transaction, then state, owner and reply code. */
   listForRpc(): TmListEntry[] {
-    return this.list().records.map((r) => {
+    const { records, owners } = this.list();
+    return records.map((r, i) => {
       const head = headerSection(r.request);
       const cseq = headerLine(head, 'cseq', '');
       return {
-        cell: r.key,
+        cell: r.key.replace(/\n/g, ' '),
         tindex: fnv1aBytes(Buffer.from(r.key), 0, Buffer.byteLength(r.key)) & 0xffff,
         tlabel: 0,
         method: r.method,
@@ -280,10 +331,10 @@ export class TmStore {
         tflags: r.tFlags,
         outgoings: r.branches.length,
         ref_count: 1,
-        lifetime: r.lifetimeDeadline,
-        state: TM_STATE_NAMES[r.state] ?? String(r.state),
-        owner: r.owner,
-        reply_code: r.replyCode,
+        lifetime: Math.round(toShared(r.endAt)),
+        state: TX_STATE_NAMES[r.state] ?? String(r.state),
+        owner: owners[i]!,
+        reply_code: r.uasCode,
       };
     });
   }
@@ -294,7 +345,7 @@ export class TmStore {
   /** Summed over the threads' rows (tm.stats: current, waiting, created, freed). */
   counts(): TmStoreCounts {
     const c = this.counters;
-    const byState = [0, 0, 0, 0, 0];
+    const byState = [0, 0, 0, 0];
     let created = 0;
     let freed = 0;
     let full = 0;
@@ -305,7 +356,7 @@ export class TmStore {
       freed += c[at + C_FREED]!;
       full += c[at + C_FULL]!;
     }
-    const waiting = byState[TM_STATE.COMPLETED]! + byState[TM_STATE.CONFIRMED]! + byState[TM_STATE.TERMINATED]!;
+    const waiting = byState[TX_COMPLETED]!;
     return { current: byState.reduce((a, b) => a + b, 0), waiting, byState, created, freed, full };
   }
 
@@ -323,7 +374,7 @@ export class TmStore {
   }
 
   /** Encoded size of a record (the value stored). */
-  encodedBytes(r: TmRecord): number {
+  encodedBytes(r: TxRecord): number {
     return this.encoder.encode(r).length;
   }
 }
