@@ -338,6 +338,28 @@ export class SipCore {
     }
   }
 
+  /** buildForward() with `ctx` as the current message: withContext without a closure (tm, per branch). */
+  buildForwardIn(ctx: MsgContext, uri: string | undefined, branchMark: string | null): Buffer | null {
+    const outer = this.ctx;
+    this.ctx = ctx;
+    try {
+      return this.buildForward(uri, branchMark);
+    } finally {
+      this.ctx = outer;
+    }
+  }
+
+  /** forwardRequest() with `ctx` as the current message (tm: the ACK of a 2xx). */
+  forwardRequestIn(ctx: MsgContext, uri: string | undefined): number {
+    const outer = this.ctx;
+    this.ctx = ctx;
+    try {
+      return this.forwardRequest(uri);
+    } finally {
+      this.ctx = outer;
+    }
+  }
+
   // ---------------------------------------------------------------- myself
 
   isMyself(host: string, port: number): boolean {

@@ -32,3 +32,12 @@ export function writeUtf8(target: Buffer, s: string, at: number): number {
 export function decodeBytes(buf: Buffer, encoding: 'utf8' | 'latin1', start: number, end: number): string {
   return bufferToString.call(buf, encoding, start, end);
 }
+
+/** target.write(s, at, 'latin1') (one byte per char, the low 8 bits): the number of bytes written.
+ *  Short strings by a loop: cheaper than the call into C++. */
+export function writeLatin1(target: Uint8Array, s: string, at: number): number {
+  const n = s.length;
+  if (n > 48) return bufferWrite.call(target, s, at, 'latin1');
+  for (let i = 0; i < n; i++) target[at + i] = s.charCodeAt(i);
+  return n;
+}

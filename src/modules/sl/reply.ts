@@ -10,11 +10,9 @@ import { METHOD_ACK } from '../../core/sip/methods.js';
 import { canReplyTo } from '../../core/sip/validate.js';
 import { slReplyCounters } from '../../core/stats/counters.js';
 import { replyPort, topViaAdditions } from '../../core/via.js';
+import { copyBytes, plainBytes, writeLatin1 } from '../../core/sip/bytes.js';
 
 const NON_ASCII = /[^\x00-\x7f]/;
-
-/** Received bytes as a latin1 string: one char per byte, so they go out unchanged. */
-const slice = (b: Buffer, start: number, end: number): string => b.toString('latin1', start, end);
 
 /** Text from the script (UTF-8 in a JS string) as the latin1 string of its UTF-8 bytes. */
 function bytesOf(s: string): string {
@@ -55,23 +53,68 @@ export function buildReply(ctx: MsgContext, code: number, reason: string, toTag:
   const to = msg.getHeader(HDR.TO)!;
   const cid = msg.getHeader(HDR.CALL_ID)!;
   const cseq = msg.getHeader(HDR.CSEQ)!;
-  const vias = msg.getHeaders(HDR.VIA);
   const b = msg.buf;
-  let out = `SIP/2.0 ${code} ${bytesOf(reason.replace(/[\r\n]/g, ' '))}\r\n`;
+  const status = statusLine(code, reason);
+  const adds = topViaAdditions(ctx);
+  const tagged = code > 100 && msg.to().tag === undefined;
+  const tag = tagged ? `;tag=${toTag ?? statelessToTag(ctx)}\r\n` : '';
+  const extra = ctx.replyHeaders.length === 0 ? ctx.replyHeaders : ctx.replyHeaders.map(bytesOf);
+  const tail = ctx.core.serverHeader + CONTENT_LENGTH_0;
+  // Received bytes are copied as they are (never decoded), our texts written one byte per char
+  // (latin1): first the size, then one buffer, no intermediate strings.
+  let size = status.length + tail.length + tag.length;
+  for (let i = 0; i < adds.length; i++) size += adds[i]!.text.length - (adds[i]!.end - adds[i]!.at);
+  const hs = msg.headers;
+  for (let i = 0; i < hs.length; i++) if (hs[i]!.id === HDR.VIA) size += hs[i]!.lineEnd - hs[i]!.lineStart;
+  size += from.lineEnd - from.lineStart + cid.lineEnd - cid.lineStart + cseq.lineEnd - cseq.lineStart;
+  size += tagged ? to.valueEnd - to.lineStart : to.lineEnd - to.lineStart;
+  for (let i = 0; i < extra.length; i++) size += extra[i]!.length;
+  const out = Buffer.allocUnsafe(size);
+  const src = plainBytes(b);
+  let o = writeLatin1(out, status, 0);
   // the top Via line with what RFC 3261 18.2.1 / RFC 3581 add, then the other Via lines as they are
-  let at = vias[0].lineStart;
-  for (const add of topViaAdditions(ctx)) {
-    out += slice(b, at, add.at) + add.text;
-    at = add.end;
+  let top = true;
+  for (let i = 0; i < hs.length; i++) {
+    const h = hs[i]!;
+    if (h.id !== HDR.VIA) continue;
+    let at = h.lineStart;
+    if (top) {
+      for (let k = 0; k < adds.length; k++) {
+        o += copyBytes(src, out, o, at, adds[k]!.at);
+        o += writeLatin1(out, adds[k]!.text, o);
+        at = adds[k]!.end;
+      }
+      top = false;
+    }
+    o += copyBytes(src, out, o, at, h.lineEnd);
   }
-  out += slice(b, at, vias[0].lineEnd);
-  for (let i = 1; i < vias.length; i++) out += slice(b, vias[i].lineStart, vias[i].lineEnd);
-  out += slice(b, from.lineStart, from.lineEnd);
-  if (code > 100 && msg.to().tag === undefined) out += `${slice(b, to.lineStart, to.valueEnd)};tag=${toTag ?? statelessToTag(ctx)}\r\n`;
-  else out += slice(b, to.lineStart, to.lineEnd);
-  out += slice(b, cid.lineStart, cid.lineEnd) + slice(b, cseq.lineStart, cseq.lineEnd);
-  for (const h of ctx.replyHeaders) out += bytesOf(h);
-  out += `${ctx.core.serverHeader}Content-Length: 0\r\n\r\n`;
-  return Buffer.from(out, 'latin1');
+  o += copyBytes(src, out, o, from.lineStart, from.lineEnd);
+  if (tagged) {
+    o += copyBytes(src, out, o, to.lineStart, to.valueEnd);
+    o += writeLatin1(out, tag, o);
+  } else {
+    o += copyBytes(src, out, o, to.lineStart, to.lineEnd);
+  }
+  o += copyBytes(src, out, o, cid.lineStart, cid.lineEnd);
+  o += copyBytes(src, out, o, cseq.lineStart, cseq.lineEnd);
+  for (let i = 0; i < extra.length; i++) o += writeLatin1(out, extra[i]!, o);
+  writeLatin1(out, tail, o);
+  return out;
 }
 
+const CONTENT_LENGTH_0 = 'Content-Length: 0\r\n\r\n';
+
+// The status line of the last reply built: a proxy sends the same few (100 Trying) over and over.
+let lastCode = 0;
+let lastReason = '';
+let lastStatus = '';
+
+/** "SIP/2.0 code reason\r\n" as latin1 bytes, CR and LF in the reason made spaces. */
+function statusLine(code: number, reason: string): string {
+  if (code !== lastCode || reason !== lastReason) {
+    lastStatus = `SIP/2.0 ${code} ${bytesOf(reason.replace(/[\r\n]/g, ' '))}\r\n`;
+    lastCode = code;
+    lastReason = reason;
+  }
+  return lastStatus;
+}

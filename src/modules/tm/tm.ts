@@ -120,18 +120,31 @@ const INVITE_KEY = 'INVITE';
 
 /** RFC 3261 17.2.3 (and the RFC 2543 fallback): the server transaction a request belongs to. */
 export function txKey(msg: SipMessage, method: string): string {
+  if (msg === keyMsg && method === keyMethodOf) return lastKey;
   const v = msg.topVia();
   const b = v.branch;
-  if (b !== undefined && b.startsWith('z9hG4bK')) return `${b}\n${v.host}:${v.port || 5060}\n${method}`;
-  return `2543\n${msg.callId()}\n${msg.from().tag ?? ''}\n${msg.cseq().num}\n${v.host}:${v.port || 5060}\n${b ?? ''}\n${method}`;
+  const key = b !== undefined && b.startsWith('z9hG4bK') ? `${b}\n${v.host}:${v.port || 5060}\n${method}`
+    : `2543\n${msg.callId()}\n${msg.from().tag ?? ''}\n${msg.cseq().num}\n${v.host}:${v.port || 5060}\n${b ?? ''}\n${method}`;
+  keyMsg = msg;
+  keyMethodOf = method;
+  lastKey = key;
+  return key;
 }
+
+// requestHook, txOf and newTransaction ask for the same message's key: made once, and the Maps
+// find it hashed already. A message that requestHook looked up in vain (a new request) is not
+// looked up again by txOf until a transaction is added (lookups in a large Map miss the cache).
+let keyMsg: SipMessage | null = null;
+let keyMethodOf = '';
+let lastKey = '';
+let missMsg: SipMessage | null = null;
 
 const keyMethod = (msg: SipMessage): string => (msg.methodId === METHOD_ACK ? INVITE_KEY : msg.method);
 
 /** The transaction of the current message, if t_newtran/t_relay made one or a route runs for it. */
 export function txOf(ctx: MsgContext): Tx | null {
   if (curMsg === ctx.msg) return curTx;
-  if (!ctx.msg.isRequest || byKey.size === 0) return null;
+  if (!ctx.msg.isRequest || byKey.size === 0 || ctx.msg === missMsg) return null;
   const tx = byKey.get(txKey(ctx.msg, keyMethod(ctx.msg))) ?? null;
   if (tx) setCurrent(ctx.msg, tx);
   return tx;
@@ -165,7 +178,10 @@ export function requestHook(ctx: MsgContext): boolean {
   if (byKey.size === 0) return false;
   const msg = ctx.msg;
   const tx = byKey.get(txKey(msg, keyMethod(msg)));
-  if (tx === undefined) return false;
+  if (tx === undefined) {
+    missMsg = msg;
+    return false;
+  }
   if (msg.methodId === METHOD_ACK) {
     if (tx.rec.uasCode < 300) return false; // the ACK of a 2xx has a branch of its own: not seen here
     if (tx.rec.uasRetrEndAt !== 0) endTimerG(tx); // the ACK ends timer G
@@ -252,6 +268,7 @@ export function newTransaction(ctx: MsgContext): Tx | null {
   };
   const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: false };
   byKey.set(key, tx);
+  missMsg = null;
   setCurrent(msg, tx);
   core.counters.inc(K.created);
   return tx;
@@ -454,7 +471,7 @@ export function relay(ctx: MsgContext, uri: string | undefined, flags: number): 
   const msg = ctx.msg;
   if (!msg.isRequest) return -1;
   // the ACK of a 2xx is a transaction of its own, forwarded statelessly (Kamailio does the same)
-  if (msg.methodId === METHOD_ACK) return core.withContext(ctx, () => core.forwardRequest(uri));
+  if (msg.methodId === METHOD_ACK) return core.forwardRequestIn(ctx, uri);
   // a branch-failure route may add branches too (Kamailio's t_next_contact_flow + t_relay)
   const inFailure = (core.routeKind & (ROUTE.FAILURE | ROUTE.BRANCH_FAILURE)) !== 0;
   if (msg.methodId === METHOD_CANCEL && !inFailure && byKey.size > 0) {
@@ -552,11 +569,15 @@ function sendBranch(ctx: MsgContext, tx: Tx, uri: string | undefined, fn: (() =>
   }
 }
 
+const BRANCH_MARKS = Array.from({ length: 16 }, (_, i) => `t${i}`);
+/** What buildForward puts in a branch's Via branch: "t" and its index (made once for the first 16). */
+const branchMark = (idx: number): string => BRANCH_MARKS[idx] ?? `t${idx}`;
+
 /** Sends the current request as a new branch of tx; 1 or -1. */
 function addBranch(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
   const r = tx.rec;
   const idx = tx.branches.length;
-  const out = core.withContext(ctx, () => core.buildForward(uri, `t${idx}`));
+  const out = core.buildForwardIn(ctx, uri, branchMark(idx));
   if (out === null) return -1;
   const now = performance.now();
   const invite = r.methodId === METHOD_INVITE;
@@ -682,7 +703,7 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
   ctx.flags = r.flags;
   const top = msg.topVia();
   ctx.lumps.remove(top.removeStart, top.removeEnd);
-  const prev = { ...current };
+  const prevCode = current.code, prevReason = current.reason, prevBranch = current.branch; // no object per reply
   const prevMsg = curMsg, prevTx = curTx;
   setCurrent(msg, tx);
   current.code = code;
@@ -693,7 +714,9 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
     const fn = r.onReply ? core.routes.named(r.onReply) : undefined;
     if (fn && !ctx.dropped) core.runRoute(fn, ROUTE.TM_ONREPLY);
   } finally {
-    Object.assign(current, prev);
+    current.code = prevCode;
+    current.reason = prevReason;
+    current.branch = prevBranch;
     curMsg = prevMsg;
     curTx = prevTx;
   }
@@ -1214,6 +1237,7 @@ export function adoptTransactions(records: TxRecord[]): void {
     if (rec.state === TX_TERMINATED || byKey.has(rec.key)) continue;
     const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: true };
     byKey.set(rec.key, tx);
+    missMsg = null;
     for (let idx = 0; idx < rec.branches.length; idx++) {
       const br = rec.branches[idx]!;
       const b: Branch = { tx, idx, rec: br, retr: 0, fr: 0, cancelRetr: 0 };

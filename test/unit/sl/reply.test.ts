@@ -44,4 +44,31 @@ describe('sl reply builder', () => {
     expect(text).toMatch(/^SIP\/2.0 480 Indisponible ☎\r\n/);
     expect(text).toContain('\r\nX-Note: café\r\n');
   });
+
+  it('builds the exact reply, the same bytes each time for one request, a reason with CR LF flattened', () => {
+    const h = setup();
+    const bytes: Buffer[] = [];
+    h.core.transport.send = (_s, d) => { bytes.push(Buffer.from(d)); };
+    h.core.routes = {
+      request: () => {
+        h.KSR.hdr.append_to_reply('X-Note: café');
+        h.KSR.sl.sl_send_reply(486, 'Busy\r\nHere');
+        h.KSR.sl.sl_send_reply(486, 'Busy\r\nHere'); // the queued header is not encoded twice
+        h.KSR.sl.sl_send_reply(100, 'Trying');
+      },
+      named: () => undefined,
+    };
+    h.core.receive(request(Buffer.from('Alice')), '192.0.2.10', 5061, 0);
+    expect(bytes.length).toBe(3);
+    const text = bytes[0]!.toString('utf8');
+    expect(text).toMatch(new RegExp('^SIP/2.0 486 Busy  Here\r\n' +
+      'Via: SIP/2.0/UDP 192.0.2.10:5061;branch=z9hG4bKsl1;rport=5061;received=192.0.2.10\r\n' +
+      'Via: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKsl0\r\n' +
+      'From: "Alice" <sip:alice@example.com>;tag=f1\r\n' +
+      'To: <sip:bob@example.com>;tag=vdtest-[0-9a-f]{8}\r\n' +
+      'Call-ID: sl-bytes-1\r\nCSeq: 1 OPTIONS\r\nX-Note: café\r\n(Server: [^\r]*\r\n)?Content-Length: 0\r\n\r\n$'));
+    expect(bytes[1]!.equals(bytes[0]!)).toBe(true);
+    // a 100 gets no To-tag
+    expect(bytes[2]!.toString('utf8')).toContain('\r\nTo: <sip:bob@example.com>\r\nCall-ID: sl-bytes-1\r\n');
+  });
 });
