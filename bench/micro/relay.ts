@@ -8,6 +8,7 @@
 //   node dist/bench/micro/relay.js --against DIR 5000 10   (A/B against another build's dist/)
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { repoPath } from '../paths.js';
 import { coreOf } from './build.js';
 import { SDP } from './sipp-call.js';
 
@@ -40,31 +41,10 @@ async function setUp(name: string, srcUrl: URL): Promise<Build> {
       sentTo.set(callId + (s.startsWith('BYE') ? ' BYE' : ''), `${via}\r\n${rr ? `${rr}\r\n` : ''}`);
     },
   });
-  // bench/scripts/relay.js, as the server runs it (same calls, same order)
-  core.routes = {
-    request: () => {
-      if (KSR.siputils.has_totag() > 0) {
-        if (KSR.rr.loose_route() > 0) {
-          KSR.tm.t_relay();
-          return;
-        }
-        if (KSR.is_method('ACK')) {
-          if (KSR.tm.t_check_trans() > 0) KSR.tm.t_relay();
-          return;
-        }
-        KSR.sl.sl_send_reply(404, 'Not here');
-        return;
-      }
-      if (KSR.is_method('CANCEL')) {
-        if (KSR.tm.t_check_trans() > 0) KSR.tm.t_relay();
-        return;
-      }
-      KSR.rr.record_route();
-      KSR.pv.sets('$du', `sip:${UAS}`);
-      KSR.tm.t_relay();
-    },
-    named: () => undefined,
-  };
+  // bench/scripts/relay.js itself, loaded as the server loads it (the build's own loader)
+  const { loadScript } = await import(new URL('core/script.js', srcUrl).href) as typeof import('../../src/core/script.js');
+  const script = loadScript(repoPath('bench/scripts/relay.js'), KSR);
+  core.routes = { request: script.fn('ksr_request_route')!, named: (n: string) => script.fn(n) };
   return { name, receive: core.receive.bind(core), sentTo, sent: () => sent };
 }
 
