@@ -2,27 +2,13 @@
 // and /metrics show exact counts; a silent callee shows retransmissions on both sides and a
 // branch timeout, counted exactly as the UAs saw them.
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Ua, request } from './tm-uas.js';
-import { describeSippRun, freePorts, parseMetrics, runSipp, startSipp, startViaduct, stopAll, type SippProcess, type SippResult, type ViaductProcess } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { request, tmRig } from './tm-uas.js';
+import { describeSippRun, parseMetrics, runSipp, startSipp, type SippResult, type ViaductProcess } from './harness.js';
 
 const LOOPBACK = '127.0.0.1';
 const UAC = fileURLToPath(new URL('./scenarios/tm-uac.xml', import.meta.url));
 const UAS = fileURLToPath(new URL('./scenarios/tm-uas.xml', import.meta.url));
-
-let ports: number[] = [];
-let uas: SippProcess | undefined;
-let uas2: Ua[] = [];
-let viaduct: ViaductProcess | undefined;
-
-afterEach(async () => {
-  for (const u of uas2) u.close();
-  await stopAll([uas], viaduct, ports);
-  uas2 = [];
-  uas = undefined;
-  viaduct = undefined;
-  ports = [];
-});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const retransmissions = (r: SippResult) => r.messages.reduce((n, m) => n + (m.retrans ?? 0), 0);
@@ -35,20 +21,20 @@ async function tmMetrics(v: ViaductProcess): Promise<Record<string, number>> {
 }
 
 describe('tm statistics and metrics', () => {
+  const rig = tmRig();
+
   it('10 calls through t_relay on 2 workers: tm.stats and /metrics count INVITE and BYE transactions, 2xx, 100 Trying, relayed replies', async () => {
-    ports = await freePorts(3);
-    const [proxyPort, uasPort, uacPort] = ports as [number, number, number];
+    const [proxyPort, uasPort, uacPort] = await rig.freePorts(3) as [number, number, number];
     const script = `function ksr_request_route() {
   if (KSR.siputils.has_totag() > 0) KSR.rr.loose_route(); else KSR.rr.record_route();
   KSR.tm.t_relay_to_proto_addr("udp", "127.0.0.1", ${uasPort});
 }`;
-    viaduct = await startViaduct({ script, listen: [`udp:${LOOPBACK}:${proxyPort}`], workers: 2, modparams: ['tm:wt_timer=300'] });
-    uas = startSipp({ scenario: UAS, localIp: LOOPBACK, localPort: uasPort });
+    const viaduct = await rig.start({ script, listen: [`udp:${LOOPBACK}:${proxyPort}`], workers: 2, modparams: ['tm:wt_timer=300'] });
+    const uas = rig.sipp(startSipp({ scenario: UAS, localIp: LOOPBACK, localPort: uasPort }));
     await uas.ready;
     const calls = 10;
     const uac = await runSipp({ scenario: UAC, remote: `${LOOPBACK}:${proxyPort}`, localIp: LOOPBACK, localPort: uacPort, rate: 10, calls, timeoutMs: 30_000 });
     const server = await uas.stop({ graceful: true, graceMs: 3000 });
-    uas = undefined;
     await sleep(800); // every transaction past wt_timer
     const report = `${describeSippRun('uac', uac)}\n${describeSippRun('uas', server)}\nviaduct stderr:\n${viaduct.stderr().slice(-2000)}`;
     expect(uac, report).toMatchObject({ successful: calls, failed: 0 });
@@ -94,12 +80,10 @@ describe('tm statistics and metrics', () => {
   }, 60_000);
 
   it('a silent callee: timer A retransmissions, absorbed retransmissions of the caller, one timeout (408), counted as the UAs saw them', async () => {
-    ports = await freePorts(3);
-    const [proxy, silent, caller] = ports as [number, number, number];
+    const [proxy, silent, caller] = await rig.freePorts(3) as [number, number, number];
     const script = `function ksr_request_route() { KSR.tm.t_relay_to_proxy("udp:127.0.0.1:${silent}"); }\n`;
-    viaduct = await startViaduct({ script, listen: [`udp:${LOOPBACK}:${proxy}`], workers: 1, modparams: ['tm:fr_timer=1300', 'tm:wt_timer=300'] }); // no 1xx from the callee: fr_timer
-    const [s, c] = await Promise.all([Ua.open(silent, 'silent'), Ua.open(caller, null)]);
-    uas2 = [s, c];
+    const viaduct = await rig.start({ script, listen: [`udp:${LOOPBACK}:${proxy}`], workers: 1, modparams: ['tm:fr_timer=1300', 'tm:wt_timer=300'] }); // no 1xx from the callee: fr_timer
+    const [s, c] = await rig.open([silent, 'silent'], [caller, null]);
     const before = await tmMetrics(viaduct); // all there at zero before the first transaction
     expect(before['viaduct_tm_retransmissions_total{direction="sent"}']).toBe(0);
     expect(before['viaduct_tm_transactions_current{state="active"}']).toBe(0);

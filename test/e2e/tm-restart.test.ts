@@ -4,9 +4,9 @@
 // 200s are relayed statefully, a retransmitted INVITE gets the kept reply (the callee sees it
 // once), a branch that times out after the restart runs its failure route with the AVPs the
 // request route set. And a full store answers 500 without a transaction.
-import { afterEach, describe, expect, it } from 'vitest';
-import { callIdOwner, freePorts, startViaduct, stopAll, type ViaductProcess } from './harness.js';
-import { request, Ua, type Behaviour } from './tm-uas.js';
+import { describe, expect, it } from 'vitest';
+import { callIdOwner } from './harness.js';
+import { request, tmRig, type Behaviour, type Ua } from './tm-uas.js';
 
 const LOOPBACK = '127.0.0.1';
 
@@ -28,29 +28,16 @@ function NEXT() {
 interface TmEntry { method: string; callid: string; state: string; reply_code: number; owner: number }
 
 describe('tm: a worker restarted mid-transaction', () => {
-  let ports: number[] = [];
-  let viaduct: ViaductProcess | undefined;
-  let uas: Ua[] = [];
-
-  afterEach(async () => {
-    for (const u of uas) u.close();
-    uas = [];
-    await stopAll([], viaduct, ports);
-    viaduct = undefined;
-    ports = [];
-  });
+  const rig = tmRig();
 
   async function setup(behaviours: Behaviour[], workers: number, modparams: string[] = []) {
-    ports = await freePorts(behaviours.length + 2);
-    const [proxy, callerPort, ...calleePorts] = ports as [number, number, ...number[]];
-    viaduct = await startViaduct({
+    const [proxy, callerPort, ...calleePorts] = await rig.freePorts(behaviours.length + 2) as [number, number, ...number[]];
+    const v = await rig.start({
       script, listen: [`udp:${LOOPBACK}:${proxy}`], workers, extraArgs: ['--watchdog-ms', '300'],
       modparams: ['tm:wt_timer=8000', ...modparams],
     });
-    const callees = await Promise.all(behaviours.map((b, i) => Ua.open(calleePorts[i]!, b)));
-    const caller = await Ua.open(callerPort, null);
-    uas = [...callees, caller];
-    const v = viaduct;
+    const callees: Ua[] = await rig.open(...behaviours.map((b, i): [number, Behaviour] => [calleePorts[i]!, b]));
+    const [caller] = await rig.open([callerPort, null]);
     /** Call-IDs that land on the worker the hang request lands on. */
     const ids = (prefix: string, n: number) => {
       const w = callIdOwner('hang-1', workers);
