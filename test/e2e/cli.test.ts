@@ -22,7 +22,8 @@ interface Run {
 const running = new Set<Run>();
 
 function viaduct(args: string[]): Run {
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // no JIT warm-up (~0.6 s per start): these servers see a few messages at most
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VIADUCT_WARM_UP_CALLS: '0' } });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -67,6 +67,7 @@ describe('dispatcher: uac -> viaduct -> three uas', () => {
       script: opts.script,
       listen: [`udp:${LOOPBACK}:${proxyPort}`],
       workers: opts.workers,
+      warmUp: true, // SIPp starts at full rate
       modparams: [`dispatcher:list_file=${listFile}`, ...(opts.modparams ?? [])],
     });
     const startUas = (port: number) => startSipp({ scenario: opts.uasScenario, localIp: LOOPBACK, localPort: port, autoAnswer: true });

@@ -95,7 +95,7 @@ describe('uac -> viaduct -> uas (stateless forward)', () => {
     ports = await freePorts(3);
     const [proxyPort, uasPort, uacPort] = ports as [number, number, number];
     const env = udp === 'dgram' ? { ...process.env, VIADUCT_UDP: 'dgram' } : undefined;
-    viaduct = await startViaduct({ script: variant.script(uasPort), listen: [`udp:${LOOPBACK}:${proxyPort}`], workers, env });
+    viaduct = await startViaduct({ script: variant.script(uasPort), listen: [`udp:${LOOPBACK}:${proxyPort}`], workers, env, warmUp: true });
     expect(viaduct.ready.workers).toBe(workers);
     expect(viaduct.ready.udp).toBe(udp);
     expect(viaduct.ready.mode).toBe(['inline', 'single'][workers] ?? 'sharded');

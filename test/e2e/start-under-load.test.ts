@@ -96,6 +96,7 @@ describe('started under a running 2000 calls/s SIPp load', () => {
         listen: [`udp:${LOOPBACK}:${proxyPort}`],
         workers,
         readyTimeoutMs: 30_000,
+        warmUp: true, // what this test is about
       });
       const v = viaduct;
       return async () => {

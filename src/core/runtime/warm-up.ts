@@ -13,8 +13,17 @@ import maxfwd from '../../modules/maxfwd/index.js';
 import rr from '../../modules/rr/index.js';
 import { createStatsBuffer, ThreadCounters } from '../stats/counters.js';
 
-/** Synthetic calls each SIP thread processes before it reads (~6 messages each). */
-export const WARM_UP_CALLS = 2000;
+/**
+ * Synthetic calls each SIP thread processes before it reads (~6 messages each; ~0.6 s of a
+ * start). VIADUCT_WARM_UP_CALLS=N changes it (0: none), for a server that starts idle (the
+ * functional tests start ~100 servers, each at a few calls/s).
+ */
+export const WARM_UP_CALLS = warmUpCalls(process.env.VIADUCT_WARM_UP_CALLS);
+
+function warmUpCalls(env: string | undefined): number {
+  const n = Number(env);
+  return env !== undefined && env !== '' && Number.isInteger(n) && n >= 0 ? n : 2000;
+}
 
 /** Returns how many messages the warm-up core forwarded (6 per call when all went through). */
 export function warmUp(settings: Settings, sockets: SocketInfo[], instanceTag: string, calls = WARM_UP_CALLS): number {
