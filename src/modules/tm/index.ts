@@ -93,7 +93,7 @@ export default defineModule({
       threadData: shm,
       state: { totals: () => env.stats(), store, toThreads: env.toThreads },
       shm: () => store.regions(),
-      metrics: (registry) => tmMetrics(registry, () => tmStats(env.stats(), store.counts())),
+      metrics: (registry) => tmMetrics(registry, () => tmStats(env.stats())),
     };
   },
   threadInit: (env) => {
@@ -134,10 +134,10 @@ export default defineModule({
   rpc: {
     'tm.stats': {
       doc: 'Print transaction statistics.',
-      handler: ({ totals, store }: TmState) => tmStats(totals(), store.counts()),
+      handler: ({ totals }: TmState) => tmStats(totals()),
     },
     'tm.list': {
-      doc: 'List the transactions (from the shared-memory store: every thread\'s).',
+      doc: 'List the transactions in the shared-memory store: every thread\'s INVITEs, and other requests unanswered after T1.',
       handler: ({ store }: TmState) => store.listForRpc(),
     },
     'tm.cancel': {

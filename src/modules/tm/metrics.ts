@@ -6,16 +6,16 @@ import { Gauge, type Registry } from 'prom-client';
 
 /** tm.stats: Kamailio 5.6's fields in its order, then viaduct's own (retransmissions, timeouts,
  *  local replies by class). */
-export function tmStats(t: Map<string, number>, inStore?: { current: number; waiting: number }): Record<string, number> {
+export function tmStats(t: Map<string, number>): Record<string, number> {
   const g = (n: string) => t.get(`tm:${n}`) ?? 0;
-  // From the shared-memory store when there is one: exact across thread restarts (a dead thread's
-  // counters no longer match its Maps). Else from the counters: waiting counts entries into the
-  // wait state (t_release'd ones too); freed ends every transaction. Rows are summed without
+  // From the counters, not the shared-memory store (which holds a non-INVITE only after T1):
+  // waiting counts entries into the wait state (t_release'd ones too); freed ends every
+  // transaction; a restarted thread counts on in its predecessor's row. Rows are summed without
   // locks: a difference read mid-update may dip below 0.
-  const current = inStore?.current ?? Math.max(0, g('created') - g('freed'));
+  const current = Math.max(0, g('created') - g('freed'));
   return {
     current,
-    waiting: inStore?.waiting ?? Math.min(current, Math.max(0, g('waiting') - g('freed'))),
+    waiting: Math.min(current, Math.max(0, g('waiting') - g('freed'))),
     total: g('created'),
     // Kamailio: transactions tm originated itself (t_uac: dispatcher's pings there); viaduct's
     // own requests do not go through tm

@@ -339,11 +339,12 @@ function uasSent(tx: Tx, code: number, out: Buffer): void {
   }
   countFinal(code);
   completeTx(tx);
-  // A negative or non-INVITE final is kept for retransmitted requests (re-encoded). A 2xx to an
-  // INVITE is the UAS's to retransmit (RFC 3261 17.2.1), so only the numbers change: one full
-  // encode less per call (bench/micro/tm-call.ts).
-  if (code < 300 && r.methodId === METHOD_INVITE) syncTx(tx);
-  else saveTx(tx);
+  // A negative or non-INVITE final is kept for retransmitted requests (re-encoded). After a 2xx
+  // an INVITE server transaction is over (RFC 3261 17.2.1: the UAS retransmits its 2xx, end to
+  // end): its record leaves the store now rather than after wt_timer, so the store holds the calls
+  // in progress only and its blocks stay warm in the cache (relay bench: ~40 µs per call less).
+  if (code < 300 && r.methodId === METHOD_INVITE) dropTx(tx);
+  else keepTx(tx);
 }
 
 /**
@@ -498,7 +499,7 @@ export function relay(ctx: MsgContext, uri: string | undefined, flags: number): 
   }
   const sent = forkBranches(ctx, tx, uri);
   if (sent > 0) {
-    saveTx(tx); // the durable copy, once it has its branches
+    keepTx(tx); // the durable copy, once it has its branches
     return 1;
   }
   if (inFailure) return sent;
@@ -629,7 +630,21 @@ function onRetrTimer(b: Branch): void {
   rec.retrInterval = next;
   rec.retrAt = performance.now() + next;
   b.retr = wheel.schedule(onRetrTimer, b, next);
-  syncTx(b.tx);
+  if (b.tx.saved) syncTx(b.tx);
+  else saveTx(b.tx); // a non-INVITE unanswered after T1 is kept from now on
+}
+
+/**
+ * Writes the transaction to the shared-memory store (shm.ts), or leaves it in this thread only.
+ * INVITEs are written once relayed: after our 100 Trying the caller stops retransmitting, so a
+ * worker that dies would otherwise lose the call's failure routes and timers. A non-INVITE is
+ * written only once it has gone T1 without a final (its first timer E): the caller retransmits
+ * it until a final (RFC 3261 17.1.2.2), so one answered sooner (a BYE, nearly always) is started
+ * again by that retransmission on the replacement thread and need not be stored. Measured: the
+ * writes of the BYE's transaction were about half of the store's cost per call.
+ */
+function keepTx(tx: Tx): void {
+  if (tx.saved || tx.rec.methodId === METHOD_INVITE) saveTx(tx);
 }
 
 /** fr_timer / fr_inv_timer: the branch ends with a local 408 (a ringing INVITE branch is cancelled). */
@@ -736,7 +751,7 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
   if (code >= 600) for (const o of tx.branches) if (o !== b && o.rec.state !== BR_COMPLETED) cancelBranch(o);
   branchFailed(b);
   branchCompleted(tx);
-  if (r.state < TX_COMPLETED) saveTx(tx); // the branch's final is kept (the best reply may be it)
+  if (r.state < TX_COMPLETED) keepTx(tx); // the branch's final is kept (the best reply may be it)
 }
 
 function replyBytes(ctx: MsgContext): Buffer {
