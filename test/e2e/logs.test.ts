@@ -67,7 +67,8 @@ describe('logs under bad input', () => {
     const [quiet, debug] = ports as [number, number];
     const script = 'function ksr_request_route() { KSR.sl.sl_send_reply(404, "Not here"); }\n';
     // default level (info): nothing about bad input at all
-    viaduct = await startViaduct({ script, listen: [`udp:${IP}:${quiet}`], workers: 0 });
+    // warmUp: the floods below arrive at full speed the moment the server is ready
+    viaduct = await startViaduct({ script, listen: [`udp:${IP}:${quiet}`], workers: 0, warmUp: true });
     const startup = viaduct.stderr();
     await flood(quiet, 4000, (i) => malformed(quiet, i));
     await expect.poll(async () => parseMetrics(await viaduct!.metrics()).get('viaduct_core_bad_msg_hdr_total') ?? 0).toBeGreaterThan(500);
@@ -75,7 +76,7 @@ describe('logs under bad input', () => {
     await viaduct.stop();
     viaduct = undefined;
 
-    viaduct = await startViaduct({ script, listen: [`udp:${IP}:${debug}`], workers: 2, extraArgs: ['--log-level', 'dbg'] });
+    viaduct = await startViaduct({ script, listen: [`udp:${IP}:${debug}`], workers: 2, extraArgs: ['--log-level', 'dbg'], warmUp: true });
     const v = viaduct;
     const t0 = Date.now();
     await flood(debug, 20_000, (i) => malformed(debug, i));
@@ -111,6 +112,7 @@ describe('logs under bad input', () => {
       listen: [`udp:${IP}:${port}`],
       workers: 1,
       expectScriptErrors: true,
+      warmUp: true,
     });
     const v = viaduct;
     await flood(port, 3000, (i) => request(port, i, `<sip:${IP}>`));
