@@ -8,6 +8,20 @@ import { createLogger } from '../../../src/core/log.js';
 import { socketInfos } from '../../../src/core/runtime/thread.js';
 import { createStatsBuffer, sumStats, ThreadCounters } from '../../../src/core/stats/counters.js';
 
+/** A bare INVITE from alice to bob (LF line ends, as setup()'s run/deliver take them). */
+export function minimalInvite(callId: string, branch: string, cseq = 1): string {
+  return `INVITE sip:bob@example.com SIP/2.0
+Via: SIP/2.0/UDP 192.0.2.10:5061;branch=${branch}
+From: <sip:alice@example.com>;tag=f1
+To: <sip:bob@example.com>
+Call-ID: ${callId}
+CSeq: ${cseq} INVITE
+Max-Forwards: 70
+Content-Length: 0
+
+`;
+}
+
 export interface Sent { sock: number; text: string; port: number; host: string }
 
 /** A core on two sockets (v4 and v6) whose sends are captured, with the script given as routes. */

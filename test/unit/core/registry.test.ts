@@ -10,18 +10,9 @@ import { parseMessage } from '../../../src/core/sip/parser.js';
 import { pvSpec, registerModulePv } from '../../../src/core/pv.js';
 import { loadScript, ScriptError } from '../../../src/core/script.js';
 import { COUNTERS, counterId, registerModuleCounters } from '../../../src/core/stats/counters.js';
-import { setup } from './ksr-harness.js';
+import { minimalInvite, setup } from './ksr-harness.js';
 
-const INVITE = `INVITE sip:bob@example.com SIP/2.0
-Via: SIP/2.0/UDP 192.0.2.10:5061;branch=z9hG4bKreg1
-From: <sip:alice@example.com>;tag=f1
-To: <sip:bob@example.com>
-Call-ID: registry-1
-CSeq: 1 INVITE
-Max-Forwards: 70
-Content-Length: 0
-
-`;
+const INVITE = minimalInvite('registry-1', 'z9hG4bKreg1');
 
 describe('module registry', () => {
   it('KSR has exactly the functions the registry declares, under their module', () => {

@@ -2,18 +2,9 @@
 // tmx's route checks outside tm's routes.
 import { describe, expect, it } from 'vitest';
 import { parseQ } from '../../../src/modules/corex/index.js';
-import { setup } from '../core/ksr-harness.js';
+import { minimalInvite, setup } from '../core/ksr-harness.js';
 
-const INVITE = `INVITE sip:bob@example.com SIP/2.0
-Via: SIP/2.0/UDP 192.0.2.10:5061;branch=z9hG4bKcx1
-From: <sip:alice@example.com>;tag=f1
-To: <sip:bob@example.com>
-Call-ID: corex-1
-CSeq: 1 INVITE
-Max-Forwards: 70
-Content-Length: 0
-
-`;
+const INVITE = minimalInvite('corex-1', 'z9hG4bKcx1');
 
 describe('corex append_branch', () => {
   it('append_branch() takes the R-URI and $du and resets $du; append_branch_uri keeps $du and copies it', () => {

@@ -6,18 +6,9 @@ import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { formatWithPvs, pvSpec } from '../../../src/core/pv.js';
 import { txOf } from '../../../src/modules/tm/tm.js';
-import { setup } from '../core/ksr-harness.js';
+import { minimalInvite, setup } from '../core/ksr-harness.js';
 
-const INVITE = `INVITE sip:bob@example.com SIP/2.0
-Via: SIP/2.0/UDP 192.0.2.10:5061;branch=z9hG4bKapi1
-From: <sip:alice@example.com>;tag=f1
-To: <sip:bob@example.com>
-Call-ID: api-1
-CSeq: 5 INVITE
-Max-Forwards: 70
-Content-Length: 0
-
-`;
+const INVITE = minimalInvite('api-1', 'z9hG4bKapi1', 5);
 
 const OPTIONS = INVITE.replace(/INVITE/g, 'OPTIONS').replace('z9hG4bKapi1', 'z9hG4bKapi2').replace('api-1', 'api-2');
 
