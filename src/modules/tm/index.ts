@@ -137,7 +137,7 @@ export default defineModule({
       handler: ({ totals }: TmState) => tmStats(totals()),
     },
     'tm.list': {
-      doc: 'List the transactions in the shared-memory store: every thread\'s INVITEs, and other requests unanswered after T1.',
+      doc: 'List the transactions in the shared-memory store: every thread\'s INVITEs until their 2xx, and other requests unanswered after T1.',
       handler: ({ store }: TmState) => store.listForRpc(),
     },
     'tm.cancel': {

@@ -1,9 +1,8 @@
-// The transaction record: everything tm knows about one transaction, in one plain shape that
-// can be serialised (structured clone: Buffers, Maps and numbers; no functions, no timer
-// handles, no parsed messages). The shared-memory store (DESIGN.md "Shared memory") writes
-// exactly this record; the SIP thread that owns the Call-ID keeps it in a plain Map today
-// (table.ts), and the timer handles and parsed copies it needs live beside it, rebuilt from
-// the deadlines here by whoever adopts the record.
+// The transaction record: everything tm knows about one transaction, in one plain shape (Buffers,
+// Maps, strings and numbers; no functions, no timer handles, no parsed messages). The SIP thread
+// that owns the Call-ID keeps it in its Maps (tm.ts, beside the timer handles and parsed copies it
+// needs); the shared-memory store writes exactly this record (store/codec.ts), and a thread that
+// adopts it rebuilds the rest from the deadlines here.
 import type { Lump } from '../../core/lumps.js';
 
 /** Server transaction states (RFC 3261 17.2.1, 17.2.2). */
@@ -26,7 +25,6 @@ export const CANCEL_SENT = 2;
 export const T_NO_AUTO_100 = 1;          // t_set_auto_inv_100(0)
 export const T_AUTO_100 = 2;             // t_set_auto_inv_100(1) (overrides the module parameter)
 export const T_DISABLE_INTERNAL_REPLY = 4;
-export const T_DROP_REPLIES = 8;         // t_drop_replies(): the failure route's earlier replies do not compete
 
 export interface BranchRecord {
   /** Our Via's branch on the request sent (replies, CANCEL and ACK are matched by it). */

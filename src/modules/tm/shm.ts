@@ -1,7 +1,9 @@
 // The durable copy of this thread's transactions (DESIGN.md "Shared memory"): tm.ts keeps the
 // live Tx objects in its Maps (the fast lookup) and tells this file at its milestones; the
 // shared-memory store (store/store.ts) keeps the record, so that a replacement thread adopts
-// them (tm.ts adoptTransactions) and the main thread lists them (tm.list, tm.stats).
+// them (tm.ts adoptTransactions) and the main thread lists them (tm.list; tm.stats counts from
+// the counters). An INVITE is written once relayed and leaves at its 2xx; a non-INVITE is written
+// only once unanswered after T1 (tm.ts keepTx).
 //
 // Writes, cheapest first: sync (the numbers in place: a provisional relayed, a retransmission, a
 // timeout), save (encoded again: the branches sent, a final kept for retransmission), drop (the
@@ -21,10 +23,6 @@ export function attachStore(s: TmStore | null, c: SipCore, shmFullCounter: numbe
   store = s;
   core = c;
   fullId = shmFullCounter;
-}
-
-export function threadStore(): TmStore | null {
-  return store;
 }
 
 /** Bytes a new transaction of this request is expected to take (the request twice: received and sent). */

@@ -219,8 +219,9 @@ export function newTransaction(ctx: MsgContext): Tx | null {
   const have = txOf(ctx);
   if (have) return have;
   const key = txKey(msg, msg.method);
-  if (!roomForTx(msg.bodyStart + msg.bodyLength)) {
-    // the store is full: no transaction, an error reply without one (counted in tm:shm_full)
+  if (msg.methodId === METHOD_INVITE && !roomForTx(msg.bodyStart + msg.bodyLength)) {
+    // the store is full: no transaction, an error reply without one (counted in tm:shm_full);
+    // a non-INVITE is written only after T1 (keepTx), when saveTx counts a full store itself
     sendStatelessReply(ctx, 500, 'Server Internal Error');
     return null;
   }
@@ -290,15 +291,27 @@ function saveRequestEdits(r: TxRecord, ctx: MsgContext): void {
 function storedCtx(tx: Tx): MsgContext {
   if (tx.stored) return tx.stored;
   const r = tx.rec;
-  const ctx = new MsgContext(core);
-  ctx.reset(parseMessage(r.request), r.srcIp, r.srcPort, core.sockets[r.sock]!);
-  ctx.ruri = r.ruri;
+  const ctx = withRecord(requestCtx(r), r);
   ctx.rr = r.rr;
   ctx.rrParams = r.rrParams;
+  tx.stored = ctx;
+  return ctx;
+}
+
+/** The transaction's request as received, parsed into a context of its own. */
+function requestCtx(r: TxRecord): MsgContext {
+  const ctx = new MsgContext(core);
+  ctx.reset(parseMessage(r.request), r.srcIp, r.srcPort, core.sockets[r.sock]!);
+  return ctx;
+}
+
+/** What the request route recorded in the transaction: R-URI, flags, AVPs, XAVPs. */
+function withRecord(ctx: MsgContext, r: TxRecord): MsgContext {
+  ctx.ruri = r.ruri;
+  ctx.ruriParsed = null;
+  ctx.flags = r.flags;
   ctx.avps = r.avps;
   ctx.xavps = r.xavps;
-  ctx.flags = r.flags;
-  tx.stored = ctx;
   return ctx;
 }
 
@@ -422,6 +435,7 @@ function onTimerG(tx: Tx): void {
 function endTimerG(tx: Tx): void {
   stopTimerG(tx);
   putOnWait(tx);
+  syncTx(tx); // a thread adopting it must not start timer G again
 }
 
 function stopTimerG(tx: Tx): void {
@@ -631,7 +645,8 @@ function onRetrTimer(b: Branch): void {
   rec.retrAt = performance.now() + next;
   b.retr = wheel.schedule(onRetrTimer, b, next);
   if (b.tx.saved) syncTx(b.tx);
-  else saveTx(b.tx); // a non-INVITE unanswered after T1 is kept from now on
+  // a non-INVITE unanswered after T1 is kept from now on (an INVITE out of the store has its 2xx)
+  else if (b.tx.rec.methodId !== METHOD_INVITE) saveTx(b.tx);
 }
 
 /**
@@ -662,7 +677,7 @@ function onFrTimer(b: Branch): void {
     branchFailed(b);
     branchCompleted(b.tx);
   });
-  syncTx(b.tx);
+  if (b.tx.rec.state < TX_COMPLETED) syncTx(b.tx); // else the final's write (keepTx) kept it
 }
 
 /** Runs `fn` from a timer: what a script route throws there is counted and logged as in core.receive. */
@@ -1194,18 +1209,11 @@ export function tReqCtx(ctx: MsgContext): MsgContext | null {
   const tx = txOf(ctx);
   if (tx === null) return null;
   if ((core.routeKind & (ROUTE.FAILURE | ROUTE.BRANCH_FAILURE)) !== 0) return storedCtx(tx);
-  const r = tx.rec;
   if (reqTx !== tx || reqCtx === null) {
-    reqCtx = new MsgContext(core);
-    reqCtx.reset(parseMessage(r.request), r.srcIp, r.srcPort, core.sockets[r.sock]!);
+    reqCtx = requestCtx(tx.rec);
     reqTx = tx;
   }
-  reqCtx.ruri = r.ruri;
-  reqCtx.ruriParsed = null;
-  reqCtx.flags = r.flags;
-  reqCtx.avps = r.avps;
-  reqCtx.xavps = r.xavps;
-  return reqCtx;
+  return withRecord(reqCtx, tx.rec);
 }
 
 /** $T_rpl(pv): the reply of an onreply route, or the one that chose the failure route. */

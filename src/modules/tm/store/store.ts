@@ -1,7 +1,7 @@
 // The shared-memory transaction store (DESIGN.md "Shared memory"): one ShmTable of encoded
 // TxRecords (codec.ts) keyed by the transaction's key (tm.ts txKey), made once by the main
 // thread. The worker that owns the Call-ID writes a transaction's record; any thread reads it;
-// the main thread lists it (tm.list, tm.stats); a restarted worker adopts its predecessor's
+// the main thread lists it (tm.list); a restarted worker adopts its predecessor's
 // records (adopt) and re-arms its timers from their deadlines.
 //
 // Numbers a reader needs without decoding (owner, state, deadlines, reply code) are also kept in
@@ -39,8 +39,10 @@ const C_FULL = 6;
 const ROW_CELLS = 8;
 
 /**
- * Module parameters of tm: capacity of the store. Defaults fit 2000 calls/s with every INVITE
- * and BYE transaction kept 32 s (2000 x 2 x 32 = 128 000 records). Arena bytes per record,
+ * Module parameters of tm: capacity of the store. The defaults were sized for 2000 calls/s with
+ * every INVITE and BYE transaction kept 32 s (2000 x 2 x 32 = 128 000 records); tm now keeps an
+ * INVITE only until its final (longer after a negative one) and a non-INVITE only once it is
+ * unanswered after T1, so they leave room for calls ringing minutes at that rate. Arena bytes per record,
  * bench/micro/tm-store.ts: a ~1 KB INVITE with its branch and its 200 kept (once: the branch's
  * final is the reply upstream) takes 3152 bytes, its BYE with the 200 1360: mean 2256, default
  * 2304 (about 300 MB of arena for 131072 records; a SharedArrayBuffer's pages are only backed
@@ -72,7 +74,8 @@ export interface TmStoreShm {
   counters: SharedArrayBuffer;
 }
 
-/** The store is full: the tm logic answers 500. Counted in counts().full. */
+/** The store is full. tm checks for room before a new INVITE (a 500 when there is none); a write
+ *  that finds it full all the same leaves the transaction in its thread only (shm.ts). Counted in counts().full. */
 export class TmStoreFullError extends Error {
   constructor(readonly what: 'records' | 'arena', detail: string) {
     super(`transaction store full: ${detail}`);
@@ -242,10 +245,6 @@ export class TmStore {
       return copy === undefined ? undefined : decodeTxRecord(key, copy);
     }
     return n < 0 ? undefined : decodeTxRecord(key, this.readBuf, n);
-  }
-
-  has(key: string): boolean {
-    return this.table.has(key);
   }
 
   /** A field of the record without decoding it (F.STATE ...), NaN when absent. */
