@@ -31,7 +31,7 @@ const latin1 = (b: Buffer | null) => (b === null ? null : b.toString('latin1'));
 const bytes = (s: string | null) => (s === null ? null : Buffer.from(s, 'latin1'));
 function toJson(r: TxRecord): Buffer {
   return Buffer.from(JSON.stringify({
-    ...r, request: latin1(r.request), lastReply: latin1(r.lastReply), avps: [...r.avps], xavps: [...r.xavps],
+    ...r, request: latin1(r.request), lastReply: latin1(r.lastReply), avps: [...(r.avps ?? [])], xavps: [...(r.xavps ?? [])],
     branches: r.branches.map((b) => ({ ...b, request: latin1(b.request), finalReply: latin1(b.finalReply) })),
   }), 'latin1');
 }

@@ -34,6 +34,14 @@ export interface DsetBranch {
   q: number;
 }
 
+export type AvpMap = Map<string, (string | number)[]>;
+export type XavpMap = Map<string, Record<string, string | number>[]>;
+/** What keeps a message's AVP lists after it (tm's transaction record). */
+export interface AvpHolder {
+  avps: AvpMap | null;
+  xavps: XavpMap | null;
+}
+
 export class MsgContext {
   msg!: SipMessage;
   /** The thread's core: sockets, sending, logging, counters. */
@@ -59,9 +67,15 @@ export class MsgContext {
   replied = false;
   from: NameAddrEdit | null = null;
   to: NameAddrEdit | null = null;
-  avps: Map<string, (string | number)[]> | null = null;
+  /** $avp: made on the first write (avpList()); null while the message has none. */
+  avps: AvpMap | null = null;
   /** Extended AVPs: name -> list of records, newest first ($xavp(name[0]=>field)), e.g. dispatcher's _dsdst_ */
-  xavps: Map<string, Record<string, string | number>[]> | null = null;
+  xavps: XavpMap | null = null;
+  /**
+   * Where the lists live beyond this message: a transaction's record (tm), which shares them.
+   * A list made after the transaction (an AVP set after t_relay) goes to the record too.
+   */
+  avpHolder: AvpHolder | null = null;
   /** Branches appended to the destination set; t_relay takes them (and clears the list). */
   branches: DsetBranch[] | null = null;
 
@@ -94,7 +108,26 @@ export class MsgContext {
     this.to = null;
     this.avps = null;
     this.xavps = null;
+    this.avpHolder = null;
     this.branches = null;
+  }
+
+  /** $avp for writing. Most messages set none: no Map per message or transaction until one does. */
+  avpList(): AvpMap {
+    if (this.avps === null) {
+      this.avps = new Map();
+      if (this.avpHolder !== null) this.avpHolder.avps = this.avps;
+    }
+    return this.avps;
+  }
+
+  /** $xavp for writing, made on first use as avpList(). */
+  xavpList(): XavpMap {
+    if (this.xavps === null) {
+      this.xavps = new Map();
+      if (this.avpHolder !== null) this.avpHolder.xavps = this.xavps;
+    }
+    return this.xavps;
   }
 
   /** The Request-URI as it stands now (changed by the script or as received). */

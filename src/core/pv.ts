@@ -176,9 +176,9 @@ function parametric(kind: string, arg: string, full: string): PvSpec {
         set: (c, v) => {
           const ctx = c.ctx;
           if (v === null) { ctx.avps?.delete(arg); return; }
-          ctx.avps ??= new Map();
-          const l = ctx.avps.get(arg);
-          if (l) l.push(v); else ctx.avps.set(arg, [v]);
+          const avps = ctx.avpList();
+          const l = avps.get(arg);
+          if (l) l.push(v); else avps.set(arg, [v]);
         },
       };
     case 'xavp': {

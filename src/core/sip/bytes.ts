@@ -41,3 +41,17 @@ export function writeLatin1(target: Uint8Array, s: string, at: number): number {
   for (let i = 0; i < n; i++) target[at + i] = s.charCodeAt(i);
   return n;
 }
+
+/**
+ * A copy of `s` that keeps nothing else alive. The parser's strings are slices of the message's
+ * decoded head (and keys are built from them): one kept for seconds (a transaction's key or
+ * Call-ID in its wait state) would keep the whole ~0.5 KB head with it. Flattening a
+ * concatenation copies its characters into a string of its own; the slice of it taken back is
+ * cut from that copy, not from the message.
+ */
+export function ownString(s: string): string {
+  if (s.length < 13) return s.length === 0 ? s : (s + ' ').slice(0, -1); // V8 copies short strings
+  const joined = s + ' ';
+  joined.charCodeAt(0); // flattens the concatenation into a fresh sequential string
+  return joined.slice(0, -1);
+}

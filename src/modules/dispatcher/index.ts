@@ -239,9 +239,9 @@ function select(ctx: MsgContext, set: number, algIn: number, limitIn: number | u
   });
   if (failover) {
     // the candidates live with the transaction (tm keeps the request's XAVPs for its routes)
-    ctx.xavps ??= new Map();
-    ctx.xavps.set(DST_XAVP, records);
-    ctx.xavps.set(CTX_XAVP, [{ cnt: records.length }]);
+    const xavps = ctx.xavpList();
+    xavps.set(DST_XAVP, records);
+    xavps.set(CTX_XAVP, [{ cnt: records.length }]);
   }
   t.countSelection(row, first);
   return apply(ctx, mode, t.dests[first]!);

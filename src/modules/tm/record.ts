@@ -3,6 +3,7 @@
 // that owns the Call-ID keeps it in its Maps (tm.ts, beside the timer handles and parsed copies it
 // needs); the shared-memory store writes exactly this record (store/codec.ts), and a thread that
 // adopts it rebuilds the rest from the deadlines here.
+import type { AvpMap, XavpMap } from '../../core/context.js';
 import type { Lump } from '../../core/lumps.js';
 
 /** Server transaction states (RFC 3261 17.2.1, 17.2.2). */
@@ -93,10 +94,10 @@ export interface TxRecord {
   flags: number;
   /** Per-transaction switches (T_* bits below: t_set_auto_inv_100, t_set_disable_internal_reply ...). */
   tFlags: number;
-  /** $avp: the request route's AVPs; the onreply and failure routes see them. */
-  avps: Map<string, (string | number)[]>;
+  /** $avp: the request route's AVPs; the onreply and failure routes see them (null: none set). */
+  avps: AvpMap | null;
   /** $xavp: likewise (the dispatcher's failover list _dsdst_ lives here). */
-  xavps: Map<string, Record<string, string | number>[]>;
+  xavps: XavpMap | null;
   /** Timers for this transaction (t_set_fr), ms. */
   frTimer: number;
   frInvTimer: number;

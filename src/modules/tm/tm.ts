@@ -11,6 +11,7 @@ import { applyLumps, type Lump } from '../../core/lumps.js';
 import { HDR } from '../../core/sip/headers.js';
 import type { SipMessage } from '../../core/sip/message.js';
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from '../../core/sip/methods.js';
+import { ownString } from '../../core/sip/bytes.js';
 import { parseMessage } from '../../core/sip/parser.js';
 import { C } from '../../core/stats/counters.js';
 import type { TimerHandle, TimerWheel } from '../../core/timer/wheel.js';
@@ -218,7 +219,8 @@ export function newTransaction(ctx: MsgContext): Tx | null {
   if (!msg.isRequest || msg.methodId === METHOD_ACK) return null;
   const have = txOf(ctx);
   if (have) return have;
-  const key = txKey(msg, msg.method);
+  // kept for the transaction's life (seconds): copies that do not hold the message's text
+  const key = ownString(txKey(msg, msg.method));
   if (msg.methodId === METHOD_INVITE && !roomForTx(msg.bodyStart + msg.bodyLength)) {
     // the store is full: no transaction, an error reply without one (counted in tm:shm_full);
     // a non-INVITE is written only after T1 (keepTx), when saveTx counts a full store itself
@@ -231,7 +233,7 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     key,
     method: msg.method,
     methodId: msg.methodId,
-    callId: msg.callId(),
+    callId: ownString(msg.callId()),
     state: TX_TRYING,
     request: Buffer.from(msg.buf.subarray(0, msg.bodyStart + msg.bodyLength)),
     srcIp: ctx.srcIp,
@@ -253,8 +255,8 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     onBranchFailure: pend?.onBranchFailure ?? '',
     flags: ctx.flags,
     tFlags: pend?.tFlags ?? 0,
-    avps: (ctx.avps ??= new Map()),
-    xavps: (ctx.xavps ??= new Map()),
+    avps: ctx.avps,
+    xavps: ctx.xavps,
     frTimer: pend?.frTimer ?? P.fr_timer,
     frInvTimer: pend?.frInvTimer ?? P.fr_inv_timer,
     retr1: pend?.retr1 ?? P.retr_timer1,
@@ -268,6 +270,7 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     createdAt: now,
   };
   const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: false };
+  ctx.avpHolder = rec; // an AVP set later in the route still belongs to the transaction
   byKey.set(key, tx);
   missMsg = null;
   setCurrent(msg, tx);
@@ -312,6 +315,7 @@ function withRecord(ctx: MsgContext, r: TxRecord): MsgContext {
   ctx.flags = r.flags;
   ctx.avps = r.avps;
   ctx.xavps = r.xavps;
+  ctx.avpHolder = r;
   return ctx;
 }
 
@@ -730,6 +734,7 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
   // the onreply route sees the transaction's AVPs, XAVPs and flags
   ctx.avps = r.avps;
   ctx.xavps = r.xavps;
+  ctx.avpHolder = r;
   ctx.flags = r.flags;
   const top = msg.topVia();
   ctx.lumps.remove(top.removeStart, top.removeEnd);
@@ -1139,7 +1144,7 @@ export function loadContacts(ctx: MsgContext, xavpName: string): number {
     rec.q_flag = i > 0 && asc[i - 1]!.q < c.q ? Q_FLAG : 0;
     list.push(rec);
   }
-  const xavps = (ctx.xavps ??= new Map());
+  const xavps = ctx.xavpList();
   const old = xavps.get(xavpName);
   xavps.set(xavpName, old ? [...list, ...old] : list);
   ctx.branches = null;

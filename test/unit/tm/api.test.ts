@@ -94,6 +94,21 @@ describe('tmx: $T_req(pv), $T(name) and pseudo-variables inside an argument', ()
   });
 });
 
+describe('tm: AVPs belong to the transaction', () => {
+  it('a transaction made with no AVP gets the ones the route sets after it (the lists are made on first write)', () => {
+    const h = setup();
+    const seen: unknown[] = [];
+    h.run(() => {
+      h.KSR.tm.t_newtran();
+      const rec = txOf(h.core.ctx)!.rec;
+      seen.push(rec.avps, rec.xavps);
+      h.KSR.pv.sets('$avp(late)', 'after t_newtran');
+      seen.push(rec.avps?.get('late'));
+    }, minimalInvite('api-avp', 'z9hG4bKapiavp', 7));
+    expect(seen).toEqual([null, null, ['after t_newtran']]);
+  });
+});
+
 describe('tmx: $T_req and $T_rpl around a failure route', () => {
   it('$T_req read before t_relay does not hide the route\'s new R-URI from the failure route; $T_rpl is the 486 that chose it', () => {
     const h = setup();

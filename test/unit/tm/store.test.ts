@@ -36,7 +36,7 @@ function everyField(): TxRecord {
     lumps: [{ start: 10, end: 12, seq: 1, text: 'X-Req: ünï\r\n' }, { start: 40, end: 40, seq: 2, text: '' }],
     maxfwdDone: true, uasRetrEndAt: r.createdAt + 32_000,
   });
-  r.avps.set('ünïcode', ['straße', 0, -1.5, 2 ** 40, '']);
+  r.avps!.set('ünïcode', ['straße', 0, -1.5, 2 ** 40, '']);
   r.branches.push({
     branch: 'z9hG4bKd7a1.7.1', sock: 1, host: '::1', port: 5090, uri: 'sip:alt@192.0.2.30', state: BR_COMPLETED,
     lastCode: 408, lastReason: 'Request Timeout', finalReply: final, request: Buffer.from('INVITE sip:alt SIP/2.0\r\n\r\n'),

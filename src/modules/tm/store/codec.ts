@@ -32,6 +32,7 @@
 import { performance } from 'node:perf_hooks';
 import { decodeBytes, writeUtf8 } from '../../../core/sip/bytes.js';
 import type { Lump } from '../../../core/lumps.js';
+import type { AvpMap, XavpMap } from '../../../core/context.js';
 import type { BranchRecord, TxRecord } from '../record.js';
 
 const VERSION = 3;
@@ -162,14 +163,14 @@ export class TmEncoder {
     this.str8(r.onBranchFailure);
     this.bytes(r.request);
     this.nullBytes(r.lastReply);
-    this.u16(r.avps.size);
-    for (const [name, values] of r.avps) {
+    this.u16(r.avps?.size ?? 0);
+    if (r.avps !== null) for (const [name, values] of r.avps) {
       this.str16(name);
       this.u16(values.length);
       for (let i = 0; i < values.length; i++) this.value(values[i]!);
     }
-    this.u16(r.xavps.size);
-    for (const [name, items] of r.xavps) {
+    this.u16(r.xavps?.size ?? 0);
+    if (r.xavps !== null) for (const [name, items] of r.xavps) {
       this.str16(name);
       this.u16(items.length);
       for (let i = 0; i < items.length; i++) {
@@ -316,15 +317,18 @@ export function decodeTxRecord(key: string, buf: Buffer, length = buf.length): T
   const onBranchFailure = d.str(1);
   const request = d.bytes();
   const lastReply = d.nullBytes();
-  const avps = new Map<string, (string | number)[]>();
-  for (let i = 0, names = d.u16(); i < names; i++) {
+  // no AVPs: null, as tm keeps a transaction that has none
+  const avpNames = d.u16();
+  const avps: AvpMap | null = avpNames === 0 ? null : new Map();
+  for (let i = 0; i < avpNames; i++) {
     const name = d.str(2);
     const values: (string | number)[] = [];
     for (let k = 0, n = d.u16(); k < n; k++) values.push(d.value());
-    avps.set(name, values);
+    avps!.set(name, values);
   }
-  const xavps = new Map<string, Record<string, string | number>[]>();
-  for (let i = 0, names = d.u16(); i < names; i++) {
+  const xavpNames = d.u16();
+  const xavps: XavpMap | null = xavpNames === 0 ? null : new Map();
+  for (let i = 0; i < xavpNames; i++) {
     const name = d.str(2);
     const items: Record<string, string | number>[] = [];
     for (let k = 0, n = d.u16(); k < n; k++) {
@@ -335,7 +339,7 @@ export function decodeTxRecord(key: string, buf: Buffer, length = buf.length): T
       }
       items.push(item);
     }
-    xavps.set(name, items);
+    xavps!.set(name, items);
   }
   const lumps: Lump[] = [];
   for (let i = 0, n = d.u16(); i < n; i++) {
