@@ -39,6 +39,24 @@ import { seqReadBegin, seqReadRetry, seqWriteLock, seqWriteUnlock } from './seql
 // the source when copying part of it). It copies from any Uint8Array when called on one.
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, at: number, start: number, end: number) => number;
 
+/**
+ * A string key as UTF-8 into the scratch buffer: its byte length. Short ASCII keys (tm's branch,
+ * host and method) by a loop, cheaper than the call into C++; others by Buffer.write.
+ */
+function writeKey(scratch: Buffer, key: string): number {
+  const n = key.length;
+  if (n <= 128) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = key.charCodeAt(i);
+      if (c > 0x7f) break;
+      scratch[i] = c;
+    }
+    if (i === n) return n;
+  }
+  return writeUtf8(scratch, key, 0);
+}
+
 const MAGIC = 0x76647368; // "vdsh"
 const NAME_BYTES = 48;
 const MAX_CLASSES = 128;
@@ -315,7 +333,7 @@ export class ShmTable {
       const at = r * RECORD_STRIDE;
       const valueAt = rc[at + RECORD.block]! + this.keyLength;
       if (typeof value === 'string') writeUtf8(this.arena, value, valueAt);
-      else bufferCopy.call(value, this.arena, valueAt, 0, valueLength);
+      else this.arena.set(value, valueAt); // the whole array: a memcpy without Buffer.copy's view
       rc[at + RECORD.valueLength] = valueLength;
       if (fields !== undefined) this.writeFields(r, fields);
       return true;
@@ -573,7 +591,7 @@ export class ShmTable {
       // the same key as the previous call (an owner's read-then-write of one record): encoded already
       if (key === this.lastKey) return this.keyHash & this.bucketMask;
       this.lastKey = null;
-      n = writeUtf8(scratch, key, 0);
+      n = writeKey(scratch, key);
     } else {
       this.lastKey = null;
       n = key.length;
