@@ -214,6 +214,8 @@ export class ShmTable {
   private keyHash = 0;
   /** The string key in keyScratch (its hash in keyHash), null after a byte key. */
   private lastKey: string | null = null;
+  /** The record the last successful insert/update/set wrote (for lockRecord). */
+  lastRecord = NONE;
   /** bucket locked by lockEntry, or NONE */
   private heldBucket = NONE;
 
@@ -336,6 +338,7 @@ export class ShmTable {
       else this.arena.set(value, valueAt); // the whole array: a memcpy without Buffer.copy's view
       rc[at + RECORD.valueLength] = valueLength;
       if (fields !== undefined) this.writeFields(r, fields);
+      this.lastRecord = r;
       return true;
     } finally {
       this.unlockBucket(seqAt);
@@ -448,6 +451,50 @@ export class ShmTable {
     this.lockBucket(b * BUCKET_STRIDE + BUCKET.seq);
     this.heldBucket = b;
     return this.findInChain(b);
+  }
+
+  /**
+   * lockEntry for a record whose index the caller remembers (r, from lockEntry or lastRecord):
+   * locks its bucket without encoding and hashing the key. Returns r when it still holds `key`
+   * (a string key, compared byte by byte in place), else -1 with no lock held (then use
+   * lockEntry: a key that is not ASCII always ends here).
+   */
+  lockRecord(r: number, key: string): number {
+    if (this.heldBucket !== NONE) throw new Error(`shared table ${this.name}: lockRecord while holding a lock`);
+    if (r < 0 || r >= this.capacity) return NONE;
+    const rc = this.recordCells;
+    const at = r * RECORD_STRIDE;
+    const b = rc[at + RECORD.hash]! & this.bucketMask;
+    this.lockBucket(b * BUCKET_STRIDE + BUCKET.seq);
+    // under the lock: still in that bucket's chain, with this key
+    const kl = key.length;
+    let p = this.bucketCells[b * BUCKET_STRIDE + BUCKET.head]!;
+    while (p !== NONE && p !== r) p = rc[p * RECORD_STRIDE + RECORD.next]!;
+    const block = rc[at + RECORD.block]!;
+    if (p === r && rc[at + RECORD.keyLength] === kl && (rc[at + RECORD.hash]! & this.bucketMask) === b) {
+      const arena = this.arena;
+      let i = 0;
+      while (i < kl && arena[block + i] === key.charCodeAt(i)) i++;
+      if (i === kl) {
+        this.heldBucket = b;
+        return r;
+      }
+    }
+    this.unlockBucket(b * BUCKET_STRIDE + BUCKET.seq);
+    return NONE;
+  }
+
+  /** Removes the record locked by lockEntry/lockRecord, and unlocks. */
+  deleteEntry(r: number): void {
+    const b = this.heldBucket;
+    if (b === NONE) throw new Error(`shared table ${this.name}: deleteEntry without a lock`);
+    this.unlink(b, r);
+    this.allocLock();
+    this.freeBlock(this.recordCells[r * RECORD_STRIDE + RECORD.block]!, this.recordCells[r * RECORD_STRIDE + RECORD.sizeClass]!);
+    this.freeRecord(r);
+    this.allocUnlock();
+    Atomics.sub(this.header, HEADER.count, 1);
+    this.unlockEntry();
   }
 
   unlockEntry(): void {

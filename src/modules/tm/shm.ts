@@ -49,6 +49,7 @@ export function saveTx(tx: Tx): void {
   try {
     if (tx.saved) store.update(tx.rec);
     else tx.saved = store.put(tx.rec) || store.update(tx.rec);
+    if (tx.saved) tx.entry = store.lastEntry; // the record's index: sync and drop skip hashing the key
   } catch (e) {
     if (!(e instanceof TmStoreFullError)) throw e;
     // filled by other threads since roomForTx: the transaction goes on, in this thread only
@@ -58,13 +59,13 @@ export function saveTx(tx: Tx): void {
 
 /** The numbers of the record in place (state, codes, deadlines). */
 export function syncTx(tx: Tx): void {
-  if (store !== null && tx.saved) store.sync(tx.rec);
+  if (store !== null && tx.saved) store.sync(tx.rec, tx.entry);
 }
 
 /** The transaction is freed. */
 export function dropTx(tx: Tx): void {
   if (store !== null && tx.saved) {
     tx.saved = false;
-    store.delete(tx.rec.key);
+    store.delete(tx.rec.key, tx.entry);
   }
 }

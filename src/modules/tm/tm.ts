@@ -75,6 +75,8 @@ export interface Tx {
   stored: MsgContext | null;
   /** Whether the shared-memory store holds its record (shm.ts). */
   saved: boolean;
+  /** Its record's index in the store once saved, -1 when not known (shm.ts: checked before use). */
+  entry: number;
 }
 
 /**
@@ -269,7 +271,7 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     canceled: false,
     createdAt: now,
   };
-  const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: false };
+  const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: false, entry: -1 };
   ctx.avpHolder = rec; // an AVP set later in the route still belongs to the transaction
   byKey.set(key, tx);
   missMsg = null;
@@ -1263,7 +1265,7 @@ export function adoptTransactions(records: TxRecord[]): void {
   const due = (at: number): number => Math.max(0, at - now);
   for (const rec of records) {
     if (rec.state === TX_TERMINATED || byKey.has(rec.key)) continue;
-    const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: true };
+    const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: true, entry: -1 };
     byKey.set(rec.key, tx);
     missMsg = null;
     for (let idx = 0; idx < rec.branches.length; idx++) {

@@ -142,6 +142,41 @@ describe('TmStore', () => {
     expect(s.counts()).toEqual({ current: 1, waiting: 0, byState: [0, 1, 0, 0], created: 2, freed: 1, full: 0 });
   });
 
+  it('sync and delete by a remembered record index, falling back to the key when it no longer holds it', () => {
+    const s = store();
+    const a = inviteRecord(1);
+    const b = inviteRecord(2);
+    expect(s.put(a)).toBe(true);
+    const ea = s.lastEntry;
+    expect(s.put(b)).toBe(true);
+    const eb = s.lastEntry;
+    expect(eb).not.toBe(ea);
+    a.uasCode = 183;
+    expect(s.sync(a, ea)).toBe(true);
+    expect(s.field(a.key, F.REPLY_CODE)).toBe(183);
+    // an index that holds another key (or none): the key decides, the other record is untouched
+    b.uasCode = 181;
+    expect(s.sync(b, ea)).toBe(true);
+    expect(s.field(b.key, F.REPLY_CODE)).toBe(181);
+    expect(s.field(a.key, F.REPLY_CODE)).toBe(183);
+    expect(s.sync(b, 10_000)).toBe(true);
+    expect(s.delete(b.key, ea)).toBe(true);
+    expect(s.field(b.key, F.STATE)).toBeNaN();
+    expect(s.field(a.key, F.REPLY_CODE)).toBe(183);
+    expect(s.delete(b.key, eb)).toBe(false); // gone, and its index is free
+    expect(s.sync(b, eb)).toBe(false);
+    expect(s.delete(a.key, ea)).toBe(true);
+    expect(s.counts()).toMatchObject({ current: 0, created: 2, freed: 2 });
+    // a key that is not ASCII is never taken for the record by its index alone
+    const c = inviteRecord(3);
+    c.key = 'z9hG4bK-é\n192.0.2.10:5060\nINVITE';
+    expect(s.put(c)).toBe(true);
+    const ec = s.lastEntry;
+    expect(s.table.lockRecord(ec, c.key)).toBe(-1);
+    expect(s.delete(c.key, ec)).toBe(true);
+    expect(s.counts().current).toBe(0);
+  });
+
   it('the next deadline: the earliest armed one, the wait timer once completed', () => {
     const r = inviteRecord(1, 1000);
     expect(nextDeadline(r)).toBe(1500);

@@ -167,11 +167,11 @@ export class TmStore {
    * Writes the numbers of the record (state, codes, deadlines, the stored branches' numbers) in
    * place: no encode, no copy. For changes that keep no new bytes (a provisional relayed, a
    * retransmission, a timeout). Branches added since the last put/update are not written (those
-   * re-encode). False if absent.
+   * re-encode). False if absent. `entry`: the record's index from lastEntry (skips hashing the key).
    */
-  sync(r: TxRecord): boolean {
+  sync(r: TxRecord, entry = -1): boolean {
     const t = this.table;
-    const e = t.lockEntry(r.key);
+    const e = this.lock(r.key, entry);
     if (e < 0) {
       t.unlockEntry();
       return false;
@@ -194,10 +194,27 @@ export class TmStore {
     this.counters[this.rowAt + C_STATES + state]!++;
   }
 
-  /** Removes a transaction: false if absent. */
-  delete(key: string): boolean {
-    const state = this.table.getField(key, F.STATE);
-    if (Number.isNaN(state) || !this.table.delete(key)) return false;
+  /** The record index of the last put/update, for sync and delete (valid while the record is there). */
+  get lastEntry(): number {
+    return this.table.lastRecord;
+  }
+
+  /** The key's record locked (lockEntry; the lock held even when absent): by its index when given and still it. */
+  private lock(key: string, entry: number): number {
+    const e = entry >= 0 ? this.table.lockRecord(entry, key) : -1;
+    return e >= 0 ? e : this.table.lockEntry(key);
+  }
+
+  /** Removes a transaction: false if absent. `entry`: as for sync. One lookup, under the bucket's lock. */
+  delete(key: string, entry = -1): boolean {
+    const t = this.table;
+    const e = this.lock(key, entry);
+    if (e < 0) {
+      t.unlockEntry();
+      return false;
+    }
+    const state = t.field(e, F.STATE);
+    t.deleteEntry(e);
     this.counters[this.rowAt + C_STATES + state]!--;
     this.counters[this.rowAt + C_FREED]!++;
     return true;
