@@ -6,6 +6,7 @@
 // tm's tables for wt_timer as in a real run.
 //   node dist/bench/micro/relay.js [calls per batch] [batches]
 //   node dist/bench/micro/relay.js --against DIR 5000 10   (A/B against another build's dist/)
+//   --store: tm writes to a shared-memory transaction store as in a SIP worker (tm/shm.ts)
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { repoPath } from '../paths.js';
@@ -44,6 +45,13 @@ async function setUp(name: string, srcUrl: URL): Promise<Build> {
   // bench/scripts/relay.js itself, loaded as the server loads it (the build's own loader)
   const { loadScript } = await import(new URL('core/script.js', srcUrl).href) as typeof import('../../src/core/script.js');
   const script = loadScript(repoPath('bench/scripts/relay.js'), KSR);
+  if (withStore) {
+    // --store: tm writes its transactions to a shared-memory store, as a SIP worker does (row 1)
+    const { TmStore } = await import(new URL('modules/tm/store/store.js', srcUrl).href) as typeof import('../../src/modules/tm/store/store.js');
+    const { attachStore } = await import(new URL('modules/tm/shm.js', srcUrl).href) as typeof import('../../src/modules/tm/shm.js');
+    const { counterId } = await import(new URL('core/stats/counters.js', srcUrl).href) as typeof import('../../src/core/stats/counters.js');
+    attachStore(new TmStore(TmStore.create(65536, 2304), 1), core, counterId('tm:shm_full'));
+  }
   core.routes = { request: script.fn('ksr_request_route')!, named: (n: string) => script.fn(n) };
   return { name, receive: core.receive.bind(core), sentTo, sent: () => sent };
 }
@@ -101,6 +109,9 @@ function batch(b: Build, calls: number): number {
 }
 
 const args = process.argv.slice(2);
+const storeAt = args.indexOf('--store');
+const withStore = storeAt >= 0;
+if (withStore) args.splice(storeAt, 1);
 const againstAt = args.indexOf('--against');
 const against = againstAt >= 0 ? args.splice(againstAt, 2)[1] : undefined;
 const calls = Number(args[0] ?? 5000);
