@@ -59,6 +59,8 @@ export interface Branch {
   tx: Tx;
   idx: number;
   rec: BranchRecord;
+  /** Its place in `slots` (named in its Via branch), -1 for an adopted one (in `adopted`). */
+  slot: number;
   retr: TimerHandle;
   fr: TimerHandle;
   /** Timer E of the CANCEL sent to this branch. */
@@ -95,7 +97,16 @@ let wheel: TimerWheel;
 let P: TmParams;
 let K: TmCounters;
 const byKey = new Map<string, Tx>();
-const byBranch = new Map<string, Branch>();
+// Our client branches: the Via branch we send names a slot (branchSlotOf), so a reply finds its
+// branch with one array read and a string compare instead of a lookup in a Map of 20-40k entries
+// (every transaction waits wt_timer) that misses the cache. Branches adopted after a restart carry
+// their predecessor's slot numbers: a Map of their own.
+const slots: (Branch | undefined)[] = [];
+/** Each slot's branch string, beside it: a reply for another branch is told without touching the Branch. */
+const slotBranch: string[] = [];
+const freeSlots: number[] = [];
+let branchCount = 0;
+const adopted = new Map<string, Branch>();
 
 /** The transaction of the message being routed (t_newtran/t_relay made it, or the route runs for it). */
 let curMsg: SipMessage | null = null;
@@ -195,9 +206,9 @@ export function requestHook(ctx: MsgContext): boolean {
 
 /** A reply to one of our branches: run its routes, relay, ACK, pick the best final. */
 export function replyHook(ctx: MsgContext): boolean {
-  if (byBranch.size === 0) return false;
+  if (branchCount === 0) return false;
   const msg = ctx.msg;
-  const br = byBranch.get(msg.topVia().branch ?? '');
+  const br = branchOf_(msg.topVia().branch);
   if (br === undefined) return false;
   const cseq = msg.cseq();
   if (cseq.methodId === METHOD_CANCEL) {
@@ -466,7 +477,7 @@ function freeTx(tx: Tx): void {
     wheel.cancel(b.retr);
     wheel.cancel(b.fr);
     wheel.cancel(b.cancelRetr);
-    byBranch.delete(b.rec.branch);
+    freeBranch(b);
   }
   byKey.delete(r.key);
   dropTx(tx);
@@ -589,19 +600,71 @@ function sendBranch(ctx: MsgContext, tx: Tx, uri: string | undefined, fn: (() =>
 }
 
 const BRANCH_MARKS = Array.from({ length: 16 }, (_, i) => `t${i}`);
-/** What buildForward puts in a branch's Via branch: "t" and its index (made once for the first 16). */
-const branchMark = (idx: number): string => BRANCH_MARKS[idx] ?? `t${idx}`;
+/** What buildForward puts in a branch's Via branch: "s", the slot, "t" and the branch index. */
+const branchMark = (slot: number, idx: number): string => `s${slot}${BRANCH_MARKS[idx] ?? `t${idx}`}`;
+
+/** The slot a Via branch of ours names ("z9hG4bKvd" hash hex "s" slot "t" ...), else -1. */
+function branchSlotOf(branch: string): number {
+  const n = branch.length;
+  let i = 9;
+  // the hash is hex: the first "s" ends it
+  while (i < n && i < 19 && branch.charCodeAt(i) !== 0x73) i++;
+  if (++i >= n) return -1;
+  let slot = 0;
+  for (let c = branch.charCodeAt(i); c !== 0x74; c = branch.charCodeAt(++i)) {
+    if (c < 0x30 || c > 0x39 || i >= n || slot > 0x3fffffff) return -1;
+    slot = slot * 10 + (c - 0x30);
+  }
+  return slot;
+}
+
+/** The branch a reply's top Via branch names. */
+function branchOf_(branch: string | undefined): Branch | undefined {
+  if (branch === undefined) return undefined;
+  const slot = branchSlotOf(branch);
+  if (slot >= 0 && slot < slotBranch.length && slotBranch[slot] === branch) return slots[slot];
+  return adopted.size === 0 ? undefined : adopted.get(branch);
+}
+
+/** The slot the next branch gets (taken by putSlot once it is sent). */
+function nextSlot(): number {
+  return freeSlots.length > 0 ? freeSlots[freeSlots.length - 1]! : slots.length;
+}
+
+function putSlot(b: Branch): void {
+  if (b.slot === slots.length) {
+    slots.push(b);
+    slotBranch.push(b.rec.branch);
+  } else {
+    freeSlots.pop();
+    slots[b.slot] = b;
+    slotBranch[b.slot] = b.rec.branch;
+  }
+  branchCount++;
+}
+
+function freeBranch(b: Branch): void {
+  if (b.slot < 0) {
+    if (adopted.get(b.rec.branch) === b) adopted.delete(b.rec.branch);
+  } else if (slots[b.slot] === b) {
+    slots[b.slot] = undefined;
+    slotBranch[b.slot] = '';
+    freeSlots.push(b.slot);
+  } else return;
+  branchCount--;
+}
 
 /** Sends the current request as a new branch of tx; 1 or -1. */
 function addBranch(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
   const r = tx.rec;
   const idx = tx.branches.length;
-  const out = core.buildForwardIn(ctx, uri, branchMark(idx));
+  const slot = nextSlot();
+  const out = core.buildForwardIn(ctx, uri, branchMark(slot, idx));
   if (out === null) return -1;
   const now = performance.now();
   const invite = r.methodId === METHOD_INVITE;
   const rec: BranchRecord = {
-    branch: core.fwdBranch,
+    branch: ownString(core.fwdBranch), // flat: compared with each reply's branch
     sock: core.fwdSock,
     host: core.fwdHost,
     port: core.fwdPort,
@@ -622,10 +685,10 @@ function addBranch(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
     timedOut: false,
     dropped: false,
   };
-  const b: Branch = { tx, idx, rec, retr: 0, fr: 0, cancelRetr: 0 };
+  const b: Branch = { tx, idx, rec, slot, retr: 0, fr: 0, cancelRetr: 0 };
   r.branches.push(rec);
   tx.branches.push(b);
-  byBranch.set(rec.branch, b);
+  putSlot(b);
   core.transport.send(rec.sock, out, rec.port, rec.host);
   core.counters.inc(C.fwd_requests);
   // UDP: timer A (INVITE) / E (non-INVITE) from T1; fr_timer until a reply (timer B / F)
@@ -1268,9 +1331,10 @@ export function adoptTransactions(records: TxRecord[]): void {
     missMsg = null;
     for (let idx = 0; idx < rec.branches.length; idx++) {
       const br = rec.branches[idx]!;
-      const b: Branch = { tx, idx, rec: br, retr: 0, fr: 0, cancelRetr: 0 };
+      const b: Branch = { tx, idx, rec: br, slot: -1, retr: 0, fr: 0, cancelRetr: 0 };
       tx.branches.push(b);
-      byBranch.set(br.branch, b);
+      adopted.set(br.branch, b);
+      branchCount++;
       if (br.cancelRetrAt > 0) b.cancelRetr = wheel.schedule(onCancelRetrTimer, b, due(br.cancelRetrAt));
       if (br.state === BR_COMPLETED) continue;
       if (br.retrAt > 0) b.retr = wheel.schedule(onRetrTimer, b, due(br.retrAt));
