@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { MsgContext } from '../../core/context.js';
 import type { SipCore } from '../../core/core.js';
 import { errorLine, L_ERR } from '../../core/log.js';
-import { applyLumps, type Lump } from '../../core/lumps.js';
+import type { Lump } from '../../core/lumps.js';
 import { HDR } from '../../core/sip/headers.js';
 import type { SipMessage } from '../../core/sip/message.js';
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from '../../core/sip/methods.js';
@@ -24,6 +24,7 @@ import {
   type BranchRecord, type TxRecord,
 } from './record.js';
 import { dropTx, roomForTx, saveTx, syncTx } from './shm.js';
+import { keptCopy, keptLumps } from './slab.js';
 
 /** Module parameters, as numbers (ms for the timers). */
 export interface TmParams {
@@ -246,7 +247,7 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     methodId: msg.methodId,
     callId: ownString(msg.callId()),
     state: TX_TRYING,
-    request: Buffer.from(msg.buf.subarray(0, msg.bodyStart + msg.bodyLength)),
+    request: keptCopy(msg.buf, msg.bodyStart + msg.bodyLength),
     srcIp: ctx.srcIp,
     srcPort: ctx.srcPort,
     sock: ctx.sock.index,
@@ -839,7 +840,7 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
 
 function replyBytes(ctx: MsgContext): Buffer {
   const msg = ctx.msg;
-  return applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, ctx.lumps.list, 0, '');
+  return keptLumps(msg.buf, msg.bodyStart + msg.bodyLength, ctx.lumps.list);
 }
 
 /** Sends the current reply upstream (bytes: already built) and updates the transaction. */
