@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { MsgContext } from '../../core/context.js';
 import type { SipCore } from '../../core/core.js';
 import { errorLine, L_ERR } from '../../core/log.js';
-import { applyLumps, type Lump } from '../../core/lumps.js';
+import type { Lump } from '../../core/lumps.js';
 import { HDR } from '../../core/sip/headers.js';
 import type { SipMessage } from '../../core/sip/message.js';
 import { METHOD_ACK, METHOD_CANCEL, METHOD_INVITE } from '../../core/sip/methods.js';
@@ -24,6 +24,7 @@ import {
   type BranchRecord, type TxRecord,
 } from './record.js';
 import { dropTx, roomForTx, saveTx, syncTx } from './shm.js';
+import { keptCopy, keptLumps } from './slab.js';
 
 /** Module parameters, as numbers (ms for the timers). */
 export interface TmParams {
@@ -59,6 +60,8 @@ export interface Branch {
   tx: Tx;
   idx: number;
   rec: BranchRecord;
+  /** Its place in `slots` (named in its Via branch), -1 for an adopted one (in `adopted`). */
+  slot: number;
   retr: TimerHandle;
   fr: TimerHandle;
   /** Timer E of the CANCEL sent to this branch. */
@@ -77,6 +80,8 @@ export interface Tx {
   saved: boolean;
   /** Its record's index in the store once saved, -1 when not known (shm.ts: checked before use). */
   entry: number;
+  /** Its count in keyFilter (-1: an RFC 2543 key, not counted). */
+  kb: number;
 }
 
 /**
@@ -97,7 +102,49 @@ let wheel: TimerWheel;
 let P: TmParams;
 let K: TmCounters;
 const byKey = new Map<string, Tx>();
-const byBranch = new Map<string, Branch>();
+
+// Most requests requestHook looks up are new (an INVITE, the ACK of a 2xx, a BYE): a miss, which
+// in a Map of 20-40k keys costs the key's concatenation and hashing and several cache misses.
+// A counting filter on the Via branch answers most of them with one read; a non-zero count still
+// asks the Map. Counts saturate (never wrong, only slower).
+const KF_BITS = 18;
+const KF_MASK = (1 << KF_BITS) - 1;
+const keyFilter = new Uint16Array(1 << KF_BITS);
+
+/**
+ * The filter bucket of a RFC 3261 branch s[0, end) (after the magic cookie): all of it, or its
+ * first and last 32 characters when longer (UAs vary the start or the end: a counter, a random part).
+ */
+function kfBucket(s: string, end: number): number {
+  let h = 0x811c9dc5 ^ end;
+  const mid = end > 71 ? 39 : end;
+  for (let i = 7; i < mid; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  for (let i = mid > end - 32 ? mid : end - 32; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h ^ (h >>> KF_BITS)) & KF_MASK;
+}
+
+/** The bucket of a transaction key (its branch is the part before the first newline), -1 for a RFC 2543 one. */
+function kfOfKey(key: string): number {
+  return key.startsWith('z9hG4bK') ? kfBucket(key, key.indexOf('\n')) : -1;
+}
+
+function kfAdd(kb: number): void {
+  if (kb >= 0 && keyFilter[kb] !== 0xffff) keyFilter[kb]++;
+}
+
+function kfRemove(kb: number): void {
+  if (kb >= 0 && keyFilter[kb] !== 0xffff) keyFilter[kb]--;
+}
+// Our client branches: the Via branch we send names a slot (branchSlotOf), so a reply finds its
+// branch with one array read and a string compare instead of a lookup in a Map of 20-40k entries
+// (every transaction waits wt_timer) that misses the cache. Branches adopted after a restart carry
+// their predecessor's slot numbers: a Map of their own.
+const slots: (Branch | undefined)[] = [];
+/** Each slot's branch string, beside it: a reply for another branch is told without touching the Branch. */
+const slotBranch: string[] = [];
+const freeSlots: number[] = [];
+let branchCount = 0;
+const adopted = new Map<string, Branch>();
 
 /** The transaction of the message being routed (t_newtran/t_relay made it, or the route runs for it). */
 let curMsg: SipMessage | null = null;
@@ -180,6 +227,11 @@ export function armed(ctx: MsgContext): Pending | TxRecord {
 export function requestHook(ctx: MsgContext): boolean {
   if (byKey.size === 0) return false;
   const msg = ctx.msg;
+  const b = msg.topVia().branch;
+  if (b !== undefined && b.startsWith('z9hG4bK') && keyFilter[kfBucket(b, b.length)] === 0) {
+    missMsg = msg;
+    return false;
+  }
   const tx = byKey.get(txKey(msg, keyMethod(msg)));
   if (tx === undefined) {
     missMsg = msg;
@@ -197,9 +249,9 @@ export function requestHook(ctx: MsgContext): boolean {
 
 /** A reply to one of our branches: run its routes, relay, ACK, pick the best final. */
 export function replyHook(ctx: MsgContext): boolean {
-  if (byBranch.size === 0) return false;
+  if (branchCount === 0) return false;
   const msg = ctx.msg;
-  const br = byBranch.get(msg.topVia().branch ?? '');
+  const br = branchOf_(msg.topVia().branch);
   if (br === undefined) return false;
   const cseq = msg.cseq();
   if (cseq.methodId === METHOD_CANCEL) {
@@ -237,7 +289,7 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     methodId: msg.methodId,
     callId: ownString(msg.callId()),
     state: TX_TRYING,
-    request: Buffer.from(msg.buf.subarray(0, msg.bodyStart + msg.bodyLength)),
+    request: keptCopy(msg.buf, msg.bodyStart + msg.bodyLength),
     srcIp: ctx.srcIp,
     srcPort: ctx.srcPort,
     sock: ctx.sock.index,
@@ -271,7 +323,8 @@ export function newTransaction(ctx: MsgContext): Tx | null {
     canceled: false,
     createdAt: now,
   };
-  const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: false, entry: -1 };
+  const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: false, entry: -1, kb: kfOfKey(key) };
+  kfAdd(tx.kb);
   ctx.avpHolder = rec; // an AVP set later in the route still belongs to the transaction
   byKey.set(key, tx);
   missMsg = null;
@@ -468,9 +521,10 @@ function freeTx(tx: Tx): void {
     wheel.cancel(b.retr);
     wheel.cancel(b.fr);
     wheel.cancel(b.cancelRetr);
-    byBranch.delete(b.rec.branch);
+    freeBranch(b);
   }
   byKey.delete(r.key);
+  kfRemove(tx.kb); // freed once (TX_TERMINATED above), as it was added once
   dropTx(tx);
   if (curTx === tx) curTx = null;
   core.counters.inc(K.freed);
@@ -591,19 +645,71 @@ function sendBranch(ctx: MsgContext, tx: Tx, uri: string | undefined, fn: (() =>
 }
 
 const BRANCH_MARKS = Array.from({ length: 16 }, (_, i) => `t${i}`);
-/** What buildForward puts in a branch's Via branch: "t" and its index (made once for the first 16). */
-const branchMark = (idx: number): string => BRANCH_MARKS[idx] ?? `t${idx}`;
+/** What buildForward puts in a branch's Via branch: "s", the slot, "t" and the branch index. */
+const branchMark = (slot: number, idx: number): string => `s${slot}${BRANCH_MARKS[idx] ?? `t${idx}`}`;
+
+/** The slot a Via branch of ours names ("z9hG4bKvd" hash hex "s" slot "t" ...), else -1. */
+function branchSlotOf(branch: string): number {
+  const n = branch.length;
+  let i = 9;
+  // the hash is hex: the first "s" ends it
+  while (i < n && i < 19 && branch.charCodeAt(i) !== 0x73) i++;
+  if (++i >= n) return -1;
+  let slot = 0;
+  for (let c = branch.charCodeAt(i); c !== 0x74; c = branch.charCodeAt(++i)) {
+    if (c < 0x30 || c > 0x39 || i >= n || slot > 0x3fffffff) return -1;
+    slot = slot * 10 + (c - 0x30);
+  }
+  return slot;
+}
+
+/** The branch a reply's top Via branch names. */
+function branchOf_(branch: string | undefined): Branch | undefined {
+  if (branch === undefined) return undefined;
+  const slot = branchSlotOf(branch);
+  if (slot >= 0 && slot < slotBranch.length && slotBranch[slot] === branch) return slots[slot];
+  return adopted.size === 0 ? undefined : adopted.get(branch);
+}
+
+/** The slot the next branch gets (taken by putSlot once it is sent). */
+function nextSlot(): number {
+  return freeSlots.length > 0 ? freeSlots[freeSlots.length - 1]! : slots.length;
+}
+
+function putSlot(b: Branch): void {
+  if (b.slot === slots.length) {
+    slots.push(b);
+    slotBranch.push(b.rec.branch);
+  } else {
+    freeSlots.pop();
+    slots[b.slot] = b;
+    slotBranch[b.slot] = b.rec.branch;
+  }
+  branchCount++;
+}
+
+function freeBranch(b: Branch): void {
+  if (b.slot < 0) {
+    if (adopted.get(b.rec.branch) === b) adopted.delete(b.rec.branch);
+  } else if (slots[b.slot] === b) {
+    slots[b.slot] = undefined;
+    slotBranch[b.slot] = '';
+    freeSlots.push(b.slot);
+  } else return;
+  branchCount--;
+}
 
 /** Sends the current request as a new branch of tx; 1 or -1. */
 function addBranch(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
   const r = tx.rec;
   const idx = tx.branches.length;
-  const out = core.buildForwardIn(ctx, uri, branchMark(idx));
+  const slot = nextSlot();
+  const out = core.buildForwardIn(ctx, uri, branchMark(slot, idx));
   if (out === null) return -1;
   const now = performance.now();
   const invite = r.methodId === METHOD_INVITE;
   const rec: BranchRecord = {
-    branch: core.fwdBranch,
+    branch: ownString(core.fwdBranch), // flat: compared with each reply's branch
     sock: core.fwdSock,
     host: core.fwdHost,
     port: core.fwdPort,
@@ -624,10 +730,10 @@ function addBranch(ctx: MsgContext, tx: Tx, uri: string | undefined): number {
     timedOut: false,
     dropped: false,
   };
-  const b: Branch = { tx, idx, rec, retr: 0, fr: 0, cancelRetr: 0 };
+  const b: Branch = { tx, idx, rec, slot, retr: 0, fr: 0, cancelRetr: 0 };
   r.branches.push(rec);
   tx.branches.push(b);
-  byBranch.set(rec.branch, b);
+  putSlot(b);
   core.transport.send(rec.sock, out, rec.port, rec.host);
   core.counters.inc(C.fwd_requests);
   // UDP: timer A (INVITE) / E (non-INVITE) from T1; fr_timer until a reply (timer B / F)
@@ -778,7 +884,7 @@ function onBranchReply(ctx: MsgContext, b: Branch): void {
 
 function replyBytes(ctx: MsgContext): Buffer {
   const msg = ctx.msg;
-  return applyLumps(msg.buf, 0, msg.bodyStart + msg.bodyLength, ctx.lumps.list, 0, '');
+  return keptLumps(msg.buf, msg.bodyStart + msg.bodyLength, ctx.lumps.list);
 }
 
 /** Sends the current reply upstream (bytes: already built) and updates the transaction. */
@@ -1265,14 +1371,16 @@ export function adoptTransactions(records: TxRecord[]): void {
   const due = (at: number): number => Math.max(0, at - now);
   for (const rec of records) {
     if (rec.state === TX_TERMINATED || byKey.has(rec.key)) continue;
-    const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: true, entry: -1 };
+    const tx: Tx = { rec, branches: [], wait: 0, uasRetr: 0, stored: null, saved: true, entry: -1, kb: kfOfKey(rec.key) };
     byKey.set(rec.key, tx);
+    kfAdd(tx.kb);
     missMsg = null;
     for (let idx = 0; idx < rec.branches.length; idx++) {
       const br = rec.branches[idx]!;
-      const b: Branch = { tx, idx, rec: br, retr: 0, fr: 0, cancelRetr: 0 };
+      const b: Branch = { tx, idx, rec: br, slot: -1, retr: 0, fr: 0, cancelRetr: 0 };
       tx.branches.push(b);
-      byBranch.set(br.branch, b);
+      adopted.set(br.branch, b);
+      branchCount++;
       if (br.cancelRetrAt > 0) b.cancelRetr = wheel.schedule(onCancelRetrTimer, b, due(br.cancelRetrAt));
       if (br.state === BR_COMPLETED) continue;
       if (br.retrAt > 0) b.retr = wheel.schedule(onRetrTimer, b, due(br.retrAt));
