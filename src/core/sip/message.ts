@@ -76,6 +76,7 @@ export interface NameAddr {
 }
 
 const VERSION_2_0 = 'SIP/2.0';
+const VIA_BIT = 1 << HDR.VIA;
 
 export class SipMessage {
   buf: Buffer;
@@ -269,6 +270,8 @@ export class SipMessage {
   /** Every Via value in order across all Via lines ([] when there is none). */
   vias(): Via[] {
     if (this._vias === undefined) {
+      // One Via line (the usual request): its values are all, without a walk over the headers.
+      if ((this._repeated & VIA_BIT) === 0) return (this._vias = this.firstVias());
       const list: Via[] = [];
       const hs = this.headers;
       let first = true;
