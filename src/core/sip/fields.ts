@@ -312,28 +312,39 @@ interface Removable {
   removeEnd: number;
 }
 
+// The values of one header line are collected in this reused array (lineCount of them) and
+// returned as a copy of their exact length: a list grown by push from [] gets room for 16
+// values (144 bytes) for its usual one. Parsing is synchronous and never re-entered.
+const lineValues: Removable[] = [];
+let lineCount = 0;
+
 /**
- * Sets removeStart/removeEnd of the values list[from..] that came from header line h: the
- * whole line when it holds one value; otherwise the value and the comma and whitespace that
- * separate it from its neighbour (the following one, or the preceding one for the last).
+ * The values collected from header line h, as an array of their own, with their removal
+ * ranges: the whole line when it holds one value; otherwise the value and the comma and
+ * whitespace that separate it from its neighbour (the following one, or the preceding one
+ * for the last).
  */
-function setRemoveRanges(list: Removable[], from: number, h: HeaderField): void {
-  const n = list.length - from;
+function takeLineValues<T extends Removable>(h: HeaderField): T[] {
+  const list = lineValues;
+  const n = lineCount;
   if (n === 1) {
-    list[from].removeStart = h.lineStart;
-    list[from].removeEnd = h.lineEnd;
-    return;
-  }
-  for (let i = from; i < list.length; i++) {
-    const v = list[i];
-    if (i < list.length - 1) {
-      v.removeStart = v.start;
-      v.removeEnd = list[i + 1].start;
-    } else {
-      v.removeStart = list[i - 1].end;
-      v.removeEnd = v.end;
+    const v = list[0];
+    v.removeStart = h.lineStart;
+    v.removeEnd = h.lineEnd;
+    return [v as T]; // a literal: no call into the slice builtin
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = list[i];
+      if (i < n - 1) {
+        v.removeStart = v.start;
+        v.removeEnd = list[i + 1].start;
+      } else {
+        v.removeStart = list[i - 1].end;
+        v.removeEnd = v.end;
+      }
     }
   }
+  return list.slice(0, n) as T[];
 }
 
 /** The text lazily built values of header line h are cut from. */
@@ -471,24 +482,24 @@ function parseViaParm(msg: SipMessage, p: number, end: number, h: HeaderField, t
     start, p, h, paramsStart, text);
 }
 
-/** Appends every via-parm of Via header line h to out, in order. */
-export function parseViaHeader(msg: SipMessage, h: HeaderField, out: Via[]): void {
+/** Every via-parm of Via header line h, in order. */
+export function parseViaHeader(msg: SipMessage, h: HeaderField): Via[] {
   const buf = msg.buf;
   const end = h.valueEnd;
-  const from = out.length;
+  lineCount = 0;
   let p = h.valueStart;
   if (p >= end) fail(buf, h, 'empty value');
   const text = textFor(msg, h);
   for (;;) {
     const via = parseViaParm(msg, p, end, h, text);
-    out.push(via);
+    lineValues[lineCount++] = via;
     p = skipLWS(buf, via.end, end);
     if (p >= end) break;
     if (buf[p] !== COMMA) fail(buf, h, 'unexpected characters after a value');
     p = skipLWS(buf, p + 1, end);
     if (p >= end) fail(buf, h, 'empty value after comma');
   }
-  setRemoveRanges(out, from, h);
+  return takeLineValues<Via>(h);
 }
 
 // ---- name-addr / addr-spec lists (RFC 3261 20.10, 20.20, 20.30, 20.34, 20.39, 25.1) ----
@@ -639,34 +650,38 @@ function parseNameAddr(msg: SipMessage, p: number, end: number, h: HeaderField, 
   return new NameAddrValue(uriStart, uriEnd, tag, start, p, h, star, nameKind, nameEnd, paramsStart, text);
 }
 
-/**
- * Parses the values of name-addr header line h and returns the first. With a list `out`
- * (Contact, Route, Record-Route, ...) every value of the comma-separated list is appended to
- * it; without (From, To) the line must hold exactly one value.
- */
-export function parseNameAddrHeader(msg: SipMessage, h: HeaderField, out: NameAddr[] | null, allowStar: boolean): NameAddr {
+/** The only value of name-addr header line h (From, To): a second one is an error. */
+export function parseNameAddrHeader(msg: SipMessage, h: HeaderField): NameAddr {
+  const first = scanNameAddrLine(msg, h, false, true);
+  first.removeStart = h.lineStart;
+  first.removeEnd = h.lineEnd;
+  return first;
+}
+
+/** Every value of the comma-separated name-addr list of header line h (Contact, Route, ...). */
+export function parseNameAddrList(msg: SipMessage, h: HeaderField, allowStar: boolean): NameAddr[] {
+  scanNameAddrLine(msg, h, allowStar, false);
+  return takeLineValues<NameAddr>(h);
+}
+
+/** Parses the values of line h into lineValues (only the first when single) and returns the first. */
+function scanNameAddrLine(msg: SipMessage, h: HeaderField, allowStar: boolean, single: boolean): NameAddr {
   const buf = msg.buf;
   const end = h.valueEnd;
-  const from = out === null ? 0 : out.length;
+  lineCount = 0;
   let p = h.valueStart;
   if (p >= end) fail(buf, h, 'empty value');
   const text = textFor(msg, h);
   const first = parseNameAddr(msg, p, end, h, allowStar, text);
   for (let na = first; ;) {
-    if (out !== null) out.push(na);
+    if (!single) lineValues[lineCount++] = na;
     p = skipLWS(buf, na.end, end);
     if (p >= end) break;
     if (buf[p] !== COMMA) fail(buf, h, 'unexpected characters after a value');
-    if (out === null) fail(buf, h, 'more than one value');
+    if (single) fail(buf, h, 'more than one value');
     p = skipLWS(buf, p + 1, end);
     if (p >= end) fail(buf, h, 'empty value after comma');
     na = parseNameAddr(msg, p, end, h, allowStar, text);
-  }
-  if (out !== null) {
-    setRemoveRanges(out, from, h);
-  } else {
-    first.removeStart = h.lineStart;
-    first.removeEnd = h.lineEnd;
   }
   return first;
 }

@@ -163,6 +163,8 @@ interface Candidate {
   fold: Int32Array;
 }
 const MAX_NAME = 31;
+/** Names up to this length can be looked up from packed words (see headerIdFromWords). */
+export const PACKED_NAME_MAX = 16;
 const BUCKET_BITS = 5;
 const buckets: (Candidate[] | null)[] = new Array((MAX_NAME + 1) << BUCKET_BITS).fill(null);
 
@@ -208,8 +210,25 @@ export function headerIdOf(name: string): number {
   return byLowerName.get(name.toLowerCase()) ?? HDR.OTHER;
 }
 
-/** Names up to this length can be looked up from packed words (see headerIdFromWords). */
-export const PACKED_NAME_MAX = 16;
+// The same candidates for names up to PACKED_NAME_MAX bytes, flattened for headerIdFromWords
+// (once per header line): per candidate, its four lower-case words and four fold masks side by
+// side (zero past the name), the candidates of a bucket contiguous. Four word comparisons in
+// one typed array, instead of loads through candidate objects and their arrays.
+const PACKED_WORDS: number[] = [];
+const packedIds: number[] = [];
+const packedFirst = new Uint16Array(buckets.length);
+const packedEnd = new Uint16Array(buckets.length);
+for (let key = 0; key < buckets.length; key++) {
+  packedFirst[key] = packedIds.length;
+  for (const c of buckets[key] ?? []) {
+    if (c.lower.length > PACKED_NAME_MAX >> 2) continue;
+    packedIds.push(c.id);
+    for (let w = 0; w < 4; w++) PACKED_WORDS.push(c.lower[w] ?? 0, c.fold[w] ?? 0);
+  }
+  packedEnd[key] = packedIds.length;
+}
+const packedWords = Int32Array.from(PACKED_WORDS);
+const packedId = Uint8Array.from(packedIds);
 
 /**
  * Header id of a name of `len` bytes (2 to PACKED_NAME_MAX) given as four little-endian words
@@ -217,13 +236,14 @@ export const PACKED_NAME_MAX = 16;
  * reading bytes again costs more than comparing words.
  */
 export function headerIdFromWords(len: number, w0: number, w1: number, w2: number, w3: number): number {
-  const candidates = buckets[(len << BUCKET_BITS) | (w0 & 31)];
-  if (candidates === null) return HDR.OTHER;
-  for (let c = 0; c < candidates.length; c++) {
-    const { lower, fold } = candidates[c];
-    if ((w0 | fold[0]) === lower[0] && (len <= 4 || ((w1 | fold[1]) === lower[1] &&
-      (len <= 8 || ((w2 | fold[2]) === lower[2] && (len <= 12 || (w3 | fold[3]) === lower[3])))))) {
-      return candidates[c].id;
+  const key = (len << BUCKET_BITS) | (w0 & 31);
+  const end = packedEnd[key];
+  const words = packedWords;
+  for (let c = packedFirst[key]; c < end; c++) {
+    const o = c << 3;
+    if ((w0 | words[o + 1]) === words[o] && (w1 | words[o + 3]) === words[o + 2] &&
+      (w2 | words[o + 5]) === words[o + 4] && (w3 | words[o + 7]) === words[o + 6]) {
+      return packedId[c];
     }
   }
   return HDR.OTHER;

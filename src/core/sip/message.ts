@@ -7,7 +7,7 @@
 import { CR, HT, LF, SP, decodeUnfolded, isLWS, isToken, parseDigits } from './chars.js';
 import { decodeBytes, indexOfByte } from './bytes.js';
 import { SipLimitError, SipParseError } from './errors.js';
-import { type CSeq, TextRef, parseCSeq, parseNameAddrHeader, parseViaHeader } from './fields.js';
+import { type CSeq, TextRef, parseCSeq, parseNameAddrHeader, parseNameAddrList, parseViaHeader } from './fields.js';
 import { HDR, HDR_CANONICAL_NAMES, PACKED_NAME_MAX, headerIdFromBytes, headerIdFromWords, headerIdOf } from './headers.js';
 import { METHOD_OTHER, METHOD_UNDEF, methodIdFromBytes, methodName } from './methods.js';
 import { type SipUri, parseUri } from './uri.js';
@@ -76,6 +76,7 @@ export interface NameAddr {
 }
 
 const VERSION_2_0 = 'SIP/2.0';
+const VIA_BIT = 1 << HDR.VIA;
 
 export class SipMessage {
   buf: Buffer;
@@ -258,10 +259,8 @@ export class SipMessage {
   /** Values of the first Via line only: what most replies and forwards need. */
   private firstVias(): Via[] {
     if (this._firstVias === undefined) {
-      const list: Via[] = [];
       const h = this.getHeader(HDR.VIA);
-      if (h !== undefined) parseViaHeader(this, h, list);
-      this._firstVias = list;
+      this._firstVias = h === undefined ? [] : parseViaHeader(this, h);
     }
     return this._firstVias;
   }
@@ -269,14 +268,17 @@ export class SipMessage {
   /** Every Via value in order across all Via lines ([] when there is none). */
   vias(): Via[] {
     if (this._vias === undefined) {
-      const list: Via[] = [];
-      const hs = this.headers;
-      let first = true;
-      for (let i = 0; i < hs.length; i++) {
-        if (hs[i].id !== HDR.VIA) continue;
-        if (first && this._firstVias !== undefined) list.push(...this._firstVias);
-        else parseViaHeader(this, hs[i], list);
-        first = false;
+      // One Via line (the usual request): its values are all, without a walk over the headers.
+      let list = this.firstVias();
+      if ((this._repeated & VIA_BIT) !== 0) {
+        // Each further line's values joined on: arrays of their exact length, as the lines'.
+        const hs = this.headers;
+        let first = true;
+        for (let i = 0; i < hs.length; i++) {
+          if (hs[i].id !== HDR.VIA) continue;
+          if (!first) list = list.concat(parseViaHeader(this, hs[i]));
+          first = false;
+        }
       }
       this._vias = list;
     }
@@ -292,17 +294,20 @@ export class SipMessage {
   }
 
   private single(id: number): NameAddr {
-    return parseNameAddrHeader(this, this.required(id), null, false);
+    return parseNameAddrHeader(this, this.required(id));
   }
 
   private all(id: number): NameAddr[] {
-    const list: NameAddr[] = [];
-    if (!this.hasHeader(id)) return list;
-    const hs = this.headers;
-    for (let i = 0; i < hs.length; i++) {
-      if (hs[i].id === id) parseNameAddrHeader(this, hs[i], list, id === HDR.CONTACT);
+    let list: NameAddr[] | undefined;
+    if (this.hasHeader(id)) {
+      const hs = this.headers;
+      for (let i = 0; i < hs.length; i++) {
+        if (hs[i].id !== id) continue;
+        const values = parseNameAddrList(this, hs[i], id === HDR.CONTACT);
+        list = list === undefined ? values : list.concat(values);
+      }
     }
-    return list;
+    return list ?? [];
   }
 
   /** -1 when absent; throws when not 1*DIGIT (range is checked by validateMessage). */
