@@ -279,12 +279,7 @@ export class ShmTable {
     try {
       const r = this.findInChain(b);
       if (r === NONE) return false;
-      this.unlink(b, r);
-      this.allocLock();
-      this.freeBlock(this.recordCells[r * RECORD_STRIDE + RECORD.block]!, this.recordCells[r * RECORD_STRIDE + RECORD.sizeClass]!);
-      this.freeRecord(r);
-      this.allocUnlock();
-      Atomics.sub(this.header, HEADER.count, 1);
+      this.remove(b, r);
       return true;
     } finally {
       this.unlockBucket(seqAt);
@@ -488,13 +483,18 @@ export class ShmTable {
   deleteEntry(r: number): void {
     const b = this.heldBucket;
     if (b === NONE) throw new Error(`shared table ${this.name}: deleteEntry without a lock`);
+    this.remove(b, r);
+    this.unlockEntry();
+  }
+
+  /** Record r of bucket b (locked by the caller) out of its chain, its record and block freed. */
+  private remove(b: number, r: number): void {
     this.unlink(b, r);
     this.allocLock();
     this.freeBlock(this.recordCells[r * RECORD_STRIDE + RECORD.block]!, this.recordCells[r * RECORD_STRIDE + RECORD.sizeClass]!);
     this.freeRecord(r);
     this.allocUnlock();
     Atomics.sub(this.header, HEADER.count, 1);
-    this.unlockEntry();
   }
 
   unlockEntry(): void {
