@@ -251,7 +251,7 @@ export function requestHook(ctx: MsgContext): boolean {
 export function replyHook(ctx: MsgContext): boolean {
   if (branchCount === 0) return false;
   const msg = ctx.msg;
-  const br = branchOf_(msg.topVia().branch);
+  const br = branchByVia(msg.topVia().branch);
   if (br === undefined) return false;
   const cseq = msg.cseq();
   if (cseq.methodId === METHOD_CANCEL) {
@@ -664,7 +664,7 @@ function branchSlotOf(branch: string): number {
 }
 
 /** The branch a reply's top Via branch names. */
-function branchOf_(branch: string | undefined): Branch | undefined {
+function branchByVia(branch: string | undefined): Branch | undefined {
   if (branch === undefined) return undefined;
   const slot = branchSlotOf(branch);
   if (slot >= 0 && slot < slotBranch.length && slotBranch[slot] === branch) return slots[slot];
