@@ -80,8 +80,10 @@ describe('logs under bad input', () => {
     const v = viaduct;
     const t0 = Date.now();
     await flood(debug, 20_000, (i) => malformed(debug, i));
-    const m = parseMetrics(await v.metrics());
-    expect(m.get('viaduct_core_bad_msg_hdr_total')).toBeGreaterThan(2000);
+    // counted as the workers get to them: under load (CI runs test files side by side) the rings
+    // still hold part of the flood when the last datagram is sent
+    await expect.poll(async () => parseMetrics(await v.metrics()).get('viaduct_core_bad_msg_hdr_total') ?? 0, { timeout: 5000 })
+      .toBeGreaterThan(2000);
     // every window that suppressed lines reports them within a second after it ends
     await expect.poll(() => /\(suppressed \d+ similar lines\)/.test(v.stderr()), { timeout: 3000 }).toBe(true);
     const seconds = Math.ceil((Date.now() - t0) / 1000) + 1;
