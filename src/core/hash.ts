@@ -2,8 +2,13 @@
 
 /** FNV-1a 32-bit over a string's UTF-16 code units, seeded. */
 export function fnv1a(s: string, seed = 0x811c9dc5): number {
+  return fnv1aRange(s, 0, s.length, seed);
+}
+
+/** fnv1a over s[start, end): chained by passing one range's hash as the next one's seed. */
+export function fnv1aRange(s: string, start: number, end: number, seed = 0x811c9dc5): number {
   let h = seed >>> 0;
-  for (let i = 0; i < s.length; i++) {
+  for (let i = start; i < end; i++) {
     h ^= s.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }

@@ -31,31 +31,13 @@
 // arena. For no copy at all, lock the record (lockEntry), read it through `arena` at
 // valueOffset/valueLength (or a Buffer from valueView), unlock.
 import { fnv1aBytes } from '../hash.js';
-import { decodeBytes, writeUtf8 } from '../sip/bytes.js';
+import { decodeBytes, writeUtf8, writeUtf8Short } from '../sip/bytes.js';
 import { defineLayout } from './layout.js';
 import { seqReadBegin, seqReadRetry, seqWriteLock, seqWriteUnlock } from './seqlock.js';
 
 // Buffer.prototype.copy through a constant (see sip/bytes.ts): a memcpy (Node makes a view of
 // the source when copying part of it). It copies from any Uint8Array when called on one.
 const bufferCopy = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, at: number, start: number, end: number) => number;
-
-/**
- * A string key as UTF-8 into the scratch buffer: its byte length. Short ASCII keys (tm's branch,
- * host and method) by a loop, cheaper than the call into C++; others by Buffer.write.
- */
-function writeKey(scratch: Buffer, key: string): number {
-  const n = key.length;
-  if (n <= 128) {
-    let i = 0;
-    for (; i < n; i++) {
-      const c = key.charCodeAt(i);
-      if (c > 0x7f) break;
-      scratch[i] = c;
-    }
-    if (i === n) return n;
-  }
-  return writeUtf8(scratch, key, 0);
-}
 
 const MAGIC = 0x76647368; // "vdsh"
 const NAME_BYTES = 48;
@@ -638,7 +620,7 @@ export class ShmTable {
       // the same key as the previous call (an owner's read-then-write of one record): encoded already
       if (key === this.lastKey) return this.keyHash & this.bucketMask;
       this.lastKey = null;
-      n = writeKey(scratch, key);
+      n = writeUtf8Short(scratch, key, 0);
     } else {
       this.lastKey = null;
       n = key.length;

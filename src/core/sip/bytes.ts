@@ -33,6 +33,24 @@ export function decodeBytes(buf: Buffer, encoding: 'utf8' | 'latin1', start: num
   return bufferToString.call(buf, encoding, start, end);
 }
 
+/**
+ * writeUtf8 with short ASCII strings (keys, names, Call-IDs) written by a loop: no call into C++.
+ * The same bytes as writeUtf8.
+ */
+export function writeUtf8Short(target: Buffer, s: string, at: number): number {
+  const n = s.length;
+  if (n <= 128) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) break;
+      target[at + i] = c;
+    }
+    if (i === n) return n;
+  }
+  return writeUtf8(target, s, at);
+}
+
 /** target.write(s, at, 'latin1') (one byte per char, the low 8 bits): the number of bytes written.
  *  Short strings by a loop: cheaper than the call into C++. */
 export function writeLatin1(target: Uint8Array, s: string, at: number): number {

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { MsgContext } from '../../core/context.js';
 import type { SipCore } from '../../core/core.js';
+import { fnv1aRange } from '../../core/hash.js';
 import { errorLine, L_ERR } from '../../core/log.js';
 import type { Lump } from '../../core/lumps.js';
 import { HDR } from '../../core/sip/headers.js';
@@ -116,10 +117,8 @@ const keyFilter = new Uint16Array(1 << KF_BITS);
  * first and last 32 characters when longer (UAs vary the start or the end: a counter, a random part).
  */
 function kfBucket(s: string, end: number): number {
-  let h = 0x811c9dc5 ^ end;
   const mid = end > 71 ? 39 : end;
-  for (let i = 7; i < mid; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  for (let i = mid > end - 32 ? mid : end - 32; i < end; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  const h = fnv1aRange(s, mid > end - 32 ? mid : end - 32, end, fnv1aRange(s, 7, mid, 0x811c9dc5 ^ end));
   return (h ^ (h >>> KF_BITS)) & KF_MASK;
 }
 

@@ -30,7 +30,7 @@
 // thread. The store keeps them on the shared clock performance.timeOrigin + t (epoch ms), so the
 // thread that adopts a record reads them back on its own clock; 0 (not armed) stays 0.
 import { performance } from 'node:perf_hooks';
-import { decodeBytes, writeUtf8 } from '../../../core/sip/bytes.js';
+import { decodeBytes, writeUtf8, writeUtf8Short } from '../../../core/sip/bytes.js';
 import type { Lump } from '../../../core/lumps.js';
 import type { AvpMap, XavpMap } from '../../../core/context.js';
 import type { BranchRecord, TxRecord } from '../record.js';
@@ -57,21 +57,6 @@ const ORIGIN = performance.timeOrigin;
 export const toShared = (t: number): number => (t === 0 ? 0 : ORIGIN + t);
 /** A shared-clock time on this thread's performance.now() clock. */
 export const fromShared = (t: number): number => (t === 0 ? 0 : t - ORIGIN);
-
-/**
- * Writes a short ASCII string byte by byte (cheaper than a call into C++ for the names, hosts
- * and Call-IDs a record holds); -1 when it is not ASCII or long (the caller writes it as UTF-8).
- */
-function writeAscii(buf: Buffer, s: string, at: number): number {
-  const n = s.length;
-  if (n > 96) return -1;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0x7f) return -1;
-    buf[at + i] = c;
-  }
-  return n;
-}
 
 export class TmRecordDecodeError extends Error {
   constructor(detail: string) {
@@ -239,8 +224,7 @@ export class TmEncoder {
 
   private str16(s: string): void {
     this.room(2 + s.length * 3);
-    let n = writeAscii(this.buf, s, this.at + 2);
-    if (n < 0) n = writeUtf8(this.buf, s, this.at + 2);
+    const n = writeUtf8Short(this.buf, s, this.at + 2);
     if (n >= NULL16) throw new RangeError(`transaction record: string of ${n} bytes (65534 at most)`);
     this.view.setUint16(this.at, n, true);
     this.at += 2 + n;
@@ -260,8 +244,7 @@ export class TmEncoder {
 
   private str8(s: string): void {
     this.room(1 + s.length * 3);
-    let n = writeAscii(this.buf, s, this.at + 1);
-    if (n < 0) n = writeUtf8(this.buf, s, this.at + 1);
+    const n = writeUtf8Short(this.buf, s, this.at + 1);
     if (n > 0xff) throw new RangeError(`transaction record: name of ${n} bytes (255 at most): ${s.slice(0, 40)}`);
     this.view.setUint8(this.at, n);
     this.at += 1 + n;
