@@ -209,10 +209,11 @@ describe('dispatcher: uac -> viaduct -> three uas', () => {
     const report = [summary('uac', client), summary('uac', again), ...servers.map((s, i) => summary(`uas${i + 1}`, s))].join('\n');
     expect(client, report).toMatchObject({ created: 600, successful: 600, failed: 0 });
     // uas1: none of the first 600 (it would have had 200), its third of the last 300; the other
-    // two share the rest evenly (two workers advance the shared round-robin position: +-1)
+    // two share the rest evenly (a turn and its skip past uas1 are one atomic step on the shared
+    // round-robin position, so the two workers cannot drift the shares apart)
     const [a, b, c] = servers.map((s) => received(s, 'INVITE'));
     expect(Math.abs(a! - 100), report).toBeLessThanOrEqual(3);
-    expect(Math.abs(b! - 400), report).toBeLessThanOrEqual(12);
+    expect(Math.abs(b! - 400), report).toBeLessThanOrEqual(3);
     expect(a! + b! + c!, report).toBe(900);
   }, 120_000);
 

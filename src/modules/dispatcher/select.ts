@@ -140,15 +140,16 @@ export function selectOrder(t: DsTable, setid: number, alg: number, keyHash: num
     case ALG.HASH_CALLID: case ALG.HASH_FROM: case ALG.HASH_TO: case ALG.HASH_RURI: case ALG.HASH_AUTH: case ALG.HASH_PV:
       return byRendezvous(t, members, keyHash);
     case ALG.ROUND_ROBIN: {
-      const start = members[t.nextPosition(setid) % members.length]!;
-      const order = usable(rotateFrom(members, start));
-      // a skipped destination's turn went to the next one: continue after that one (as Kamailio
-      // does), so the live destinations share evenly instead of the next one taking double
-      if (order.length && order[0] !== start) {
-        const skipped = (members.indexOf(order[0]!) - members.indexOf(start) + members.length) % members.length;
-        t.advancePosition(setid, skipped);
-      }
-      return order;
+      // a skipped destination's turn goes to the next live one and the position continues after
+      // that one (as Kamailio does), so the live destinations share evenly instead of the next
+      // one taking double
+      const n = members.length;
+      const firstLive = (pos: number): number => {
+        for (let k = 0; k < n; k++) if (t.usable(members[(pos + k) % n]!)) return k;
+        return 0;
+      };
+      const pos = t.claimPosition(setid, (p) => firstLive(p) + 1);
+      return usable(rotateFrom(members, members[pos % n]!));
     }
     case ALG.RANDOM: {
       const start = members[Math.floor(Math.random() * members.length)]!;

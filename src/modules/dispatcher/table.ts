@@ -275,12 +275,21 @@ export class DsTable {
 
   /** The next round-robin position of a set (shared by all threads). */
   nextPosition(setid: number): number {
-    return this.advancePosition(setid, 1);
+    return Atomics.add(this.setInts, this.setIndex.get(setid)! * SET_STRIDE + SET.position, 1) >>> 0;
   }
 
-  /** Moves a set's position on by n; returns the position before. */
-  advancePosition(setid: number, n: number): number {
-    return Atomics.add(this.setInts, this.setIndex.get(setid)! * SET_STRIDE + SET.position, n) >>> 0;
+  /**
+   * Takes a set's position and moves it on by `steps(position)` (at least 1) in one atomic step,
+   * so a skip past dead destinations cannot interleave with another thread's turn (which a
+   * separate take-then-advance did: two workers drifted the share to 47/53).
+   */
+  claimPosition(setid: number, steps: (position: number) => number): number {
+    const cell = this.setIndex.get(setid)! * SET_STRIDE + SET.position;
+    for (;;) {
+      const old = Atomics.load(this.setInts, cell);
+      const next = (old + Math.max(1, steps(old >>> 0))) | 0;
+      if (Atomics.compareExchange(this.setInts, cell, old, next) === old) return old >>> 0;
+    }
   }
 
   latency(i: number, field: number): number { return this.floats[i * F_DEST + field]!; }
